@@ -1,0 +1,172 @@
+//! The client side: the handle `SRef` with one method per call and cast, and the
+//! constructors on the server type (`start`, `start_link`, `builder`, `whereis`).
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::messages::reply_type;
+use super::{Names, local, variant_name};
+use crate::model::{Handler, Kind, last_ident_is};
+
+pub(super) fn expand(names: &Names<'_>) -> TokenStream {
+    let handle = handle(names);
+    let constructors = constructors(names);
+    quote!(#handle #constructors)
+}
+
+fn handle(names: &Names<'_>) -> TokenStream {
+    let (rt, vis, client, self_ty) = (names.rt, names.vis, &names.client, names.self_ty());
+    let generics = &names.server.generics;
+    let (impl_generics, type_generics, where_clause) = generics.split_for_impl();
+    let server = names.server.ident.to_string();
+    let doc = format!("The client handle of `{server}`: one method per call and cast. Cheap to clone.");
+    let methods = names.handlers(&[Kind::Call, Kind::Cast]).map(|handler| client_method(names, handler));
+    quote! {
+        #[doc = #doc]
+        #vis struct #client #generics (#rt::ServerRef<#self_ty>) #where_clause;
+
+        impl #impl_generics #client #type_generics #where_clause {
+            #(#methods)*
+        }
+
+        impl #impl_generics ::core::clone::Clone for #client #type_generics #where_clause {
+            fn clone(&self) -> Self {
+                Self(::core::clone::Clone::clone(&self.0))
+            }
+        }
+
+        impl #impl_generics ::core::fmt::Debug for #client #type_generics #where_clause {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl #impl_generics ::core::convert::From<#rt::ServerRef<#self_ty>> for #client #type_generics #where_clause {
+            fn from(server: #rt::ServerRef<#self_ty>) -> Self {
+                Self(server)
+            }
+        }
+
+        impl #impl_generics ::core::ops::Deref for #client #type_generics #where_clause {
+            type Target = #rt::ServerRef<#self_ty>;
+
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+    }
+}
+
+fn client_method(names: &Names<'_>, handler: &Handler) -> TokenStream {
+    let (rt, msg, self_ty) = (names.rt, &names.msg, names.self_ty());
+    let (name, vis, cfgs) = (handler.name(), &handler.vis, &handler.cfgs);
+    let variant = variant_name(name);
+    let params = handler.fields().map(|(field, ty)| {
+        let ty = names.concrete(ty);
+        quote!(#field: #ty)
+    });
+    let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
+    let docs = if handler.docs.is_empty() {
+        let doc = match handler.kind {
+            Kind::Call => format!("Calls `{name}` on the server; await the result for its reply."),
+            _ => format!("Casts `{name}` to the server without waiting."),
+        };
+        quote!(#[doc = #doc])
+    } else {
+        let docs = &handler.docs;
+        quote!(#(#docs)*)
+    };
+    if handler.kind == Kind::Call {
+        let reply = reply_type(names, handler);
+        let reply_to = local("reply_to");
+        quote! {
+            #docs
+            #(#cfgs)*
+            #vis fn #name(&self, #(#params),*) -> #rt::Call<'_, #self_ty, #reply> {
+                self.0.call(|#reply_to| #msg::#variant { #(#fields,)* reply_to: #reply_to })
+            }
+        }
+    } else {
+        quote! {
+            #docs
+            #(#cfgs)*
+            #vis fn #name(&self, #(#params),*) {
+                self.0.cast(#msg::#variant { #(#fields,)* })
+            }
+        }
+    }
+}
+
+fn constructors(names: &Names<'_>) -> TokenStream {
+    let (rt, vis, client, self_ty) = (names.rt, names.vis, &names.client, names.self_ty());
+    let (impl_generics, _, where_clause) = names.server.generics.split_for_impl();
+    let type_generics = names.type_generics();
+    let server = names.server.ident.to_string();
+    let (params, args) = start_arguments(names);
+    let start_doc = format!("Starts a `{server}` and returns its handle once `init` has finished.");
+    let link_doc =
+        format!("Starts a `{server}` linked to the calling server; returns once `init` has finished.");
+    let builder_doc =
+        format!("A builder to start a `{server}` with options: a name, an init timeout, a mailbox.");
+    let whereis_doc = format!("The `{server}` registered under `name`, if there is one.");
+    let result = quote!(::core::result::Result<#client #type_generics, #rt::StartError<Self>>);
+    quote! {
+        impl #impl_generics #self_ty #where_clause {
+            #[doc = #start_doc]
+            #vis async fn start(#params) -> #result {
+                #rt::Builder::<Self>::new().start(#args).await
+            }
+
+            #[doc = #link_doc]
+            #vis async fn start_link(#params) -> #result {
+                #rt::Builder::<Self>::new().start_link(#args).await
+            }
+
+            #[doc = #builder_doc]
+            #vis fn builder() -> #rt::Builder<Self> {
+                #rt::Builder::new()
+            }
+
+            #[doc = #whereis_doc]
+            #vis fn whereis(name: &str) -> ::core::option::Option<#client #type_generics> {
+                #rt::whereis::<Self>(name)
+            }
+        }
+    }
+}
+
+/// The parameters of `start` and the expression that packs them into `GenServer::Args`:
+/// the `#[init]` arguments (one value, a tuple, or `()`), or the state itself.
+fn start_arguments(names: &Names<'_>) -> (TokenStream, TokenStream) {
+    let Some(init) = names.handler(Kind::Init) else {
+        let state = local("state");
+        return (quote!(#state: Self), quote!(#state));
+    };
+    let fields: Vec<_> = init.fields().collect();
+    let params = fields.iter().map(|(field, ty)| quote!(#field: #ty));
+    let idents = fields.iter().map(|(field, _)| field);
+    let args = match fields.as_slice() {
+        [(only, _)] => quote!(#only),
+        _ => quote!((#(#idents,)*)),
+    };
+    (quote!(#(#params),*), args)
+}
+
+/// The `GenServer::Args` type for the server.
+pub(super) fn args_type(names: &Names<'_>) -> TokenStream {
+    let Some(init) = names.handler(Kind::Init) else {
+        return quote!(Self);
+    };
+    let types: Vec<_> = init.fields().map(|(_, ty)| ty).collect();
+    match types.as_slice() {
+        [only] => quote!(#only),
+        _ => quote!((#(#types,)*)),
+    }
+}
+
+/// Whether `#[init]` returns the state itself rather than `Init` or `Result`.
+pub(super) fn init_returns_self(names: &Names<'_>, init: &Handler) -> bool {
+    init.output()
+        .is_some_and(|ty| last_ident_is(ty, "Self") || last_ident_is(ty, &names.server.ident.to_string()))
+        && !init.output().is_some_and(|ty| last_ident_is(ty, "Init") || last_ident_is(ty, "Result"))
+}

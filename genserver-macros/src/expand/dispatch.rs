@@ -1,0 +1,188 @@
+//! `impl GenServer for S`: the associated types, and one `match` per entry point that
+//! calls the user's handler and turns its return value into a `Flow`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::client::{args_type, init_returns_self};
+use super::messages::phantom_arm;
+use super::{Names, invoke, local, variant_name};
+use crate::model::{Handler, Kind, last_ident_is};
+
+pub(super) fn expand(names: &Names<'_>) -> TokenStream {
+    let (rt, self_ty) = (names.rt, names.self_ty());
+    let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
+    let (msg, client) = (&names.msg, &names.client);
+    let (info_type, continue_type, args_type) = (names.info_type(), names.continue_type(), args_type(names));
+    let (cx, value) = (local("cx"), local("value"));
+    let init = init(names);
+    let handle = handle(names);
+    let handle_info = handle_info(names);
+    let handle_continue = dispatch_enum(names, &names.cont, Kind::Continue, &value);
+    let handle_timeout = names.handler(Kind::Timeout).map(|handler| {
+        let call = flow(names, handler);
+        quote! {
+            async fn handle_timeout(&mut self, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
+                #call
+            }
+        }
+    });
+    let terminate = names.handler(Kind::Terminate).map(|handler| {
+        let (reason, call) = (local("reason"), invoke(handler, true));
+        quote! {
+            async fn terminate(&mut self, #reason: &#rt::ExitReason, #cx: &mut #rt::Context<Self>) {
+                #call
+            }
+        }
+    });
+    let message_name = names_of(names, msg, &[Kind::Call, Kind::Cast]);
+    let info_name = names_of(names, &names.info, &[Kind::Info]);
+    let (msg_param, info_param) = (local("msg"), local("info"));
+    quote! {
+        impl #impl_generics #rt::GenServer for #self_ty #where_clause {
+            type Args = #args_type;
+            type Msg = #msg #type_generics;
+            type Info = #info_type;
+            type Continue = #continue_type;
+            type Ref = #client #type_generics;
+
+            #init
+            #handle
+            #handle_info
+
+            async fn handle_continue(&mut self, #value: Self::Continue, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
+                #handle_continue
+            }
+
+            #handle_timeout
+            #terminate
+
+            fn message_name(#msg_param: &Self::Msg) -> &'static str {
+                #message_name
+            }
+
+            fn info_name(#info_param: &Self::Info) -> &'static str {
+                #info_name
+            }
+        }
+    }
+}
+
+fn init(names: &Names<'_>) -> TokenStream {
+    let rt = names.rt;
+    let (args, cx) = (local("args"), local("cx"));
+    let body = match names.handler(Kind::Init) {
+        None => quote!(#rt::IntoInit::<Self>::into_init(#rt::Init::<Self>::ok(#args))),
+        Some(init) => {
+            let fields: Vec<_> = init.fields().map(|(field, _)| field).collect();
+            let unpack = match fields.as_slice() {
+                [only] => quote!(let #only = #args;),
+                _ => quote!(let (#(#fields,)*) = #args;),
+            };
+            let call = invoke(init, false);
+            let call =
+                if init_returns_self(names, init) { quote!(#rt::Init::<Self>::ok(#call)) } else { call };
+            quote! {
+                #unpack
+                #rt::IntoInit::<Self>::into_init(#call)
+            }
+        }
+    };
+    quote! {
+        async fn init(#args: Self::Args, #cx: &mut #rt::Context<Self>) -> #rt::InitOutcome<Self> {
+            #body
+        }
+    }
+}
+
+fn handle(names: &Names<'_>) -> TokenStream {
+    let rt = names.rt;
+    let (msg, cx) = (local("msg"), local("cx"));
+    let body = dispatch_enum(names, &names.msg, Kind::Call, &msg);
+    quote! {
+        async fn handle(&mut self, #msg: Self::Msg, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
+            #body
+        }
+    }
+}
+
+fn handle_info(names: &Names<'_>) -> TokenStream {
+    let rt = names.rt;
+    let (info, cx) = (local("info"), local("cx"));
+    let body = dispatch_enum(names, &names.info, Kind::Info, &info);
+    quote! {
+        async fn handle_info(&mut self, #info: Self::Info, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
+            #body
+        }
+    }
+}
+
+/// `match value { Enum::Variant { fields } => flow, ... }` over the handlers of `kind`
+/// (calls and casts together for `Kind::Call`).
+fn dispatch_enum(names: &Names<'_>, enum_ident: &syn::Ident, kind: Kind, value: &syn::Ident) -> TokenStream {
+    let kinds: &[Kind] = match kind {
+        Kind::Call | Kind::Cast => &[Kind::Call, Kind::Cast],
+        Kind::Info => &[Kind::Info],
+        _ => &[Kind::Continue],
+    };
+    let handlers: Vec<_> = names.handlers(kinds).collect();
+    if handlers.is_empty() {
+        return quote!(match #value {});
+    }
+    let arms = handlers.iter().map(|handler| {
+        let variant = variant_name(handler.name());
+        let fields = handler.fields().map(|(field, _)| field);
+        let reply_to = (handler.kind == Kind::Call).then(|| {
+            let reply_to = local("reply_to");
+            quote!(reply_to: #reply_to)
+        });
+        let (cfgs, call) = (&handler.cfgs, flow(names, handler));
+        quote! {
+            #(#cfgs)*
+            #enum_ident::#variant { #(#fields,)* #reply_to } => #call,
+        }
+    });
+    let phantom = phantom_arm(names, enum_ident, false);
+    quote! {
+        match #value {
+            #(#arms)*
+            #phantom
+        }
+    }
+}
+
+/// Calls the handler and turns what it returns into a `Flow`, replying first for a call.
+fn flow(names: &Names<'_>, handler: &Handler) -> TokenStream {
+    let rt = names.rt;
+    let call = invoke(handler, true);
+    if handler.kind != Kind::Call || handler.reply_to().is_some() {
+        return quote!(#rt::IntoFlow::<Self>::into_flow(#call));
+    }
+    let reply_to = local("reply_to");
+    if handler.output().is_some_and(|ty| last_ident_is(ty, "Reply")) {
+        quote!(#rt::__private::reply_with(#reply_to, #call))
+    } else {
+        quote!(#rt::__private::reply(#reply_to, #call))
+    }
+}
+
+/// `match value { Enum::Variant { .. } => "handler", ... }`, for crash reports.
+fn names_of(names: &Names<'_>, enum_ident: &syn::Ident, kinds: &[Kind]) -> TokenStream {
+    let param = local(if kinds.contains(&Kind::Info) { "info" } else { "msg" });
+    let handlers: Vec<_> = names.handlers(kinds).collect();
+    if handlers.is_empty() {
+        return quote!(match *#param {});
+    }
+    let arms = handlers.iter().map(|handler| {
+        let (variant, cfgs) = (variant_name(handler.name()), &handler.cfgs);
+        let name = handler.name().to_string();
+        quote!(#(#cfgs)* #enum_ident::#variant { .. } => #name,)
+    });
+    let phantom = phantom_arm(names, enum_ident, true);
+    quote! {
+        match #param {
+            #(#arms)*
+            #phantom
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! The message enums: `SMsg` (calls and casts), `SInfo`, `SContinue`.
+//!
+//! One struct-like variant per handler, named after it (`get_all` → `GetAll`), with one
+//! field per argument; a call variant also carries `reply_to: ReplyTo<R>`. A generic
+//! server's enums carry its type parameters, kept in use by a hidden variant that can
+//! never be built.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Type;
+
+use super::{Names, variant_name};
+use crate::model::{Handler, Kind};
+
+pub(super) fn expand(names: &Names<'_>) -> TokenStream {
+    let server = names.server.ident.to_string();
+    let msg = message_enum(
+        names,
+        &names.msg,
+        &[Kind::Call, Kind::Cast],
+        &format!("The calls and casts of `{server}`: one variant per `#[call]` and `#[cast]` handler."),
+    );
+    let info = names.has(Kind::Info).then(|| {
+        let doc = format!("The info messages of `{server}`: one variant per `#[info]` handler.");
+        let definition = message_enum(names, &names.info, &[Kind::Info], &doc);
+        let clone = info_clone(names);
+        quote!(#definition #clone)
+    });
+    let cont = names.has(Kind::Continue).then(|| {
+        let doc = format!("The continuations of `{server}`: one variant per `#[handle_continue]` handler.");
+        let definition = message_enum(names, &names.cont, &[Kind::Continue], &doc);
+        let (rt, cont, self_ty) = (names.rt, &names.cont, names.self_ty());
+        let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
+        quote! {
+            #definition
+            impl #impl_generics #rt::__private::ContinueOf<#self_ty> for #cont #type_generics #where_clause {
+                fn into_continue(self) -> Self {
+                    self
+                }
+            }
+        }
+    });
+    quote!(#msg #info #cont)
+}
+
+fn message_enum(names: &Names<'_>, ident: &syn::Ident, kinds: &[Kind], doc: &str) -> TokenStream {
+    let (vis, generics) = (names.vis, &names.server.generics);
+    let where_clause = &generics.where_clause;
+    let variants = names.handlers(kinds).map(|handler| variant(names, handler));
+    let phantom = phantom_variant(names);
+    quote! {
+        #[doc = #doc]
+        #vis enum #ident #generics #where_clause {
+            #(#variants)*
+            #phantom
+        }
+    }
+}
+
+fn variant(names: &Names<'_>, handler: &Handler) -> TokenStream {
+    let name = variant_name(handler.name());
+    let doc = format!("`#[{}] {}`.", handler.kind.marker(), handler.name());
+    let cfgs = &handler.cfgs;
+    let fields = handler.fields().map(|(field, ty)| {
+        let ty = names.concrete(ty);
+        quote!(#field: #ty,)
+    });
+    let reply_to = (handler.kind == Kind::Call).then(|| {
+        let (rt, reply) = (names.rt, reply_type(names, handler));
+        quote!(reply_to: #rt::ReplyTo<#reply>,)
+    });
+    quote! {
+        #[doc = #doc]
+        #(#cfgs)*
+        #name { #(#fields)* #reply_to },
+    }
+}
+
+/// What the caller of a `#[call]` receives: the `R` of its `ReplyTo<R>` or `Reply<R>`,
+/// or its plain return type.
+pub(super) fn reply_type(names: &Names<'_>, handler: &Handler) -> Type {
+    use crate::model::generic_argument;
+    let reply = match (handler.reply_to(), handler.output()) {
+        (Some(reply), _) => reply.clone(),
+        (None, None) => syn::parse_quote!(()),
+        (None, Some(output)) => generic_argument(output, "Reply").unwrap_or(output).clone(),
+    };
+    names.concrete(&reply)
+}
+
+/// The variant that uses a generic server's type parameters; it holds `Infallible`, so
+/// it can never be built.
+pub(super) fn phantom_variant(names: &Names<'_>) -> Option<TokenStream> {
+    let params: Vec<_> = names.server.generics.type_params().map(|param| &param.ident).collect();
+    (!params.is_empty()).then(|| {
+        quote! {
+            #[doc(hidden)]
+            __Phantom(::core::marker::PhantomData<fn() -> (#(#params,)*)>, ::core::convert::Infallible),
+        }
+    })
+}
+
+/// The arm that handles the phantom variant in a `match` over `value`.
+pub(super) fn phantom_arm(names: &Names<'_>, enum_ident: &syn::Ident, by_ref: bool) -> Option<TokenStream> {
+    phantom_variant(names).map(|_| {
+        let never = super::local("never");
+        let deref = by_ref.then(|| quote!(*));
+        quote!(#enum_ident::__Phantom(_, #never) => match #deref #never {},)
+    })
+}
+
+/// `Clone` for the info enum when no info handler takes arguments, so that
+/// `send_interval` can repeat its messages.
+fn info_clone(names: &Names<'_>) -> Option<TokenStream> {
+    if names.handlers(&[Kind::Info]).any(|handler| handler.fields().next().is_some()) {
+        return None;
+    }
+    let info = &names.info;
+    let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
+    let arms = names.handlers(&[Kind::Info]).map(|handler| {
+        let (name, cfgs) = (variant_name(handler.name()), &handler.cfgs);
+        quote!(#(#cfgs)* Self::#name {} => Self::#name {},)
+    });
+    let phantom = phantom_arm(names, &syn::Ident::new("Self", proc_macro2::Span::call_site()), true);
+    Some(quote! {
+        impl #impl_generics ::core::clone::Clone for #info #type_generics #where_clause {
+            fn clone(&self) -> Self {
+                match self {
+                    #(#arms)*
+                    #phantom
+                }
+            }
+        }
+    })
+}

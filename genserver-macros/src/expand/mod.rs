@@ -1,0 +1,178 @@
+//! Generates the code for a valid server model, and nothing else: no checks happen here.
+//!
+//! For a server `S` the output is, in order:
+//! 1. the user's impl block, markers removed (emitted by the caller);
+//! 2. the message enums `SMsg`, `SInfo`, `SContinue` ([`messages`]);
+//! 3. the client handle `SRef` and its methods ([`client`]);
+//! 4. `S::start`, `start_link`, `builder`, `whereis` ([`client`]);
+//! 5. `impl GenServer for S`, one `match` per entry point ([`dispatch`]).
+//!
+//! Every path is rooted (`::core::…` or the runtime path, `::genserver_runtime` by
+//! default), so names in the user's scope cannot change what the expansion means; local
+//! variables use mixed-site hygiene, so they cannot shadow or be shadowed by the user's.
+
+mod client;
+mod dispatch;
+mod messages;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::visit_mut::VisitMut;
+use syn::{Ident, Path, Type};
+
+use crate::model::{Handler, Kind, Role, Server};
+use crate::options::Options;
+
+/// Everything the generators share: the model, the options and the generated names.
+pub(crate) struct Names<'a> {
+    pub(crate) server: &'a Server,
+    pub(crate) rt: &'a Path,
+    pub(crate) vis: &'a syn::Visibility,
+    pub(crate) msg: Ident,
+    pub(crate) info: Ident,
+    pub(crate) cont: Ident,
+    pub(crate) client: Ident,
+}
+
+impl<'a> Names<'a> {
+    fn new(server: &'a Server, options: &'a Options) -> Self {
+        let ident = &server.ident;
+        Names {
+            server,
+            rt: &options.runtime,
+            vis: &options.vis,
+            msg: format_ident!("{ident}Msg"),
+            info: format_ident!("{ident}Info"),
+            cont: format_ident!("{ident}Continue"),
+            client: format_ident!("{ident}Ref"),
+        }
+    }
+
+    pub(crate) fn handlers(&self, kinds: &'a [Kind]) -> impl Iterator<Item = &'a Handler> + 'a {
+        self.server.handlers.iter().filter(move |handler| kinds.contains(&handler.kind))
+    }
+
+    pub(crate) fn handler(&self, kind: Kind) -> Option<&'a Handler> {
+        self.server.handlers.iter().find(|handler| handler.kind == kind)
+    }
+
+    pub(crate) fn has(&self, kind: Kind) -> bool {
+        self.handler(kind).is_some()
+    }
+
+    /// The type's generic arguments, as in `Cache<K>`: `<K>`.
+    pub(crate) fn type_generics(&self) -> TokenStream {
+        let (_, type_generics, _) = self.server.generics.split_for_impl();
+        quote!(#type_generics)
+    }
+
+    /// The server's type with `Self` spelled out, for use outside its impl blocks.
+    pub(crate) fn self_ty(&self) -> &Type {
+        &self.server.self_ty
+    }
+
+    /// `ty` with every `Self` replaced by the server's type, for use in generated types.
+    pub(crate) fn concrete(&self, ty: &Type) -> Type {
+        let mut ty = ty.clone();
+        ReplaceSelf(self.self_ty()).visit_type_mut(&mut ty);
+        ty
+    }
+
+    /// The `Info` type: the generated enum, or `Infallible` when there are no info handlers.
+    pub(crate) fn info_type(&self) -> TokenStream {
+        let (info, generics) = (&self.info, self.type_generics());
+        if self.has(Kind::Info) { quote!(#info #generics) } else { quote!(::core::convert::Infallible) }
+    }
+
+    /// The `Continue` type: the generated enum, or `NoContinue`.
+    pub(crate) fn continue_type(&self) -> TokenStream {
+        let (cont, generics, rt) = (&self.cont, self.type_generics(), self.rt);
+        if self.has(Kind::Continue) { quote!(#cont #generics) } else { quote!(#rt::NoContinue) }
+    }
+}
+
+struct ReplaceSelf<'a>(&'a Type);
+
+impl VisitMut for ReplaceSelf<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(path) = ty {
+            if path.qself.is_none() && path.path.is_ident("Self") {
+                *ty = self.0.clone();
+                return;
+            }
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// A local variable of the generated code; mixed-site hygiene keeps it apart from the
+/// user's names.
+pub(crate) fn local(name: &str) -> Ident {
+    Ident::new(name, Span::mixed_site())
+}
+
+/// `get_all` → `GetAll`.
+pub(crate) fn variant_name(method: &Ident) -> Ident {
+    let name = method.to_string();
+    let name = name.trim_start_matches("r#");
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    if out.is_empty() {
+        out.push_str("Handler");
+    }
+    Ident::new(&out, method.span())
+}
+
+/// The arguments to pass when calling `handler`, in its declared order: message fields by
+/// name, then the context, reply channel and exit reason where the handler takes them.
+pub(crate) fn call_arguments(handler: &Handler) -> TokenStream {
+    let args = handler.params.iter().map(|param| match &param.role {
+        Role::Field(name) => quote!(#name),
+        Role::Context => {
+            let cx = local("cx");
+            quote!(#cx)
+        }
+        Role::ReplyTo(_) => {
+            let reply_to = local("reply_to");
+            quote!(#reply_to)
+        }
+        Role::Reason => {
+            let reason = local("reason");
+            quote!(#reason)
+        }
+    });
+    quote!(#(#args),*)
+}
+
+/// `Self::name(self, args…)` with `.await` for an async handler. The path form reaches
+/// the inherent method even where a trait method has the same name.
+pub(crate) fn invoke(handler: &Handler, with_self: bool) -> TokenStream {
+    let name = handler.name();
+    let args = call_arguments(handler);
+    let receiver = with_self.then(|| quote!(self,));
+    let awaited = handler.is_async().then(|| quote!(.await));
+    quote!(Self::#name(#receiver #args) #awaited)
+}
+
+/// The whole expansion.
+pub(crate) fn expand(server: &Server, options: &Options) -> TokenStream {
+    let names = Names::new(server, options);
+    let messages = messages::expand(&names);
+    let client = client::expand(&names);
+    let dispatch = dispatch::expand(&names);
+    quote! {
+        #messages
+        #client
+        #dispatch
+    }
+}

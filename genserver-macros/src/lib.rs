@@ -1,0 +1,93 @@
+//! The `#[genserver]` attribute macro. Use it through `genserver-runtime`, which
+//! re-exports it and supplies everything the generated code needs.
+//!
+//! The macro is a pipeline, one stage per file:
+//! - [`options`]: the `#[genserver(...)]` arguments;
+//! - [`model`]: reads the `impl` block into a model of the server and its handlers;
+//! - [`validate`]: every rule a server must follow, each with a spanned error and a hint;
+//! - [`expand`]: generates the code from a valid model, and nothing else.
+//!
+//! Errors are collected ([`errors::Errors`]) so one build shows every mistake, and on
+//! error the user's impl block is still emitted (markers removed), so the rest of the
+//! crate type-checks and each mistake is reported once.
+
+mod errors;
+mod expand;
+mod model;
+mod options;
+mod validate;
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::quote;
+
+/// Turns an inherent `impl` block into a GenServer. See the `genserver-runtime` crate.
+#[proc_macro_attribute]
+pub fn genserver(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand_genserver(args.into(), input.into()).into()
+}
+
+/// The whole macro on `proc_macro2` tokens, so that tests can run it.
+fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
+    let item: syn::ItemImpl = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        Err(_) => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "#[genserver] goes on an inherent `impl` block: `#[genserver] impl MyServer { ... }`",
+            );
+            let error = error.to_compile_error();
+            return quote! { #error #input };
+        }
+    };
+    let mut errors = errors::Errors::default();
+    let options = options::Options::parse(args, &mut errors);
+    let (server, cleaned) = model::Server::read(item, &mut errors);
+    if let Some(server) = &server {
+        validate::check(server, &mut errors);
+    }
+    match (errors.finish(), server) {
+        (Ok(()), Some(server)) => {
+            let generated = expand::expand(&server, &options);
+            quote! { #cleaned #generated }
+        }
+        (result, _) => {
+            let error = result.err().map(|error| error.to_compile_error());
+            quote! { #cleaned #error }
+        }
+    }
+}
+
+macro_rules! marker {
+    ($($name:ident => $what:literal,)*) => {$(
+        #[doc = concat!("Marks ", $what, " inside a `#[genserver]` impl block.")]
+        #[doc = ""]
+        #[doc = "On its own it is an error: `#[genserver]` reads and removes it."]
+        #[proc_macro_attribute]
+        pub fn $name(_args: TokenStream, item: TokenStream) -> TokenStream {
+            marker_outside_genserver(stringify!($name), item.into()).into()
+        }
+    )*};
+}
+
+marker! {
+    init => "the handler that builds the state (OTP `init/1`)",
+    call => "a call handler (OTP `handle_call/3`)",
+    cast => "a cast handler (OTP `handle_cast/2`)",
+    info => "an info handler (OTP `handle_info/2`)",
+    handle_continue => "a continue handler (OTP `handle_continue/2`)",
+    timeout => "the idle timeout handler (OTP `handle_info(:timeout, state)`)",
+    terminate => "the handler that runs as the server stops (OTP `terminate/2`)",
+}
+
+fn marker_outside_genserver(name: &str, item: TokenStream2) -> TokenStream2 {
+    let message = format!(
+        "#[{name}] only marks a handler inside a #[genserver] impl block\n\
+         help: put #[genserver] on the `impl` block that holds this method"
+    );
+    let error = syn::Error::new(Span::call_site(), message).to_compile_error();
+    quote! { #error #item }
+}
+
+#[cfg(test)]
+mod tests;

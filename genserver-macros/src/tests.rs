@@ -1,0 +1,1 @@
+//! Expansion snapshots and hygiene checks (filled in below).

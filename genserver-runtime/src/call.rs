@@ -1,0 +1,132 @@
+//! Calls: a request that waits for its reply.
+//!
+//! The caller builds the request around a [`ReplyTo`] (a one-shot channel) and awaits a
+//! [`Call`]. The server answers through the `ReplyTo`, at once or later. A call ends with
+//! the reply, or with a [`CallError`] that says why there is none: the timeout passed
+//! (default 5 s, as in OTP), the server was not running, it exited before replying, or it
+//! called itself. A reply that comes after the caller gave up is dropped: nothing waits
+//! for it and nothing leaks.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::mailbox::Envelope;
+use crate::{CallError, GenServer, ServerRef};
+
+/// How long a call waits for its reply unless told otherwise: 5 seconds, as in OTP.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where a call's reply goes (OTP: the `from` of `handle_call`).
+///
+/// A call handler that takes a `ReplyTo<R>` argument and returns
+/// [`NoReply`](crate::NoReply) answers later: store the `ReplyTo` and call
+/// [`reply`](ReplyTo::reply) from any handler or task. Dropping it without replying leaves
+/// the caller waiting until its timeout, as in OTP.
+pub struct ReplyTo<R> {
+    tx: oneshot::Sender<R>,
+}
+
+impl<R> ReplyTo<R> {
+    pub(crate) fn channel() -> (ReplyTo<R>, oneshot::Receiver<R>) {
+        let (tx, rx) = oneshot::channel();
+        (ReplyTo { tx }, rx)
+    }
+
+    /// Sends the reply. Never fails: if the caller has given up, the reply is dropped.
+    pub fn reply(self, value: R) {
+        let _ = self.tx.send(value);
+    }
+
+    /// `true` while the caller is still waiting for this reply.
+    pub fn is_waiting(&self) -> bool {
+        !self.tx.is_closed()
+    }
+}
+
+impl<R> fmt::Debug for ReplyTo<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReplyTo").field("waiting", &self.is_waiting()).finish()
+    }
+}
+
+/// A call in the making: set a [`timeout`](Call::timeout), then `.await` it for the reply.
+///
+/// Nothing is sent until it is awaited.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct Call<'a, S: GenServer, R> {
+    server: &'a ServerRef<S>,
+    msg: S::Msg,
+    pending: oneshot::Receiver<R>,
+    timeout: Option<Duration>,
+}
+
+impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
+    pub(crate) fn new(server: &'a ServerRef<S>, msg: S::Msg, pending: oneshot::Receiver<R>) -> Self {
+        Call { server, msg, pending, timeout: Some(DEFAULT_CALL_TIMEOUT) }
+    }
+
+    /// Waits at most `timeout` for the reply instead of the default 5 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Waits for the reply as long as it takes (OTP: `:infinity`). The call still ends at
+    /// once if the server exits.
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
+        self
+    }
+
+    async fn run(self) -> Result<R, CallError> {
+        let Call { server, msg, mut pending, timeout } = self;
+        let core = &server.core;
+        if crate::process::current_server() == Some(core.id) {
+            return Err(CallError::CallingSelf);
+        }
+        if core.exit_reason().is_some() {
+            return Err(CallError::NoServer);
+        }
+        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
+        // On a bounded mailbox this waits for room, within the same deadline.
+        match within(deadline, server.tx.send(Envelope::Msg(msg))).await {
+            None => return Err(timed_out()),
+            Some(Err(_)) => return Err(CallError::NoServer),
+            Some(Ok(())) => {}
+        }
+        match within(deadline, &mut pending).await {
+            Some(Ok(reply)) => Ok(reply),
+            // The ReplyTo was dropped unanswered: the server is exiting, or the handler
+            // dropped it. Wait for the exit until the deadline, as OTP's monitor would.
+            Some(Err(_)) => match within(deadline, core.exited()).await {
+                Some(reason) => Err(CallError::Exited(reason)),
+                None => Err(timed_out()),
+            },
+            // A reply that raced in at the deadline still counts (OTP's final `after 0`).
+            None => pending.try_recv().map_err(|_| timed_out()),
+        }
+    }
+}
+
+/// Runs `future` until `deadline`; `None` if the deadline came first.
+async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Output> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, future).await.ok(),
+        None => Some(future.await),
+    }
+}
+
+impl<'a, S: GenServer, R: Send + 'static> IntoFuture for Call<'a, S, R> {
+    type Output = Result<R, CallError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.run())
+    }
+}

@@ -1,0 +1,157 @@
+//! The errors of the client API: what went wrong with a start, a call, a cast or a stop,
+//! said in words and as enums a caller can match on.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{ExitReason, GenServer, ServerId};
+
+/// Why a call got no reply (OTP: the reason a `GenServer.call` exits with).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// No reply came within the call's timeout. The request may still be handled later;
+    /// its reply is then dropped (OTP: `:timeout`).
+    Timeout(Duration),
+    /// The server was not running when the call was made (OTP: `:noproc`).
+    NoServer,
+    /// The server stopped before replying; this is its exit reason.
+    Exited(ExitReason),
+    /// A server called itself, which could never be answered (OTP: `:calling_self`).
+    CallingSelf,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Timeout(after) => write!(f, "call timed out after {after:?}"),
+            CallError::NoServer => f.write_str("no such server: it is not running"),
+            CallError::Exited(reason) => write!(f, "server exited during the call ({reason})"),
+            CallError::CallingSelf => f.write_str("a server cannot call itself"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+/// Why a message could not be put in a server's mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CastError {
+    /// The server is not running.
+    NoServer,
+    /// The server's bounded mailbox is full.
+    Full,
+}
+
+impl fmt::Display for CastError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CastError::NoServer => f.write_str("no such server: it is not running"),
+            CastError::Full => f.write_str("the server's mailbox is full"),
+        }
+    }
+}
+
+impl std::error::Error for CastError {}
+
+/// Why [`ServerRef::stop`](crate::ServerRef::stop) did not see the server stop as asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StopError {
+    /// The server was not running (OTP: `:noproc`).
+    NoServer,
+    /// The server did not finish stopping in time. It was not killed and may still stop.
+    Timeout(Duration),
+    /// The server stopped, but for another reason than the one asked for (for example
+    /// its `terminate` panicked).
+    ExitedWith(ExitReason),
+    /// A server tried to stop itself through its own handle and wait for that, which
+    /// could never finish; return a stop value from the handler instead.
+    CallingSelf,
+}
+
+impl fmt::Display for StopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopError::NoServer => f.write_str("no such server: it is not running"),
+            StopError::Timeout(after) => write!(f, "server did not stop within {after:?}"),
+            StopError::ExitedWith(reason) => {
+                write!(f, "server stopped with another reason ({reason})")
+            }
+            StopError::CallingSelf => {
+                f.write_str("a server cannot stop itself through its handle; return a stop value")
+            }
+        }
+    }
+}
+
+impl std::error::Error for StopError {}
+
+/// Why a server did not start (OTP: the `{:error, _}` and `:ignore` results of `start`).
+///
+/// By the time a start returns one of these, the half-started server is gone and its
+/// name, if any, is free again.
+#[non_exhaustive]
+pub enum StartError<S: GenServer> {
+    /// `init` returned a stop ([`Init::stop`](crate::Init::stop) or `Err`) with this reason.
+    Stopped(ExitReason),
+    /// `init` returned [`Init::ignore`](crate::Init::ignore): the server chose not to run.
+    Ignored,
+    /// `init` panicked; the text is the panic message.
+    Panicked(Arc<str>),
+    /// `init` did not finish within the builder's init timeout; the server was killed.
+    InitTimeout(Duration),
+    /// A server of this type is already registered under the name; here is its handle.
+    /// `init` did not run.
+    AlreadyStarted(S::Ref),
+    /// A server of another type holds the name. `init` did not run.
+    NameTaken {
+        /// The name asked for.
+        name: Arc<str>,
+        /// The server that holds it.
+        holder: ServerId,
+    },
+}
+
+impl<S: GenServer> StartError<S> {
+    fn kind(&self) -> &'static str {
+        match self {
+            StartError::Stopped(_) => "Stopped",
+            StartError::Ignored => "Ignored",
+            StartError::Panicked(_) => "Panicked",
+            StartError::InitTimeout(_) => "InitTimeout",
+            StartError::AlreadyStarted(_) => "AlreadyStarted",
+            StartError::NameTaken { .. } => "NameTaken",
+        }
+    }
+}
+
+impl<S: GenServer> fmt::Debug for StartError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "StartError::{}({self})", self.kind())
+    }
+}
+
+impl<S: GenServer> fmt::Display for StartError<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let server = crate::process::short_type_name::<S>();
+        match self {
+            StartError::Stopped(reason) => write!(f, "{server} stopped in init ({reason})"),
+            StartError::Ignored => write!(f, "{server} ignored its start (init returned ignore)"),
+            StartError::Panicked(message) => write!(f, "{server} panicked in init: {message}"),
+            StartError::InitTimeout(after) => {
+                write!(f, "{server} init did not finish within {after:?}")
+            }
+            StartError::AlreadyStarted(_) => {
+                write!(f, "{server} is already started under this name")
+            }
+            StartError::NameTaken { name, holder } => {
+                write!(f, "the name {name:?} is taken by server {holder} of another type")
+            }
+        }
+    }
+}
+
+impl<S: GenServer> std::error::Error for StartError<S> {}

@@ -1,0 +1,135 @@
+//! Why a server stopped.
+//!
+//! [`ExitReason`] is OTP's exit reason as a Rust enum. It decides what the rest of the
+//! system does about an exit: `Normal` and the `Shutdown` family are clean exits (no crash
+//! report), everything else is abnormal and is logged as a crash.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a server stopped (OTP: the exit reason).
+///
+/// | OTP | Rust |
+/// |---|---|
+/// | `:normal` | [`ExitReason::Normal`] |
+/// | `:shutdown` | [`ExitReason::Shutdown`] |
+/// | `{:shutdown, term}` | [`ExitReason::ShutdownWith`] |
+/// | `:killed` | [`ExitReason::Killed`] |
+/// | a raised exception | [`ExitReason::Panic`] (a handler panicked) |
+/// | any other term | [`ExitReason::Error`] |
+///
+/// Two reasons are equal when they are the same variant with the same text; an
+/// [`ExitReason::Error`] compares by its message.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum ExitReason {
+    /// The server finished its work (`:normal`). Not a crash.
+    Normal,
+    /// The server was asked to shut down (`:shutdown`). Not a crash.
+    Shutdown,
+    /// A shutdown with a detail for whoever reads it (`{:shutdown, detail}`). Not a crash.
+    ShutdownWith(Arc<str>),
+    /// The server was killed: it stopped at once and its `terminate` did not run.
+    Killed,
+    /// A handler panicked; the text is the panic message.
+    Panic(Arc<str>),
+    /// The server stopped because of an error.
+    Error(Arc<dyn StdError + Send + Sync>),
+}
+
+impl ExitReason {
+    /// A shutdown carrying a detail, OTP's `{:shutdown, detail}`.
+    pub fn shutdown_with(detail: impl Into<String>) -> Self {
+        ExitReason::ShutdownWith(Arc::from(detail.into()))
+    }
+
+    /// An error exit from any error value or message.
+    ///
+    /// ```
+    /// use genserver_runtime::ExitReason;
+    /// let reason = ExitReason::error("disk full");
+    /// assert_eq!(reason.to_string(), "error: disk full");
+    /// ```
+    pub fn error(error: impl Into<Box<dyn StdError + Send + Sync>>) -> Self {
+        ExitReason::Error(Arc::from(error.into()))
+    }
+
+    /// `true` for [`ExitReason::Normal`].
+    pub fn is_normal(&self) -> bool {
+        matches!(self, ExitReason::Normal)
+    }
+
+    /// `true` for [`ExitReason::Shutdown`] and [`ExitReason::ShutdownWith`].
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self, ExitReason::Shutdown | ExitReason::ShutdownWith(_))
+    }
+
+    /// `true` for every reason that OTP treats as a crash: anything but normal or shutdown.
+    /// Abnormal exits are logged as crash reports.
+    pub fn is_abnormal(&self) -> bool {
+        !self.is_normal() && !self.is_shutdown()
+    }
+}
+
+impl PartialEq for ExitReason {
+    fn eq(&self, other: &Self) -> bool {
+        use ExitReason::*;
+        match (self, other) {
+            (Normal, Normal) | (Shutdown, Shutdown) | (Killed, Killed) => true,
+            (ShutdownWith(a), ShutdownWith(b)) | (Panic(a), Panic(b)) => a == b,
+            (Error(a), Error(b)) => Arc::ptr_eq(a, b) || a.to_string() == b.to_string(),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ExitReason {}
+
+impl fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Normal => f.write_str("normal"),
+            ExitReason::Shutdown => f.write_str("shutdown"),
+            ExitReason::ShutdownWith(detail) => write!(f, "shutdown: {detail}"),
+            ExitReason::Killed => f.write_str("killed"),
+            ExitReason::Panic(message) => write!(f, "panicked: {message}"),
+            ExitReason::Error(error) => write!(f, "error: {error}"),
+        }
+    }
+}
+
+impl fmt::Debug for ExitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitReason::Normal => f.write_str("Normal"),
+            ExitReason::Shutdown => f.write_str("Shutdown"),
+            ExitReason::ShutdownWith(detail) => f.debug_tuple("ShutdownWith").field(detail).finish(),
+            ExitReason::Killed => f.write_str("Killed"),
+            ExitReason::Panic(message) => f.debug_tuple("Panic").field(message).finish(),
+            ExitReason::Error(error) => f.debug_tuple("Error").field(&error.to_string()).finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_normal_and_shutdowns_are_clean() {
+        assert!(!ExitReason::Normal.is_abnormal());
+        assert!(!ExitReason::Shutdown.is_abnormal());
+        assert!(!ExitReason::shutdown_with("maintenance").is_abnormal());
+        assert!(ExitReason::Killed.is_abnormal());
+        assert!(ExitReason::Panic("boom".into()).is_abnormal());
+        assert!(ExitReason::error("bad").is_abnormal());
+    }
+
+    #[test]
+    fn errors_compare_by_message() {
+        assert_eq!(ExitReason::error("bad"), ExitReason::error("bad"));
+        assert_ne!(ExitReason::error("bad"), ExitReason::error("worse"));
+        assert_ne!(ExitReason::Panic("bad".into()), ExitReason::error("bad"));
+    }
+}

@@ -1,0 +1,176 @@
+//! Elixir/Erlang's GenServer for Rust, on tokio.
+//!
+//! Put `#[genserver]` on an ordinary `impl` block and mark its methods as callbacks. The
+//! macro generates the message enums, a typed client handle with one method per call and
+//! cast, `start`/`start_link`/`builder`, and the dispatch; this crate runs it: one tokio
+//! task per server with a mailbox, timers, names, exit reasons and crash reports.
+//!
+//! ```
+//! use genserver_runtime::prelude::*;
+//! use std::collections::HashMap;
+//! use std::time::Duration;
+//!
+//! pub struct ConfigServer {
+//!     config: HashMap<String, String>,
+//! }
+//!
+//! #[genserver]
+//! impl ConfigServer {
+//!     #[init]
+//!     fn init(initial: HashMap<String, String>) -> Init<Self> {
+//!         Init::ok(ConfigServer { config: initial })
+//!     }
+//!
+//!     /// The value of `key`, if set.
+//!     #[call]
+//!     pub fn get(&self, key: String) -> Option<String> {
+//!         self.config.get(&key).cloned()
+//!     }
+//!
+//!     /// Sets `key` to `value`.
+//!     #[call]
+//!     pub fn set(&mut self, key: String, value: String) {
+//!         self.config.insert(key, value);
+//!     }
+//!
+//!     /// Forgets every key.
+//!     #[cast]
+//!     pub fn clear(&mut self) {
+//!         self.config.clear();
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = ConfigServer::start(HashMap::new()).await?;
+//! config.set("mode".into(), "fast".into()).await?;
+//! let mode = config.get("mode".into()).timeout(Duration::from_millis(50)).await?;
+//! assert_eq!(mode.as_deref(), Some("fast"));
+//! config.clear();
+//! assert_eq!(config.get("mode".into()).await?, None);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Callbacks
+//!
+//! | Marker | OTP callback | Signature (sync or `async`) |
+//! |---|---|---|
+//! | `#[init]` | `init/1` | `fn(args…, [cx: &mut Context<Self>]) -> Init<Self> \| Result<Self, E>` |
+//! | `#[call]` | `handle_call/3` | `fn(&self \| &mut self, args…, [from: ReplyTo<R>], [cx]) -> R \| Reply<R> \| NoReply` |
+//! | `#[cast]` | `handle_cast/2` | `fn(&mut self, args…, [cx]) -> () \| NoReply` |
+//! | `#[info]` | `handle_info/2` | `fn(&mut self, args…, [cx]) -> () \| NoReply` |
+//! | `#[handle_continue]` | `handle_continue/2` | `fn(&mut self, args…, [cx]) -> () \| NoReply` |
+//! | `#[timeout]` | `handle_info(:timeout, s)` | `fn(&mut self, [cx]) -> () \| NoReply` |
+//! | `#[terminate]` | `terminate/2` | `fn(&mut self, reason: &ExitReason, [cx]) -> ()` |
+//!
+//! Without `#[init]`, `start` takes the state itself. Return values are described in
+//! [`returns`]; errors in [`CallError`], [`StartError`], [`StopError`].
+//!
+//! # What `#[genserver]` generates
+//!
+//! For `impl ConfigServer` (read it with `cargo expand`):
+//! - `ConfigServerMsg`: one struct-like variant per `#[call]`/`#[cast]`, fields named
+//!   after the arguments; a call variant also holds `reply_to: ReplyTo<R>`.
+//! - `ConfigServerInfo` and `ConfigServerContinue`: one variant per `#[info]` and
+//!   `#[handle_continue]` handler.
+//! - `ConfigServerRef`: the client handle, one method per call (returning a [`Call`] to
+//!   await, with `.timeout(d)`) and per cast (returning at once). It dereferences to
+//!   [`ServerRef`] for `id`, `is_alive`, `stop`, `kill`, `send_info`.
+//! - `ConfigServer::start`, `start_link`, `builder` (see [`Builder`]) and `whereis`.
+//! - `impl GenServer for ConfigServer`, whose `handle` is one `match` over the messages.
+//!
+//! Macro options: `#[genserver(vis = pub(crate))]` sets the visibility of the generated
+//! types (default `pub`); `#[genserver(crate = path)]` names this crate when it is
+//! re-exported under another path.
+//!
+//! # Semantics, and where they differ from OTP
+//!
+//! - **Mailbox**: FIFO per sender, unbounded by default ([`Mailbox`]). Calls, casts,
+//!   infos and stop requests share it, so a stop waits behind queued messages, as
+//!   `GenServer.stop/3` does.
+//! - **Calls** time out after 5 s by default ([`DEFAULT_CALL_TIMEOUT`]). A call to a
+//!   server that is not running fails at once with [`CallError::NoServer`]; a server
+//!   that exits while a call waits fails it with [`CallError::Exited`] and the reason. A
+//!   reply that arrives after the caller gave up is dropped.
+//! - **Casts** never wait and never fail: toward a server that is gone they are
+//!   dropped, as in OTP. [`ServerRef::try_cast`] reports what happened instead.
+//! - **Panics** are OTP's exceptions: a panicking handler stops its server with
+//!   [`ExitReason::Panic`], `terminate` runs with the state as the panic left it (OTP
+//!   passes the state from before the callback; a `&mut self` cannot be rolled back).
+//!   A panic in `init` fails the start with [`StartError::Panicked`] and skips
+//!   `terminate`, as in OTP.
+//! - **Init failures** return only after the server is gone and its name is free (OTP
+//!   26+). [`Builder::init_timeout`] kills an `init` that takes too long.
+//! - **Kill** ([`ServerRef::kill`]) stops the task at its next await point; `terminate`
+//!   does not run. A task cannot be preempted in the middle of synchronous code.
+//! - **Hibernate** is accepted as a hint: a tokio task has no stack to drop while idle.
+//! - **A server runs until it stops**: dropping every handle does not stop it, as a
+//!   process lives on without references to its pid.
+//! - **Crash reports**: an abnormal exit logs one `tracing` error event with the reason
+//!   and the last message's handler, inside the server's span (`genserver` with its
+//!   type, id and name).
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+#![warn(unreachable_pub)]
+
+mod call;
+mod error;
+mod exit;
+mod handle;
+mod mailbox;
+mod process;
+mod registry;
+pub mod returns;
+mod server;
+mod timer;
+
+pub use call::{Call, DEFAULT_CALL_TIMEOUT, ReplyTo};
+pub use error::{CallError, CastError, StartError, StopError};
+pub use exit::ExitReason;
+pub use genserver_macros::genserver;
+pub use handle::{ServerId, ServerRef};
+pub use mailbox::Mailbox;
+pub use process::Builder;
+pub use registry::{whereis, whereis_id};
+pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoReply, Reply};
+pub use server::{Context, GenServer};
+pub use timer::TimerRef;
+
+/// Everything a server module needs: `use genserver_runtime::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        CallError, Context, ExitReason, GenServer, Init, Mailbox, NoReply, Reply, ReplyTo, ServerRef,
+        StartError, StopError, TimerRef, genserver,
+    };
+    pub use std::time::Duration;
+}
+
+/// What the code generated by `#[genserver]` uses. Not a public API: it may change in
+/// any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::returns::ContinueOf;
+    pub use crate::{
+        Builder, Call, Context, Flow, GenServer, InitOutcome, IntoFlow, IntoInit, ReplyTo, ServerRef,
+    };
+    pub use genserver_macros::{call, cast, handle_continue, info, init, terminate, timeout};
+
+    /// Replies with a call handler's plain return value; the server then waits for the
+    /// next message.
+    pub fn reply<S: GenServer, R>(reply_to: ReplyTo<R>, value: R) -> Flow<S> {
+        reply_to.reply(value);
+        Flow::proceed()
+    }
+
+    /// Replies with a call handler's [`Reply`](crate::Reply).
+    pub fn reply_with<S, R, C>(reply_to: ReplyTo<R>, reply: crate::Reply<R, C>) -> Flow<S>
+    where
+        S: GenServer,
+        R: Send + 'static,
+        C: ContinueOf<S>,
+    {
+        crate::returns::reply_with(reply_to, reply)
+    }
+}

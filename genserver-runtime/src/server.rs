@@ -1,0 +1,115 @@
+//! The [`GenServer`] trait that `#[genserver]` implements, and the [`Context`] every
+//! handler can ask for.
+//!
+//! Users do not implement `GenServer` by hand: the macro generates the message enums, the
+//! client handle and this impl from the handlers of an `impl` block. The trait is public
+//! so that its parts can be named (`<ConfigServer as GenServer>::Msg`) and read in
+//! `cargo expand` output.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::{ExitReason, Flow, InitOutcome, ServerId, ServerRef, TimerRef};
+
+/// A server's behaviour: its message types and the dispatch of each to a handler.
+/// Implemented by `#[genserver]`.
+pub trait GenServer: Sized + Send + 'static {
+    /// What `start` takes: the `#[init]` arguments (a tuple when there are several), or
+    /// the state itself when there is no `#[init]`.
+    type Args: Send + 'static;
+    /// The call and cast messages: one variant per `#[call]` and `#[cast]` handler.
+    type Msg: Send + 'static;
+    /// The info messages: one variant per `#[info]` handler.
+    type Info: Send + 'static;
+    /// The continuations: one variant per `#[handle_continue]` handler.
+    type Continue: Send + 'static;
+    /// The typed client handle.
+    type Ref: From<ServerRef<Self>> + Clone + Send + Sync + 'static;
+
+    /// Builds the state (OTP: `init/1`).
+    fn init(args: Self::Args, cx: &mut Context<Self>) -> impl Future<Output = InitOutcome<Self>> + Send;
+
+    /// Handles one call or cast (OTP: `handle_call/3`, `handle_cast/2`).
+    fn handle(&mut self, msg: Self::Msg, cx: &mut Context<Self>) -> impl Future<Output = Flow<Self>> + Send;
+
+    /// Handles one info message (OTP: `handle_info/2`).
+    fn handle_info(
+        &mut self,
+        info: Self::Info,
+        cx: &mut Context<Self>,
+    ) -> impl Future<Output = Flow<Self>> + Send;
+
+    /// Runs a continuation (OTP: `handle_continue/2`).
+    fn handle_continue(
+        &mut self,
+        value: Self::Continue,
+        cx: &mut Context<Self>,
+    ) -> impl Future<Output = Flow<Self>> + Send;
+
+    /// Runs when an idle timeout passes with no message (OTP: `handle_info(:timeout, s)`).
+    fn handle_timeout(&mut self, cx: &mut Context<Self>) -> impl Future<Output = Flow<Self>> + Send {
+        let _ = cx;
+        async { Flow::proceed() }
+    }
+
+    /// Runs as the server stops, except when it is killed (OTP: `terminate/2`).
+    fn terminate(&mut self, reason: &ExitReason, cx: &mut Context<Self>) -> impl Future<Output = ()> + Send {
+        let _ = (reason, cx);
+        async {}
+    }
+
+    /// The name of a message's handler, for logs and crash reports.
+    fn message_name(msg: &Self::Msg) -> &'static str;
+
+    /// The name of an info message's handler, for logs and crash reports.
+    fn info_name(info: &Self::Info) -> &'static str;
+}
+
+/// What a handler can reach besides its state: its own handle and its timers
+/// (OTP: `self()`, `Process.send_after/3`).
+pub struct Context<S: GenServer> {
+    me: ServerRef<S>,
+}
+
+impl<S: GenServer> Context<S> {
+    pub(crate) fn new(me: ServerRef<S>) -> Self {
+        Context { me }
+    }
+
+    /// The server's own client handle (OTP: `self()`). Calling yourself through it returns
+    /// [`CallError::CallingSelf`](crate::CallError::CallingSelf); casts and infos are fine.
+    pub fn me(&self) -> S::Ref {
+        S::Ref::from(self.me.clone())
+    }
+
+    /// The server's own untyped handle.
+    pub fn server_ref(&self) -> &ServerRef<S> {
+        &self.me
+    }
+
+    /// The server's id.
+    pub fn id(&self) -> ServerId {
+        self.me.id()
+    }
+
+    /// Sends the server `info` after `delay` (OTP: `Process.send_after(self(), info, ms)`).
+    /// The timer ends with the server.
+    pub fn send_after(&self, delay: Duration, info: S::Info) -> TimerRef {
+        crate::timer::send_after(self.me.tx.clone(), delay, info)
+    }
+
+    /// Sends the server a clone of `info` every `period`, the first one period from now
+    /// (OTP: `:timer.send_interval/2`). Runs until cancelled or the server exits.
+    pub fn send_interval(&self, period: Duration, info: S::Info) -> TimerRef
+    where
+        S::Info: Clone,
+    {
+        crate::timer::send_interval(self.me.tx.clone(), period, info)
+    }
+}
+
+impl<S: GenServer> std::fmt::Debug for Context<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context").field("me", &self.me).finish()
+    }
+}

@@ -1,0 +1,130 @@
+//! Timers: info messages a server sends itself later (OTP: `Process.send_after` and
+//! `:timer.send_interval`).
+//!
+//! A timer is a small tokio task that waits, then queues the info message in the
+//! server's mailbox like any other sender, so a timer message can be overtaken by
+//! messages already queued. A timer ends with its server: once the mailbox closes, the
+//! timer task stops without sending. [`TimerRef::cancel`] says how much time was left, or
+//! `None` if the timer had already fired or been cancelled; after `None`, its message
+//! may already be in the mailbox.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
+
+use crate::GenServer;
+use crate::mailbox::{Envelope, Sender};
+
+const PENDING: u8 = 0;
+const FIRED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// A running timer; cancel it with [`TimerRef::cancel`]. Dropping the `TimerRef` does not
+/// cancel the timer.
+#[derive(Clone, Debug)]
+pub struct TimerRef {
+    inner: Arc<TimerInner>,
+}
+
+#[derive(Debug)]
+struct TimerInner {
+    state: AtomicU8,
+    /// When the timer fires next.
+    deadline: Mutex<Instant>,
+    task: OnceLock<AbortHandle>,
+}
+
+impl TimerRef {
+    /// Cancels the timer and returns the time that was left before it would have fired
+    /// (for an interval, before its next tick). `None` if it already fired (a one-shot
+    /// timer) or was already cancelled (OTP: `Process.cancel_timer/1` returning `false`).
+    pub fn cancel(&self) -> Option<Duration> {
+        self.inner.state.compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        if let Some(task) = self.inner.task.get() {
+            task.abort();
+        }
+        let deadline = *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// The time left before the timer fires next; `None` once it has fired for good or was
+    /// cancelled (OTP: `Process.read_timer/1`).
+    pub fn remaining(&self) -> Option<Duration> {
+        if self.inner.state.load(Ordering::Acquire) != PENDING {
+            return None;
+        }
+        let deadline = *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn new(deadline: Instant) -> Self {
+        TimerRef {
+            inner: Arc::new(TimerInner {
+                state: AtomicU8::new(PENDING),
+                deadline: Mutex::new(deadline),
+                task: OnceLock::new(),
+            }),
+        }
+    }
+
+    fn set_next_deadline(&self, deadline: Instant) {
+        *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
+    }
+
+    /// Claims the right to deliver a one-shot timer's message; `false` if it was cancelled.
+    fn fire(&self) -> bool {
+        self.inner.state.compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.inner.state.load(Ordering::Acquire) == CANCELLED
+    }
+}
+
+/// Queues `info` in the mailbox after `delay`.
+pub(crate) fn send_after<S: GenServer>(tx: Sender<S>, delay: Duration, info: S::Info) -> TimerRef {
+    let deadline = Instant::now() + delay;
+    let timer = TimerRef::new(deadline);
+    let handle = timer.clone();
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            () = tokio::time::sleep_until(deadline) => {
+                if handle.fire() {
+                    let _ = tx.send(Envelope::Info(info)).await;
+                }
+            }
+            () = tx.closed() => {}
+        }
+    });
+    let _ = timer.inner.task.set(task.abort_handle());
+    timer
+}
+
+/// Queues a clone of `info` every `period`, first after one period.
+pub(crate) fn send_interval<S: GenServer>(tx: Sender<S>, period: Duration, info: S::Info) -> TimerRef
+where
+    S::Info: Clone,
+{
+    let period = period.max(Duration::from_nanos(1));
+    let timer = TimerRef::new(Instant::now() + period);
+    let handle = timer.clone();
+    let task = tokio::spawn(async move {
+        let mut next = Instant::now() + period;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(next) => {}
+                () = tx.closed() => return,
+            }
+            if handle.is_cancelled() || tx.send(Envelope::Info(info.clone())).await.is_err() {
+                return;
+            }
+            next += period;
+            handle.set_next_deadline(next);
+        }
+    });
+    let _ = timer.inner.task.set(task.abort_handle());
+    timer
+}
