@@ -129,7 +129,7 @@ mod timer;
 pub use call::{Call, DEFAULT_CALL_TIMEOUT, ReplyTo};
 pub use error::{CallError, CastError, StartError, StopError};
 pub use exit::ExitReason;
-pub use genserver_macros::genserver;
+pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::{ServerId, ServerRef};
 pub use mailbox::Mailbox;
 pub use process::Builder;
@@ -142,7 +142,8 @@ pub use timer::TimerRef;
 pub mod prelude {
     pub use crate::{
         CallError, Context, ExitReason, GenServer, Init, Mailbox, NoReply, Reply, ReplyTo, ServerRef,
-        StartError, StopError, TimerRef, genserver,
+        StartError, StopError, TimerRef, call, cast, genserver, handle_continue, info, init, terminate,
+        timeout,
     };
     pub use std::time::Duration;
 }
@@ -155,7 +156,6 @@ pub mod __private {
     pub use crate::{
         Builder, Call, Context, Flow, GenServer, InitOutcome, IntoFlow, IntoInit, ReplyTo, ServerRef,
     };
-    pub use genserver_macros::{call, cast, handle_continue, info, init, terminate, timeout};
 
     /// Replies with a call handler's plain return value; the server then waits for the
     /// next message.
