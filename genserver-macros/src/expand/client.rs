@@ -19,7 +19,7 @@ fn handle(names: &Names<'_>) -> TokenStream {
     let generics = &names.server.generics;
     let (impl_generics, type_generics, where_clause) = generics.split_for_impl();
     let server = names.server.ident.to_string();
-    let doc = format!("The client handle of `{server}`: one method per call and cast. Cheap to clone.");
+    let doc = format!(" The client handle of `{server}`: one method per call and cast. Cheap to clone.");
     let methods = names.handlers(&[Kind::Call, Kind::Cast]).map(|handler| client_method(names, handler));
     quote! {
         #[doc = #doc]
@@ -68,8 +68,8 @@ fn client_method(names: &Names<'_>, handler: &Handler) -> TokenStream {
     let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
     let docs = if handler.docs.is_empty() {
         let doc = match handler.kind {
-            Kind::Call => format!("Calls `{name}` on the server; await the result for its reply."),
-            _ => format!("Casts `{name}` to the server without waiting."),
+            Kind::Call => format!(" Calls `{name}` on the server; await the result for its reply."),
+            _ => format!(" Casts `{name}` to the server without waiting."),
         };
         quote!(#[doc = #doc])
     } else {
@@ -83,7 +83,7 @@ fn client_method(names: &Names<'_>, handler: &Handler) -> TokenStream {
             #docs
             #(#cfgs)*
             #vis fn #name(&self, #(#params),*) -> #rt::Call<'_, #self_ty, #reply> {
-                self.0.call(|#reply_to| #msg::#variant { #(#fields,)* reply_to: #reply_to })
+                self.0.call(|#reply_to| #msg::#variant { #(#fields,)* #reply_to })
             }
         }
     } else {
@@ -103,12 +103,12 @@ fn constructors(names: &Names<'_>) -> TokenStream {
     let type_generics = names.type_generics();
     let server = names.server.ident.to_string();
     let (params, args) = start_arguments(names);
-    let start_doc = format!("Starts a `{server}` and returns its handle once `init` has finished.");
+    let start_doc = format!(" Starts a `{server}` and returns its handle once `init` has finished.");
     let link_doc =
-        format!("Starts a `{server}` linked to the calling server; returns once `init` has finished.");
+        format!(" Starts a `{server}` linked to the calling server; returns once `init` has finished.");
     let builder_doc =
-        format!("A builder to start a `{server}` with options: a name, an init timeout, a mailbox.");
-    let whereis_doc = format!("The `{server}` registered under `name`, if there is one.");
+        format!(" A builder to start a `{server}` with options: a name, an init timeout, a mailbox.");
+    let whereis_doc = format!(" The `{server}` registered under `name`, if there is one.");
     let result = quote!(::core::result::Result<#client #type_generics, #rt::StartError<Self>>);
     quote! {
         impl #impl_generics #self_ty #where_clause {

@@ -134,7 +134,7 @@ fn dispatch_enum(names: &Names<'_>, enum_ident: &syn::Ident, kind: Kind, value: 
         let fields = handler.fields().map(|(field, _)| field);
         let reply_to = (handler.kind == Kind::Call).then(|| {
             let reply_to = local("reply_to");
-            quote!(reply_to: #reply_to)
+            quote!(#reply_to)
         });
         let (cfgs, call) = (&handler.cfgs, flow(names, handler));
         quote! {

@@ -18,16 +18,16 @@ pub(super) fn expand(names: &Names<'_>) -> TokenStream {
         names,
         &names.msg,
         &[Kind::Call, Kind::Cast],
-        &format!("The calls and casts of `{server}`: one variant per `#[call]` and `#[cast]` handler."),
+        &format!(" The calls and casts of `{server}`: one variant per `#[call]` and `#[cast]` handler."),
     );
     let info = names.has(Kind::Info).then(|| {
-        let doc = format!("The info messages of `{server}`: one variant per `#[info]` handler.");
+        let doc = format!(" The info messages of `{server}`: one variant per `#[info]` handler.");
         let definition = message_enum(names, &names.info, &[Kind::Info], &doc);
         let clone = info_clone(names);
         quote!(#definition #clone)
     });
     let cont = names.has(Kind::Continue).then(|| {
-        let doc = format!("The continuations of `{server}`: one variant per `#[handle_continue]` handler.");
+        let doc = format!(" The continuations of `{server}`: one variant per `#[handle_continue]` handler.");
         let definition = message_enum(names, &names.cont, &[Kind::Continue], &doc);
         let (rt, cont, self_ty) = (names.rt, &names.cont, names.self_ty());
         let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
@@ -59,7 +59,7 @@ fn message_enum(names: &Names<'_>, ident: &syn::Ident, kinds: &[Kind], doc: &str
 
 fn variant(names: &Names<'_>, handler: &Handler) -> TokenStream {
     let name = variant_name(handler.name());
-    let doc = format!("`#[{}] {}`.", handler.kind.marker(), handler.name());
+    let doc = format!(" `#[{}] {}`.", handler.kind.marker(), handler.name());
     let cfgs = &handler.cfgs;
     let fields = handler.fields().map(|(field, ty)| {
         let ty = names.concrete(ty);
