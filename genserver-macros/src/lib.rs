@@ -2,12 +2,12 @@
 //! re-exports it and supplies everything the generated code needs.
 //!
 //! The macro is a pipeline, one stage per file:
-//! - [`options`]: the `#[genserver(...)]` arguments;
-//! - [`model`]: reads the `impl` block into a model of the server and its handlers;
-//! - [`validate`]: every rule a server must follow, each with a spanned error and a hint;
-//! - [`expand`]: generates the code from a valid model, and nothing else.
+//! - `options`: the `#[genserver(...)]` arguments;
+//! - `model`: reads the `impl` block into a model of the server and its handlers;
+//! - `validate`: every rule a server must follow, each with a spanned error and a hint;
+//! - `expand`: generates the code from a valid model, and nothing else.
 //!
-//! Errors are collected ([`errors::Errors`]) so one build shows every mistake, and on
+//! Errors are collected (`errors::Errors`) so one build shows every mistake, and on
 //! error the user's impl block is still emitted (markers removed), so the rest of the
 //! crate type-checks and each mistake is reported once.
 

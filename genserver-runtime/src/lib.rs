@@ -138,6 +138,11 @@ pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoRep
 pub use server::{Context, GenServer};
 pub use timer::TimerRef;
 
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// Everything a server module needs: `use genserver_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
