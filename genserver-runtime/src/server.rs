@@ -95,7 +95,7 @@ impl<S: GenServer> Context<S> {
     /// Sends the server `info` after `delay` (OTP: `Process.send_after(self(), info, ms)`).
     /// The timer ends with the server.
     pub fn send_after(&self, delay: Duration, info: S::Info) -> TimerRef {
-        crate::timer::send_after(self.me.tx.clone(), delay, info)
+        crate::timer::send_after(&self.me, delay, info)
     }
 
     /// Sends the server a clone of `info` every `period`, the first one period from now
@@ -104,7 +104,7 @@ impl<S: GenServer> Context<S> {
     where
         S::Info: Clone,
     {
-        crate::timer::send_interval(self.me.tx.clone(), period, info)
+        crate::timer::send_interval(&self.me, period, info)
     }
 }
 

@@ -4,9 +4,10 @@
 //! A timer is a small tokio task that waits, then queues the info message in the
 //! server's mailbox like any other sender, so a timer message can be overtaken by
 //! messages already queued. A timer ends with its server: once the mailbox closes, the
-//! timer task stops without sending. [`TimerRef::cancel`] says how much time was left, or
-//! `None` if the timer had already fired or been cancelled; after `None`, its message
-//! may already be in the mailbox.
+//! timer task stops without sending, and the timer counts as cancelled (OTP cancels a
+//! timer when its target process dies). [`TimerRef::cancel`] says how much time was left,
+//! or `None` if the timer had already fired, been cancelled or outlived its server; after
+//! `None`, its message may already be in the mailbox.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -15,8 +16,9 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::GenServer;
-use crate::mailbox::{Envelope, Sender};
+use crate::mailbox::Envelope;
+use crate::process::Core;
+use crate::{GenServer, ServerRef};
 
 const PENDING: u8 = 0;
 const FIRED: u8 = 1;
@@ -24,50 +26,71 @@ const CANCELLED: u8 = 2;
 
 /// A running timer; cancel it with [`TimerRef::cancel`]. Dropping the `TimerRef` does not
 /// cancel the timer.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TimerRef {
     inner: Arc<TimerInner>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for TimerRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimerRef")
+            .field("server", &self.inner.server.id)
+            .field("remaining", &self.remaining())
+            .finish()
+    }
+}
+
 struct TimerInner {
     state: AtomicU8,
     /// When the timer fires next.
     deadline: Mutex<Instant>,
     task: OnceLock<AbortHandle>,
+    /// The server the timer is aimed at. Once it has exited the timer is void: asking the
+    /// server's state rather than the timer task's makes this true as soon as the exit
+    /// can be observed, not only once the timer task has run again.
+    server: Arc<Core>,
 }
 
 impl TimerRef {
     /// Cancels the timer and returns the time that was left before it would have fired
     /// (for an interval, before its next tick). `None` if it already fired (a one-shot
-    /// timer) or was already cancelled (OTP: `Process.cancel_timer/1` returning `false`).
+    /// timer), was already cancelled, or its server has exited (OTP:
+    /// `Process.cancel_timer/1` returning `false`).
     pub fn cancel(&self) -> Option<Duration> {
         self.inner.state.compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).ok()?;
         if let Some(task) = self.inner.task.get() {
             task.abort();
         }
-        let deadline = *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner());
-        Some(deadline.saturating_duration_since(Instant::now()))
-    }
-
-    /// The time left before the timer fires next; `None` once it has fired for good or was
-    /// cancelled (OTP: `Process.read_timer/1`).
-    pub fn remaining(&self) -> Option<Duration> {
-        if self.inner.state.load(Ordering::Acquire) != PENDING {
+        if self.server_exited() {
             return None;
         }
         let deadline = *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner());
         Some(deadline.saturating_duration_since(Instant::now()))
     }
 
-    fn new(deadline: Instant) -> Self {
+    /// The time left before the timer fires next; `None` once it has fired for good or was
+    /// cancelled, or once its server has exited (OTP: `Process.read_timer/1`).
+    pub fn remaining(&self) -> Option<Duration> {
+        if self.inner.state.load(Ordering::Acquire) != PENDING || self.server_exited() {
+            return None;
+        }
+        let deadline = *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        Some(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn new(deadline: Instant, server: Arc<Core>) -> Self {
         TimerRef {
             inner: Arc::new(TimerInner {
                 state: AtomicU8::new(PENDING),
                 deadline: Mutex::new(deadline),
                 task: OnceLock::new(),
+                server,
             }),
         }
+    }
+
+    fn server_exited(&self) -> bool {
+        self.inner.server.exit_reason().is_some()
     }
 
     fn set_next_deadline(&self, deadline: Instant) {
@@ -84,10 +107,11 @@ impl TimerRef {
     }
 }
 
-/// Queues `info` in the mailbox after `delay`.
-pub(crate) fn send_after<S: GenServer>(tx: Sender<S>, delay: Duration, info: S::Info) -> TimerRef {
+/// Queues `info` in `server`'s mailbox after `delay`.
+pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, info: S::Info) -> TimerRef {
+    let tx = server.tx.clone();
     let deadline = Instant::now() + delay;
-    let timer = TimerRef::new(deadline);
+    let timer = TimerRef::new(deadline, server.core.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
         tokio::select! {
@@ -103,13 +127,14 @@ pub(crate) fn send_after<S: GenServer>(tx: Sender<S>, delay: Duration, info: S::
     timer
 }
 
-/// Queues a clone of `info` every `period`, first after one period.
-pub(crate) fn send_interval<S: GenServer>(tx: Sender<S>, period: Duration, info: S::Info) -> TimerRef
+/// Queues a clone of `info` in `server`'s mailbox every `period`, first after one period.
+pub(crate) fn send_interval<S: GenServer>(server: &ServerRef<S>, period: Duration, info: S::Info) -> TimerRef
 where
     S::Info: Clone,
 {
+    let tx = server.tx.clone();
     let period = period.max(Duration::from_nanos(1));
-    let timer = TimerRef::new(Instant::now() + period);
+    let timer = TimerRef::new(Instant::now() + period, server.core.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
         let mut next = Instant::now() + period;

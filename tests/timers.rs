@@ -1,0 +1,384 @@
+//! Time inside a server: timers (`send_after`, `send_interval`, cancelling them), infos
+//! from clients, the idle timeout, and continuations.
+//!
+//! Every test runs on a paused clock that only moves when every task waits, straight to
+//! the next timer, so each instant below is exact.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::task::Poll;
+
+use genserver_runtime::prelude::*;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+/// What fired, and when.
+type Fired = (&'static str, Instant);
+
+/// A server that sets timers and idle timeouts and reports each one that fires.
+pub struct Clock {
+    fired: mpsc::UnboundedSender<Fired>,
+    pokes: u32,
+}
+
+#[genserver]
+impl Clock {
+    #[init]
+    fn init(fired: mpsc::UnboundedSender<Fired>, idle: Option<Duration>) -> Init<Self> {
+        let clock = Clock { fired, pokes: 0 };
+        match idle {
+            Some(after) => Init::ok(clock).timeout(after),
+            None => Init::ok(clock),
+        }
+    }
+
+    #[call]
+    fn ring_after(&mut self, delay: Duration, cx: &mut Context<Self>) -> TimerRef {
+        cx.send_after(delay, ClockInfo::Ring {})
+    }
+
+    #[call]
+    fn tick_every(&mut self, period: Duration, cx: &mut Context<Self>) -> TimerRef {
+        cx.send_interval(period, ClockInfo::Tick {})
+    }
+
+    #[info]
+    fn ring(&mut self) {
+        self.report("ring");
+    }
+
+    #[info]
+    fn tick(&mut self) {
+        self.report("tick");
+    }
+
+    /// Replies, then times out after `after` unless a message comes.
+    #[call]
+    fn idle_after(&mut self, after: Duration) -> Reply<()> {
+        Reply::new(()).timeout(after)
+    }
+
+    /// Times out after `after` unless a message comes.
+    #[cast]
+    fn idle_soon(&mut self, after: Duration) -> NoReply {
+        NoReply::timeout(after)
+    }
+
+    #[cast]
+    fn poke(&mut self) {
+        self.pokes += 1;
+    }
+
+    #[call]
+    fn pokes(&self) -> u32 {
+        self.pokes
+    }
+
+    /// Says it has started, then stays in the handler until `gate` opens.
+    #[cast]
+    async fn block(&mut self, entered: oneshot::Sender<()>, gate: oneshot::Receiver<()>) {
+        let _ = entered.send(());
+        let _ = gate.await;
+    }
+
+    #[timeout]
+    fn idle(&mut self) {
+        self.report("timeout");
+    }
+}
+
+impl Clock {
+    fn report(&self, what: &'static str) {
+        let _ = self.fired.send((what, Instant::now()));
+    }
+}
+
+async fn start_clock(idle: Option<Duration>) -> (ClockRef, mpsc::UnboundedReceiver<Fired>) {
+    let (fired, reports) = mpsc::unbounded_channel();
+    let clock = Clock::start(fired, idle).await.expect("Clock starts");
+    (clock, reports)
+}
+
+/// Lets the clock run far past every deadline in the test, then makes sure the server
+/// has handled everything queued, so that `reports` holds all that ever fired.
+async fn run_past_every_deadline(clock: &ClockRef) {
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    clock.pokes().await.expect("the clock answers");
+}
+
+/// Polls `future` once; `Some` if it already finished.
+async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
+            Poll::Ready(output) => Some(output),
+            Poll::Pending => None,
+        })
+    })
+    .await
+}
+
+// ---- send_after ----
+
+#[tokio::test(start_paused = true)]
+async fn send_after_delivers_its_info_after_exactly_the_delay() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    let timer = clock.ring_after(Duration::from_millis(100)).await.expect("answers");
+    assert_eq!(timer.remaining(), Some(Duration::from_millis(100)));
+    let (what, at) = reports.recv().await.expect("a report");
+    assert_eq!((what, at - start), ("ring", Duration::from_millis(100)));
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err(), "a one-shot timer fires once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_timer_returns_the_exact_time_left_and_its_info_never_arrives() {
+    let (clock, mut reports) = start_clock(None).await;
+    let timer = clock.ring_after(Duration::from_millis(100)).await.expect("answers");
+    tokio::time::advance(Duration::from_millis(30)).await;
+    assert_eq!(timer.remaining(), Some(Duration::from_millis(70)));
+    assert_eq!(timer.cancel(), Some(Duration::from_millis(70)));
+    assert_eq!(timer.remaining(), None);
+    assert_eq!(timer.cancel(), None, "a timer is cancelled once");
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err(), "the cancelled timer never fired");
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_a_timer_after_it_fired_returns_none() {
+    let (clock, mut reports) = start_clock(None).await;
+    let timer = clock.ring_after(Duration::from_millis(100)).await.expect("answers");
+    assert_eq!(reports.recv().await.map(|(what, _)| what), Some("ring"));
+    assert_eq!(timer.remaining(), None);
+    assert_eq!(timer.cancel(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_interval_ticks_every_period_until_cancelled() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    let period = Duration::from_millis(250);
+    let timer = clock.tick_every(period).await.expect("answers");
+    for n in 1..=4 {
+        let (what, at) = reports.recv().await.expect("a tick");
+        assert_eq!((what, at - start), ("tick", period * n));
+    }
+    tokio::time::advance(Duration::from_millis(100)).await;
+    assert_eq!(timer.cancel(), Some(Duration::from_millis(150)), "the time left to the next tick");
+    assert_eq!(timer.cancel(), None);
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err(), "no tick after the cancel");
+}
+
+#[tokio::test(start_paused = true)]
+async fn timers_end_with_their_server() {
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let before = metrics.num_alive_tasks();
+    let (clock, mut reports) = start_clock(None).await;
+    let once = clock.ring_after(Duration::from_secs(10)).await.expect("answers");
+    let every = clock.tick_every(Duration::from_secs(1)).await.expect("answers");
+    assert_eq!(metrics.num_alive_tasks(), before + 3, "the server and its two timers");
+    clock.stop(ExitReason::Normal, Duration::from_secs(1)).await.expect("stops");
+    // As in OTP, a timer aimed at a server is cancelled when the server exits.
+    assert_eq!(once.remaining(), None);
+    assert_eq!(once.cancel(), None);
+    assert_eq!(every.cancel(), None);
+    // Everything that is ready runs before the paused clock moves on.
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(metrics.num_alive_tasks(), before, "the timer tasks are gone");
+    assert!(reports.try_recv().is_err());
+}
+
+#[tokio::test(start_paused = true)]
+async fn send_info_from_a_client_reaches_the_info_handler() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    clock.send_info(ClockInfo::Ring {}).expect("queued");
+    assert_eq!(reports.recv().await, Some(("ring", start)));
+}
+
+// ---- idle timeout ----
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_from_init_fires_the_timeout_handler() {
+    let start = Instant::now();
+    let (_clock, mut reports) = start_clock(Some(Duration::from_millis(300))).await;
+    let (what, at) = reports.recv().await.expect("a report");
+    assert_eq!((what, at - start), ("timeout", Duration::from_millis(300)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_from_a_reply_fires_the_timeout_handler() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    clock.idle_after(Duration::from_millis(200)).await.expect("answers");
+    let (what, at) = reports.recv().await.expect("a report");
+    assert_eq!((what, at - start), ("timeout", Duration::from_millis(200)));
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err(), "an idle timeout fires once");
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_from_a_noreply_fires_the_timeout_handler() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    clock.idle_soon(Duration::from_millis(200));
+    let (what, at) = reports.recv().await.expect("a report");
+    assert_eq!((what, at - start), ("timeout", Duration::from_millis(200)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn any_message_before_the_deadline_cancels_the_idle_timeout() {
+    // A cast, a call and an info each cancel it.
+    for message in ["cast", "call", "info"] {
+        let (clock, mut reports) = start_clock(None).await;
+        clock.idle_soon(Duration::from_millis(200));
+        tokio::time::advance(Duration::from_millis(199)).await;
+        match message {
+            "cast" => clock.poke(),
+            "call" => assert_eq!(clock.pokes().await, Ok(0)),
+            _ => clock.send_info(ClockInfo::Ring {}).expect("queued"),
+        }
+        run_past_every_deadline(&clock).await;
+        let fired: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).map(|(what, _)| what).collect();
+        assert!(!fired.contains(&"timeout"), "a {message} cancelled the timeout, yet it fired: {fired:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_rearmed_by_a_later_message_counts_from_that_message() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    clock.idle_soon(Duration::from_millis(200));
+    tokio::time::advance(Duration::from_millis(100)).await;
+    clock.idle_soon(Duration::from_millis(200));
+    let (what, at) = reports.recv().await.expect("a report");
+    assert_eq!((what, at - start), ("timeout", Duration::from_millis(300)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn zero_idle_timeout_loses_to_a_message_already_queued() {
+    let (clock, mut reports) = start_clock(None).await;
+    let (entered_tx, entered) = oneshot::channel();
+    let (open, gate) = oneshot::channel();
+    clock.block(entered_tx, gate);
+    entered.await.expect("the handler signals that it entered");
+    clock.idle_soon(Duration::ZERO);
+    clock.poke();
+    open.send(()).expect("the handler waits for its gate");
+    assert_eq!(clock.pokes().await, Ok(1));
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err(), "the queued poke cancelled the zero timeout");
+}
+
+// ---- continue ----
+
+/// A server that records the order in which its handlers run.
+pub struct Pipeline {
+    log: Vec<String>,
+    /// When set, the next continuation waits for it.
+    gate: Option<oneshot::Receiver<()>>,
+}
+
+#[genserver]
+impl Pipeline {
+    #[init]
+    fn init(
+        continue_from_init: bool,
+        gate: Option<oneshot::Receiver<()>>,
+        cx: &mut Context<Self>,
+    ) -> Init<Self, PipelineContinue> {
+        cx.me().record("cast from init".into());
+        let pipeline = Pipeline { log: vec!["init".into()], gate };
+        if continue_from_init {
+            Init::ok(pipeline).continue_with(PipelineContinue::Step { label: "from init".into() })
+        } else {
+            Init::ok(pipeline)
+        }
+    }
+
+    #[cast]
+    fn record(&mut self, entry: String) {
+        self.log.push(entry);
+    }
+
+    #[call]
+    fn log(&self) -> Vec<String> {
+        self.log.clone()
+    }
+
+    /// Waits for `gate` (so that messages pile up behind it), then continues.
+    #[cast]
+    async fn then_continue(
+        &mut self,
+        label: String,
+        entered: oneshot::Sender<()>,
+        gate: oneshot::Receiver<()>,
+    ) -> NoReply<PipelineContinue> {
+        let _ = entered.send(());
+        let _ = gate.await;
+        NoReply::continue_with(PipelineContinue::Step { label })
+    }
+
+    #[call]
+    fn reply_then_continue(&mut self, label: String) -> Reply<u32, PipelineContinue> {
+        Reply::new(1).continue_with(PipelineContinue::Step { label })
+    }
+
+    #[handle_continue]
+    async fn step(&mut self, label: String) {
+        if let Some(gate) = self.gate.take() {
+            let _ = gate.await;
+        }
+        self.log.push(format!("continue {label}"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn continue_from_init_runs_before_a_cast_init_sent_to_itself() {
+    let pipeline = Pipeline::start(true, None).await.expect("starts");
+    assert_eq!(
+        pipeline.log().await,
+        Ok(vec!["init".into(), "continue from init".into(), "cast from init".into()])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn start_returns_before_the_continue_from_init_has_run() {
+    let (open, gate) = oneshot::channel();
+    // The continuation waits for the gate, which opens only after the start returned.
+    let pipeline = Pipeline::start(true, Some(gate)).await.expect("starts");
+    open.send(()).expect("the continuation waits for its gate");
+    assert_eq!(
+        pipeline.log().await,
+        Ok(vec!["init".into(), "continue from init".into(), "cast from init".into()])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn noreply_continue_runs_before_messages_queued_while_its_handler_ran() {
+    let pipeline = Pipeline::start(false, None).await.expect("starts");
+    let (entered_tx, entered) = oneshot::channel();
+    let (open, gate) = oneshot::channel();
+    pipeline.then_continue("x".into(), entered_tx, gate);
+    entered.await.expect("the handler signals that it entered");
+    pipeline.record("queued".into());
+    open.send(()).expect("the handler waits for its gate");
+    assert_eq!(
+        pipeline.log().await,
+        Ok(vec!["init".into(), "cast from init".into(), "continue x".into(), "queued".into()])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn reply_continue_runs_after_the_reply_and_before_the_next_message() {
+    let pipeline = Pipeline::start(false, None).await.expect("starts");
+    let mut call = pipeline.reply_then_continue("y".into()).into_future();
+    assert!(poll_once(&mut call).await.is_none(), "the call is queued");
+    pipeline.record("queued after the call".into());
+    assert_eq!(call.await, Ok(1));
+    assert_eq!(
+        pipeline.log().await,
+        Ok(vec!["init".into(), "cast from init".into(), "continue y".into(), "queued after the call".into()])
+    );
+}
