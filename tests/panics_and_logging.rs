@@ -5,10 +5,15 @@
 //! Events are captured by a small `tracing_subscriber` layer installed with
 //! `set_default`, which holds for the current thread only: `#[tokio::test]` runs a
 //! current-thread runtime, so the servers' tasks run on the test's thread and report to it.
+//!
+//! `tracing` caches, per callsite and for the whole process, whether anyone is interested
+//! in it, computed by whichever thread reaches it first. A test thread with no subscriber
+//! would cache "never" and blind the capturing tests running beside it, so every test here
+//! first installs a global subscriber that is interested in everything and discards it.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use genserver_runtime::StopError;
 use genserver_runtime::prelude::*;
@@ -53,9 +58,20 @@ struct Captured {
 #[derive(Clone, Default)]
 struct Capture(Arc<Mutex<Vec<Captured>>>);
 
+/// Keeps every callsite enabled process-wide (see the module docs); the events of threads
+/// without a capture go to a registry with no layers, which drops them.
+fn keep_callsites_enabled() {
+    static GLOBAL: Once = Once::new();
+    GLOBAL.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry())
+            .expect("no other global subscriber in this test binary");
+    });
+}
+
 impl Capture {
     /// Captures every event on this thread until the guard is dropped.
     fn install() -> (Capture, tracing::subscriber::DefaultGuard) {
+        keep_callsites_enabled();
         let capture = Capture::default();
         let subscriber = tracing_subscriber::registry().with(capture.clone());
         (capture, tracing::subscriber::set_default(subscriber))
@@ -219,6 +235,7 @@ async fn start_crasher() -> (CrasherRef, mpsc::UnboundedReceiver<Terminated>) {
 }
 
 async fn start_crasher_named(name: Option<&str>) -> (CrasherRef, mpsc::UnboundedReceiver<Terminated>) {
+    keep_callsites_enabled();
     let (terminated, reports) = mpsc::unbounded_channel();
     let builder = Crasher::builder();
     let builder = match name {
