@@ -60,7 +60,8 @@ impl<S: GenServer> Clone for ServerRef<S> {
 
 impl<S: GenServer> fmt::Debug for ServerRef<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = f.debug_struct(crate::process::short_type_name::<S>());
+        let server = crate::process::short_type_name::<S>();
+        let mut out = f.debug_struct(&server);
         out.field("id", &self.core.id);
         if let Some(name) = &self.core.name {
             out.field("name", name);

@@ -212,7 +212,9 @@ impl<S: GenServer> Builder<S> {
                 Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
             })?;
         }
-        let span = tracing::error_span!("genserver", server = short_type_name::<S>(), id = %id, name = name.as_deref());
+        let server = short_type_name::<S>();
+        let span =
+            tracing::error_span!("genserver", server = server.as_str(), id = %id, name = name.as_deref());
         let (ack, acked) = oneshot::channel();
         let task = tokio::spawn(CURRENT.scope(id, run::<S>(me, rx, args, ack)).instrument(span));
         let _ = core.task.set(task.abort_handle());
@@ -383,12 +385,42 @@ fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
     }
 }
 
-/// `my_crate::server::Cache<alloc::string::String>` → `Cache<String>`.
-pub(crate) fn short_type_name<S>() -> &'static str {
+/// `my_crate::server::Cache<alloc::string::String>` → `Cache<String>`: every path in the
+/// type name keeps only its last segment, the type parameters' paths included.
+pub(crate) fn short_type_name<S>() -> String {
     let full = std::any::type_name::<S>();
-    let head = full.split('<').next().unwrap_or(full);
-    match head.rfind("::") {
-        Some(at) => &full[at + 2..],
-        None => full,
+    let mut short = String::with_capacity(full.len());
+    let mut rest = full;
+    while !rest.is_empty() {
+        let path_end =
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
+        let (path, after) = rest.split_at(path_end);
+        short.push_str(path.rsplit("::").next().unwrap_or(path));
+        // The delimiter after the path (`<`, `>`, `,`, a space, ...) is kept as it is.
+        let mut after = after.chars();
+        if let Some(delimiter) = after.next() {
+            short.push(delimiter);
+        }
+        rest = after.as_str();
+    }
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    mod server {
+        pub(super) struct Cache<K, V>(K, V);
+    }
+
+    #[test]
+    fn short_type_names_drop_every_module_path() {
+        assert_eq!(short_type_name::<u32>(), "u32");
+        assert_eq!(
+            short_type_name::<server::Cache<String, (u8, Vec<String>)>>(),
+            "Cache<String, (u8, Vec<String>)>"
+        );
+        assert_eq!(short_type_name::<server::Cache<&'static str, [u8; 4]>>(), "Cache<&str, [u8; 4]>");
     }
 }
