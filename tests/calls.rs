@@ -165,6 +165,17 @@ async fn call_with_no_timeout_waits_an_hour_for_a_late_reply() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn call_timeout_too_large_for_the_clock_waits_like_no_timeout() {
+    let desk = start_desk().await;
+    let mut call = desk.hold().timeout(Duration::MAX).into_future();
+    assert!(poll_once(&mut call).await.is_none());
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert!(poll_once(&mut call).await.is_none(), "still waiting after an hour");
+    assert_eq!(desk.release(9).await, Ok(true));
+    assert_eq!(call.await, Ok(9));
+}
+
+#[tokio::test(start_paused = true)]
 async fn deferred_reply_from_another_task_reaches_the_caller() {
     let desk = start_desk().await;
     let start = Instant::now();

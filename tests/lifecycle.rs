@@ -384,6 +384,24 @@ async fn stop_that_times_out_in_the_queue_leaves_the_server_running() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn stop_with_a_timeout_too_large_for_the_clock_waits_for_the_exit() {
+    let (probe, log) = start_probe().await;
+    assert_eq!(probe.stop(ExitReason::Shutdown, Duration::MAX).await, Ok(()));
+    assert_eq!(log.entries().last().map(String::as_str), Some("terminate: shutdown after notes []"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn init_timeout_too_large_for_the_clock_lets_init_finish() {
+    let log = Log::default();
+    let probe = Probe::builder()
+        .init_timeout(Duration::MAX)
+        .start((log.clone(), InitPlan::Slow(Duration::from_secs(1))))
+        .await
+        .expect("starts");
+    assert_eq!(probe.echo(2).await, Ok(2));
+}
+
+#[tokio::test(start_paused = true)]
 async fn stop_from_inside_the_server_returns_calling_self() {
     let (probe, _log) = start_probe().await;
     assert_eq!(probe.stop_self().await, Ok(Err(StopError::CallingSelf)));

@@ -42,6 +42,26 @@ impl Clock {
         cx.send_interval(period, ClockInfo::Tick {})
     }
 
+    /// Sets an interval, then works for `work` (on the clock) before returning.
+    #[call]
+    async fn tick_every_then_work(
+        &mut self,
+        period: Duration,
+        work: Duration,
+        cx: &mut Context<Self>,
+    ) -> TimerRef {
+        let timer = cx.send_interval(period, ClockInfo::Tick {});
+        // Moves the paused clock as a long computation would, before the timer task runs.
+        tokio::time::advance(work).await;
+        timer
+    }
+
+    /// Waits for the next message, expecting a long idle period: a hint only.
+    #[cast]
+    fn nap(&mut self) -> NoReply {
+        NoReply::hibernate()
+    }
+
     #[info]
     fn ring(&mut self) {
         self.report("ring");
@@ -171,6 +191,30 @@ async fn send_interval_ticks_every_period_until_cancelled() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn send_interval_ticks_count_from_when_it_was_set() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    let period = Duration::from_millis(100);
+    let timer = clock.tick_every_then_work(period, Duration::from_millis(30)).await.expect("answers");
+    assert_eq!(timer.remaining(), Some(Duration::from_millis(70)));
+    for n in 1..=3 {
+        let (what, at) = reports.recv().await.expect("a tick");
+        assert_eq!((what, at - start), ("tick", period * n));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn timer_too_far_for_the_clock_never_fires_and_can_be_cancelled() {
+    let (clock, mut reports) = start_clock(None).await;
+    let once = clock.ring_after(Duration::MAX).await.expect("answers");
+    let every = clock.tick_every(Duration::MAX).await.expect("answers");
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err());
+    assert!(once.cancel().is_some_and(|left| left > Duration::from_secs(86_400 * 365)));
+    assert!(every.cancel().is_some_and(|left| left > Duration::from_secs(86_400 * 365)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn timers_end_with_their_server() {
     let metrics = tokio::runtime::Handle::current().metrics();
     let before = metrics.num_alive_tasks();
@@ -254,6 +298,23 @@ async fn idle_timeout_rearmed_by_a_later_message_counts_from_that_message() {
     clock.idle_soon(Duration::from_millis(200));
     let (what, at) = reports.recv().await.expect("a report");
     assert_eq!((what, at - start), ("timeout", Duration::from_millis(300)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_too_large_for_the_clock_never_fires() {
+    let (clock, mut reports) = start_clock(None).await;
+    clock.idle_soon(Duration::MAX);
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err());
+    assert!(clock.is_alive());
+}
+
+#[tokio::test(start_paused = true)]
+async fn hibernate_is_a_hint_and_the_server_keeps_serving() {
+    let (clock, _reports) = start_clock(None).await;
+    clock.nap();
+    clock.poke();
+    assert_eq!(clock.pokes().await, Ok(1));
 }
 
 #[tokio::test(start_paused = true)]

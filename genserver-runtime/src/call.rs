@@ -92,7 +92,7 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
         if core.exit_reason().is_some() {
             return Err(CallError::NoServer);
         }
-        let deadline = timeout.map(|timeout| Instant::now() + timeout);
+        let deadline = timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout));
         let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
         // On a bounded mailbox this waits for room, within the same deadline.
         match within(deadline, server.tx.send(Envelope::Msg(msg))).await {

@@ -142,7 +142,7 @@ impl<S: GenServer> ServerRef<S> {
         if !self.is_alive() {
             return Err(StopError::NoServer);
         }
-        let deadline = tokio::time::Instant::now() + timeout;
+        let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
         match tokio::time::timeout_at(deadline, self.tx.send(Envelope::Stop(reason.clone()))).await {
             Err(_) => return Err(StopError::Timeout(timeout)),
             Ok(Err(_)) => return Err(StopError::NoServer),

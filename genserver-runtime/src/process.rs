@@ -320,7 +320,7 @@ async fn serve<S: GenServer>(
                 handle_envelope(state, cx, next, last_message).await
             }
             Action::Timeout(after) => {
-                let deadline = Instant::now() + after;
+                let deadline = crate::timer::deadline_after(Instant::now(), after);
                 tokio::select! {
                     biased;
                     next = mailbox.recv() => handle_envelope(state, cx, next, last_message).await,

@@ -20,6 +20,16 @@ use crate::mailbox::Envelope;
 use crate::process::Core;
 use crate::{GenServer, ServerRef};
 
+/// How far away "never" is: a deadline past what the clock can represent is put this far
+/// out instead (tokio does the same for its own far-off timers).
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `start + after`, saturating at [`FAR_FUTURE`]: `Duration::MAX` as a timeout or a delay
+/// means "no deadline", where plain `Instant + Duration` would panic on the overflow.
+pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
+    start.checked_add(after).unwrap_or_else(|| start + FAR_FUTURE)
+}
+
 const PENDING: u8 = 0;
 const FIRED: u8 = 1;
 const CANCELLED: u8 = 2;
@@ -110,7 +120,7 @@ impl TimerRef {
 /// Queues `info` in `server`'s mailbox after `delay`.
 pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, info: S::Info) -> TimerRef {
     let tx = server.tx.clone();
-    let deadline = Instant::now() + delay;
+    let deadline = deadline_after(Instant::now(), delay);
     let timer = TimerRef::new(deadline, server.core.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
@@ -134,10 +144,11 @@ where
 {
     let tx = server.tx.clone();
     let period = period.max(Duration::from_nanos(1));
-    let timer = TimerRef::new(Instant::now() + period, server.core.clone());
+    // The ticks count from now, when the interval is set, not from when its task first runs.
+    let mut next = deadline_after(Instant::now(), period);
+    let timer = TimerRef::new(next, server.core.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
-        let mut next = Instant::now() + period;
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(next) => {}
@@ -146,7 +157,7 @@ where
             if handle.is_cancelled() || tx.send(Envelope::Info(info.clone())).await.is_err() {
                 return;
             }
-            next += period;
+            next = deadline_after(next, period);
             handle.set_next_deadline(next);
         }
     });
