@@ -250,6 +250,29 @@ async fn call_queued_behind_a_stop_returns_exited_with_the_stop_reason() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn deferred_call_still_unanswered_when_the_server_stops_returns_exited() {
+    let desk = start_desk().await;
+    let mut held = desk.hold().no_timeout().into_future();
+    assert!(poll_once(&mut held).await.is_none());
+    desk.stop(ExitReason::Shutdown, Duration::from_secs(1)).await.expect("stops");
+    assert_eq!(held.await, Err(CallError::Exited(ExitReason::Shutdown)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn call_answered_by_another_task_returns_exited_at_once_when_the_server_dies_first() {
+    let desk = start_desk().await;
+    // The handler hands the reply channel to a task that answers in ten seconds.
+    let mut call = desk.answer_later(Duration::from_secs(10), 5).no_timeout().into_future();
+    assert!(poll_once(&mut call).await.is_none());
+    assert_eq!(desk.echo(1).await, Ok(1), "answer_later has been handled");
+    desk.kill();
+    let start = Instant::now();
+    // As in OTP, the caller learns of the exit at once rather than waiting on the task.
+    assert_eq!(call.await, Err(CallError::Exited(ExitReason::Killed)));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
 async fn call_whose_handler_panics_returns_exited_with_the_panic_message() {
     let desk = start_desk().await;
     assert_eq!(desk.explode("boom".into()).await, Err(CallError::Exited(ExitReason::Panic("boom".into()))));

@@ -474,6 +474,17 @@ async fn reply_stop_runs_terminate_before_the_reply_is_sent() {
     assert_eq!(&entries[entries.len() - 2..], ["finish", "terminate: shutdown: done after notes []"]);
 }
 
+/// The reply goes out just before the exit is published; a caller on another thread must
+/// still see the reply, never the exit (OTP: the reply comes before the `'DOWN'`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_stop_reply_is_never_lost_to_the_exit_on_a_multi_threaded_runtime() {
+    for n in 0..300 {
+        let (probe, _log) = start_probe().await;
+        assert_eq!(probe.finish(ExitReason::Normal, n).await, Ok(n));
+        assert_eq!(probe.exited().await, ExitReason::Normal);
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn reply_stop_with_an_abnormal_reason_still_replies() {
     let (probe, _log) = start_probe().await;

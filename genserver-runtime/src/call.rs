@@ -100,14 +100,25 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
             Some(Err(_)) => return Err(CallError::NoServer),
             Some(Ok(())) => {}
         }
-        match within(deadline, &mut pending).await {
-            Some(Ok(reply)) => Ok(reply),
-            // The ReplyTo was dropped unanswered: the server is exiting, or the handler
-            // dropped it. Wait for the exit until the deadline, as OTP's monitor would.
-            Some(Err(_)) => match within(deadline, core.exited()).await {
-                Some(reason) => Err(CallError::Exited(reason)),
-                None => Err(timed_out()),
-            },
+        // Wait for the reply or the exit, whichever comes first, as OTP's monitor does: a
+        // ReplyTo handed to another task must not keep the caller waiting on a dead server.
+        let answer = within(deadline, async {
+            tokio::select! {
+                biased;
+                reply = &mut pending => match reply {
+                    Ok(reply) => Ok(reply),
+                    // The ReplyTo was dropped unanswered: the server is exiting, or the
+                    // handler dropped it. Wait for the exit until the deadline.
+                    Err(_) => Err(CallError::Exited(core.exited().await)),
+                },
+                reason = core.exited() => Err(CallError::Exited(reason)),
+            }
+        })
+        .await;
+        match answer {
+            // A reply sent before the exit still counts: the reply comes before the DOWN.
+            Some(Err(CallError::Exited(reason))) => pending.try_recv().map_err(|_| CallError::Exited(reason)),
+            Some(answer) => answer,
             // A reply that raced in at the deadline still counts (OTP's final `after 0`).
             None => pending.try_recv().map_err(|_| timed_out()),
         }
