@@ -44,6 +44,8 @@ pub enum InitPlan {
     Slow(Duration),
     /// Never finishes.
     Hang,
+    /// Says it has started, then never finishes.
+    SignalThenHang(oneshot::Sender<()>),
     Stop(ExitReason),
     Panic(&'static str),
     Ignore,
@@ -68,6 +70,10 @@ impl Probe {
             InitPlan::Ok => {}
             InitPlan::Slow(delay) => tokio::time::sleep(delay).await,
             InitPlan::Hang => std::future::pending().await,
+            InitPlan::SignalThenHang(entered) => {
+                let _ = entered.send(());
+                std::future::pending().await
+            }
             InitPlan::Stop(reason) => return Init::stop(reason),
             InitPlan::Panic(message) => panic!("{message}"),
             InitPlan::Ignore => return Init::ignore(),
@@ -543,6 +549,62 @@ async fn every_way_out_leaves_its_exit_reason() {
     panicked.panic_in_terminate().await.expect("answers");
     panicked.quit(ExitReason::Normal);
     assert_eq!(panicked.exited().await, ExitReason::Panic("terminate failed".into()));
+}
+
+/// A server whose state holds a resource that logs when it is released.
+pub struct Holder {
+    _resource: OnDrop,
+}
+
+#[genserver]
+impl Holder {
+    #[cast]
+    fn crash(&mut self) {
+        panic!("holder crashed")
+    }
+}
+
+/// Each way out releases the state's resources before the exit can be observed. Runs on
+/// a multi-threaded runtime, where the server exits on another thread than the observer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_is_dropped_before_the_exit_can_be_observed() {
+    for round in 0..100 {
+        let log = Log::default();
+        let stopped =
+            Holder::start(Holder { _resource: OnDrop(log.clone(), "stopped") }).await.expect("starts");
+        stopped.stop(ExitReason::Normal, Duration::from_secs(5)).await.expect("stops");
+        assert_eq!(log.entries(), ["stopped"], "round {round}");
+
+        let killed =
+            Holder::start(Holder { _resource: OnDrop(log.clone(), "killed") }).await.expect("starts");
+        killed.kill();
+        assert_eq!(killed.exited().await, ExitReason::Killed);
+        assert_eq!(log.entries(), ["stopped", "killed"], "round {round}");
+
+        let crashed =
+            Holder::start(Holder { _resource: OnDrop(log.clone(), "crashed") }).await.expect("starts");
+        crashed.crash();
+        assert_eq!(crashed.exited().await, ExitReason::Panic("holder crashed".into()));
+        assert_eq!(log.entries(), ["stopped", "killed", "crashed"], "round {round}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn kill_during_init_fails_the_start_with_stopped_killed_and_frees_the_name() {
+    let name = "lifecycle-kill-in-init";
+    let log = Log::default();
+    let (entered_tx, entered) = oneshot::channel();
+    let starting = tokio::spawn({
+        let log = log.clone();
+        async move { Probe::builder().name(name).start((log, InitPlan::SignalThenHang(entered_tx))).await }
+    });
+    entered.await.expect("init started");
+    // The name is registered before init runs, so the half-started server can be found.
+    Probe::whereis(name).expect("registered during init").kill();
+    let started = starting.await.expect("start task");
+    assert!(matches!(started, Err(StartError::Stopped(ExitReason::Killed))), "{started:?}");
+    assert_eq!(whereis_id(name), None);
+    assert_eq!(log.entries(), ["init", "init future dropped"], "terminate did not run");
 }
 
 #[tokio::test(start_paused = true)]
