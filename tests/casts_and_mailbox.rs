@@ -240,6 +240,29 @@ async fn call_waits_for_room_in_a_bounded_mailbox_within_its_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn call_waiting_for_room_returns_exited_when_the_server_is_killed() {
+    let server = Journal::builder().mailbox(Mailbox::Bounded(1)).start(journal()).await.expect("starts");
+    let _open = block(&server).await;
+    server.note(1);
+    let mut waiting = server.note_and_read(2).into_future();
+    assert!(poll_once(&mut waiting).await.is_none(), "waiting for room");
+    server.kill();
+    // The server was running when the call was made: it exited during the call.
+    assert_eq!(waiting.await, Err(CallError::Exited(ExitReason::Killed)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn stop_waiting_for_room_reports_the_exit_of_a_server_killed_meanwhile() {
+    let server = Journal::builder().mailbox(Mailbox::Bounded(1)).start(journal()).await.expect("starts");
+    let _open = block(&server).await;
+    server.note(1);
+    let mut stop = std::pin::pin!(server.stop(ExitReason::Normal, Duration::from_secs(1)));
+    assert!(poll_once(&mut stop).await.is_none(), "waiting for room");
+    server.kill();
+    assert_eq!(stop.await, Err(genserver_runtime::StopError::ExitedWith(ExitReason::Killed)));
+}
+
+#[tokio::test(start_paused = true)]
 async fn stop_waits_for_room_in_a_bounded_mailbox() {
     let server = Journal::builder().mailbox(Mailbox::Bounded(1)).start(journal()).await.expect("starts");
     let open = block(&server).await;

@@ -97,7 +97,11 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
         // On a bounded mailbox this waits for room, within the same deadline.
         match within(deadline, server.tx.send(Envelope::Msg(msg))).await {
             None => return Err(timed_out()),
-            Some(Err(_)) => return Err(CallError::NoServer),
+            // The mailbox closed while the call waited for room: the server was running
+            // when the call was made and exited during it (its reason is set first).
+            Some(Err(_)) => {
+                return Err(core.exit_reason().cloned().map_or(CallError::NoServer, CallError::Exited));
+            }
             Some(Ok(())) => {}
         }
         // Wait for the reply or the exit, whichever comes first, as OTP's monitor does: a
