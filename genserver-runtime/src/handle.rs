@@ -143,11 +143,10 @@ impl<S: GenServer> ServerRef<S> {
             return Err(StopError::NoServer);
         }
         let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
-        match tokio::time::timeout_at(deadline, self.tx.send(Envelope::Stop(reason.clone()))).await {
-            Err(_) => return Err(StopError::Timeout(timeout)),
-            // Queued; or the mailbox closed while the stop waited for room, and the server
-            // exited meanwhile: either way its exit reason says how the stop went.
-            Ok(Ok(())) | Ok(Err(_)) => {}
+        // Once the request is queued, or the mailbox closed while it waited for room (the
+        // server exited meanwhile), the exit reason says how the stop went.
+        if tokio::time::timeout_at(deadline, self.tx.send(Envelope::Stop(reason.clone()))).await.is_err() {
+            return Err(StopError::Timeout(timeout));
         }
         match tokio::time::timeout_at(deadline, self.core.exited()).await {
             Ok(exit) if exit == reason => Ok(()),
