@@ -5,10 +5,17 @@ use std::fmt::Display;
 use proc_macro2::Span;
 use quote::ToTokens;
 
+/// An error at `span` whose message ends with a hint for the fix, for code that returns
+/// `syn::Result` (parsers).
+pub(crate) fn error(span: Span, message: impl Display, help: impl Display) -> syn::Error {
+    syn::Error::new(span, format!("{message}\nhelp: {help}"))
+}
+
 /// The errors found so far.
 #[derive(Default)]
 pub(crate) struct Errors {
     collected: Option<syn::Error>,
+    left_to_rustc: bool,
 }
 
 impl Errors {
@@ -19,7 +26,7 @@ impl Errors {
 
     /// Records an error at `span`.
     pub(crate) fn at_span(&mut self, span: Span, message: impl Display, help: impl Display) {
-        self.push(syn::Error::new(span, format!("{message}\nhelp: {help}")));
+        self.push(error(span, message, help));
     }
 
     /// Records an error as syn produced it.
@@ -28,6 +35,18 @@ impl Errors {
             Some(collected) => collected.combine(error),
             None => self.collected = Some(error),
         }
+    }
+
+    /// Notes a mistake that rustc itself reports on the user's code (a duplicated argument
+    /// name, `ReplyTo` without its type): the macro adds no error of its own, so that the
+    /// mistake is reported once, but it cannot build a server from that code either.
+    pub(crate) fn leave_to_rustc(&mut self) {
+        self.left_to_rustc = true;
+    }
+
+    /// Whether a mistake was left to rustc.
+    pub(crate) fn left_to_rustc(&self) -> bool {
+        self.left_to_rustc
     }
 
     /// `Ok` if nothing was recorded, otherwise every error combined.

@@ -81,11 +81,18 @@ marker! {
 }
 
 fn marker_outside_genserver(name: &str, item: TokenStream2) -> TokenStream2 {
-    let message = format!(
-        "#[{name}] only marks a handler inside a #[genserver] impl block\n\
-         help: put #[genserver] on the `impl` block that holds this method"
+    // The error points at the marker (the call site) but takes the hygiene of the user's
+    // item, so that it reads as an error in the user's code rather than in a macro's.
+    let span = match item.clone().into_iter().next() {
+        Some(token) => token.span().located_at(Span::call_site()),
+        None => Span::call_site(),
+    };
+    let error = errors::error(
+        span,
+        format!("#[{name}] only marks a handler inside a #[genserver] impl block"),
+        "put #[genserver] on the `impl` block that holds this method, or remove the marker",
     );
-    let error = syn::Error::new(Span::call_site(), message).to_compile_error();
+    let error = error.to_compile_error();
     quote! { #error #item }
 }
 

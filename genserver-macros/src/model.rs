@@ -5,11 +5,13 @@
 //! otherwise. Whatever cannot be represented in the model (a marker with arguments, two
 //! markers on one method, a pattern argument, ...) is recorded as an error here; rules
 //! about a well-formed model live in `validate`.
+//!
+//! A few mistakes are reported by rustc itself on the user's own signature (an argument
+//! name given twice, `ReplyTo` without its type). For those the model is `None` with no
+//! error of the macro's, so that each mistake is reported once.
 
-use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::{
-    Attribute, FnArg, GenericArgument, Ident, ImplItem, ItemImpl, Pat, PathArguments, ReturnType, Type,
+    Attribute, FnArg, GenericArgument, Ident, ImplItem, ItemImpl, Meta, Pat, PathArguments, ReturnType, Type,
 };
 
 use crate::errors::Errors;
@@ -41,6 +43,12 @@ impl Kind {
             Kind::Timeout => "timeout",
             Kind::Terminate => "terminate",
         }
+    }
+
+    /// The marker with its article, for messages: `a #[call]`, `an #[info]`.
+    pub(crate) fn a_marker(self) -> String {
+        let article = if matches!(self, Kind::Init | Kind::Info) { "an" } else { "a" };
+        format!("{article} #[{}]", self.marker())
     }
 
     fn of(attr: &Attribute) -> Option<Kind> {
@@ -82,7 +90,7 @@ pub(crate) enum Receiver {
     Ref,
     Mut,
     /// `self`, `mut self` or `self: Type`: not allowed, kept for the error.
-    Other(Span),
+    Other(Box<syn::Receiver>),
 }
 
 /// One parameter besides `self`.
@@ -143,63 +151,52 @@ impl Handler {
 
 impl Server {
     /// Reads the impl block. Returns the model (if the block has a usable shape) and the
-    /// block with every marker removed.
+    /// block with every marker removed. A `None` model comes with an error in `errors`,
+    /// or with a mistake left to rustc (`Errors::left_to_rustc`).
     pub(crate) fn read(mut item: ItemImpl, errors: &mut Errors) -> (Option<Server>, ItemImpl) {
+        if let Some(again) = item.attrs.iter().find(|attr| is_genserver(attr)) {
+            errors.at(again, "#[genserver] is given twice", "remove one of them");
+            item.attrs.retain(|attr| !is_genserver(attr));
+            strip_markers(&mut item);
+            return (None, item);
+        }
+        if let Some((_, trait_path, _)) = &item.trait_ {
+            let self_ty = &item.self_ty;
+            errors.at(
+                trait_path,
+                "#[genserver] goes on an inherent impl block, not on a trait impl",
+                format!(
+                    "put the handlers in `#[genserver] impl {} {{ ... }}` and keep this trait impl without #[genserver]",
+                    quote::quote!(#self_ty)
+                ),
+            );
+            strip_markers(&mut item);
+            return (None, item);
+        }
+        let Some(ident) = type_name(&item.self_ty) else {
+            errors.at(
+                &item.self_ty,
+                "#[genserver] needs a named type such as a struct",
+                "declare `struct MyServer { ... }` and put #[genserver] on `impl MyServer`",
+            );
+            strip_markers(&mut item);
+            return (None, item);
+        };
         let mut handlers = Vec::new();
         let mut method_names = Vec::new();
         for impl_item in &mut item.items {
             let ImplItem::Fn(method) = impl_item else {
+                misplaced_markers(impl_item, errors);
                 continue;
             };
             method_names.push(method.sig.ident.clone());
-            let markers: Vec<Attribute> =
-                method.attrs.iter().filter(|attr| Kind::of(attr).is_some()).cloned().collect();
-            method.attrs.retain(|attr| Kind::of(attr).is_none());
-            let Some(marker) = markers.first() else {
-                continue;
-            };
-            if let Some(second) = markers.get(1) {
-                errors.at(
-                    second,
-                    format!("`{}` has two handler markers", method.sig.ident),
-                    "a method is one kind of handler: keep one marker",
-                );
-                continue;
-            }
-            if !matches!(marker.meta, syn::Meta::Path(_)) {
-                let name = Kind::of(marker).map(Kind::marker).unwrap_or_default();
-                errors.at(marker, format!("#[{name}] takes no arguments"), format!("write `#[{name}]`"));
-                continue;
-            }
-            let kind = Kind::of(marker).expect("filtered above");
-            if let Some(handler) = read_handler(kind, marker.clone(), method, errors) {
+            if let Some(handler) = read_method(method, errors) {
                 handlers.push(handler);
             }
         }
-
-        if let Some((_, trait_path, _)) = &item.trait_ {
-            errors.at(
-                trait_path,
-                "#[genserver] goes on an inherent impl block, not a trait impl",
-                format!(
-                    "write `impl {}` with the handlers in it",
-                    quote::quote!(#trait_path).to_string().replace(' ', "")
-                ),
-            );
+        if errors.left_to_rustc() {
             return (None, item);
         }
-        let ident = match &*item.self_ty {
-            Type::Path(path) if path.qself.is_none() => path.path.segments.last().map(|s| s.ident.clone()),
-            _ => None,
-        };
-        let Some(ident) = ident else {
-            errors.at(
-                &item.self_ty,
-                "#[genserver] needs a named type such as a struct",
-                "put it on `impl MyServer`",
-            );
-            return (None, item);
-        };
         let server = Server {
             ident,
             self_ty: (*item.self_ty).clone(),
@@ -211,12 +208,109 @@ impl Server {
     }
 }
 
+fn is_genserver(attr: &Attribute) -> bool {
+    attr.path().segments.last().is_some_and(|last| last.ident == "genserver")
+}
+
+/// The name of the type an impl block is for: the last segment of its path.
+fn type_name(self_ty: &Type) -> Option<Ident> {
+    match self_ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last().map(|s| s.ident.clone()),
+        _ => None,
+    }
+}
+
+/// Removes every marker from the block, so that it compiles as a plain impl block.
+fn strip_markers(item: &mut ItemImpl) {
+    for impl_item in &mut item.items {
+        if let Some(attrs) = attributes_mut(impl_item) {
+            attrs.retain(|attr| Kind::of(attr).is_none());
+        }
+    }
+}
+
+fn attributes_mut(impl_item: &mut ImplItem) -> Option<&mut Vec<Attribute>> {
+    match impl_item {
+        ImplItem::Fn(item) => Some(&mut item.attrs),
+        ImplItem::Const(item) => Some(&mut item.attrs),
+        ImplItem::Type(item) => Some(&mut item.attrs),
+        ImplItem::Macro(item) => Some(&mut item.attrs),
+        _ => None,
+    }
+}
+
+/// Reports and removes markers on items that are not methods (a const, a type, ...).
+fn misplaced_markers(impl_item: &mut ImplItem, errors: &mut Errors) {
+    let Some(attrs) = attributes_mut(impl_item) else {
+        return;
+    };
+    for attr in attrs.iter().filter(|attr| Kind::of(attr).is_some()) {
+        let name = Kind::of(attr).map(Kind::marker).unwrap_or_default();
+        errors.at(
+            attr,
+            format!("#[{name}] marks a method, not this item"),
+            format!("put #[{name}] on a method of the impl block, or remove it"),
+        );
+    }
+    attrs.retain(|attr| Kind::of(attr).is_none());
+}
+
+/// Reads one method: removes its markers and, if it has exactly one well-formed marker,
+/// reads it as a handler.
+fn read_method(method: &mut syn::ImplItemFn, errors: &mut Errors) -> Option<Handler> {
+    let markers: Vec<Attribute> =
+        method.attrs.iter().filter(|attr| Kind::of(attr).is_some()).cloned().collect();
+    method.attrs.retain(|attr| Kind::of(attr).is_none());
+    let marker = markers.first()?;
+    let kind = Kind::of(marker)?;
+    if let Some(second) = markers.get(1) {
+        two_markers(&method.sig.ident, kind, second, errors);
+        return None;
+    }
+    if !marker_without_arguments(kind, marker, errors) {
+        return None;
+    }
+    read_handler(kind, marker.clone(), method, errors)
+}
+
+fn two_markers(method: &Ident, first: Kind, second: &Attribute, errors: &mut Errors) {
+    let (first, second_kind) = (first.marker(), Kind::of(second).map(Kind::marker).unwrap_or_default());
+    if first == second_kind {
+        errors.at(second, format!("`{method}` is marked #[{first}] twice"), "remove one of the markers");
+    } else {
+        errors.at(
+            second,
+            format!("`{method}` has two handler markers, #[{first}] and #[{second_kind}]"),
+            "a method is one kind of handler: keep one marker",
+        );
+    }
+}
+
+/// `true` for `#[call]`; reports `#[call(...)]` and `#[call = ...]` on their arguments.
+fn marker_without_arguments(kind: Kind, marker: &Attribute, errors: &mut Errors) -> bool {
+    let name = kind.marker();
+    let (message, help) = (format!("#[{name}] takes no arguments"), format!("write `#[{name}]`"));
+    match &marker.meta {
+        Meta::Path(_) => return true,
+        Meta::List(list) => errors.at_span(list.delimiter.span().join(), message, help),
+        Meta::NameValue(name_value) => {
+            let (eq, value) = (&name_value.eq_token, &name_value.value);
+            errors.at(quote::quote!(#eq #value), message, help);
+        }
+    }
+    false
+}
+
 fn read_handler(
     kind: Kind,
     marker: Attribute,
     method: &syn::ImplItemFn,
     errors: &mut Errors,
 ) -> Option<Handler> {
+    if rustc_reports(&method.sig) {
+        errors.leave_to_rustc();
+        return None;
+    }
     let mut receiver = Receiver::None;
     let mut params = Vec::new();
     let mut ok = true;
@@ -226,15 +320,12 @@ fn read_handler(
                 receiver = match (&recv.reference, &recv.mutability, recv.colon_token) {
                     (Some(_), None, None) => Receiver::Ref,
                     (Some(_), Some(_), None) => Receiver::Mut,
-                    _ => Receiver::Other(recv.span()),
+                    _ => Receiver::Other(Box::new(recv.clone())),
                 }
             }
-            FnArg::Typed(typed) => match read_param(kind, typed, arg) {
-                Ok(param) => params.push(param),
-                Err((span, message, help)) => {
-                    errors.at_span(span, message, help);
-                    ok = false;
-                }
+            FnArg::Typed(typed) => match read_param(kind, typed, arg, errors) {
+                Some(param) => params.push(param),
+                None => ok = false,
             },
         }
     }
@@ -252,36 +343,69 @@ fn read_handler(
     })
 }
 
-type ParamError = (Span, String, String);
+/// Whether rustc reports a mistake in the signature itself, one that also leaves the
+/// handler without a model: an argument name given twice, or a runtime type without
+/// its type arguments (`ReplyTo`, `Reply`, `Init`, `Context`).
+fn rustc_reports(sig: &syn::Signature) -> bool {
+    let mut names = Vec::new();
+    let mut types = Vec::new();
+    for arg in &sig.inputs {
+        if let FnArg::Typed(typed) = arg {
+            if let Pat::Ident(pat) = &*typed.pat {
+                names.push(&pat.ident);
+            }
+            types.push(&*typed.ty);
+        }
+    }
+    if let ReturnType::Type(_, ty) = &sig.output {
+        types.push(ty);
+    }
+    let duplicated = names.iter().enumerate().any(|(index, name)| names[..index].contains(name));
+    duplicated || types.into_iter().any(lacks_type_arguments)
+}
 
-fn read_param(kind: Kind, typed: &syn::PatType, arg: &FnArg) -> Result<Param, ParamError> {
-    let ty = (*typed.ty).clone();
-    let role = if let Some(inner) = context_type(&ty) {
-        if !inner {
-            return Err((
-                typed.ty.span(),
-                "the context is taken by mutable reference".into(),
-                "write `cx: &mut Context<Self>`".into(),
-            ));
+/// `ReplyTo`, `&mut Context`, ...: a runtime type that needs type arguments, written without.
+fn lacks_type_arguments(ty: &Type) -> bool {
+    let ty = match ty {
+        Type::Reference(reference) => &*reference.elem,
+        ty => ty,
+    };
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    path.path.segments.last().is_some_and(|segment| {
+        ["ReplyTo", "Reply", "Init", "Context"].iter().any(|name| segment.ident == name)
+            && segment.arguments.is_none()
+    })
+}
+
+/// Reads one argument into its role, or reports why it cannot have one.
+fn read_param(kind: Kind, typed: &syn::PatType, arg: &FnArg, errors: &mut Errors) -> Option<Param> {
+    let ty = &*typed.ty;
+    let role = if let Some(by_mut_ref) = context_type(ty) {
+        if !by_mut_ref {
+            errors.at(ty, "the context must be borrowed mutably", "write `cx: &mut Context<Self>`");
+            return None;
         }
         Role::Context
-    } else if let Some(reply) = generic_argument(&ty, "ReplyTo") {
+    } else if let Some(reply) = generic_argument(ty, "ReplyTo") {
         Role::ReplyTo(reply.clone())
-    } else if kind == Kind::Terminate && is_exit_reason_ref(&ty) {
+    } else if kind == Kind::Terminate && is_exit_reason_ref(ty) {
         Role::Reason
     } else {
         match &*typed.pat {
             Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => Role::Field(pat.ident.clone()),
             pat => {
-                return Err((
-                    pat.span(),
-                    "handler arguments become message fields, so each needs a plain name".into(),
-                    "name the argument (`point: (i32, i32)`) and destructure it in the body".into(),
-                ));
+                errors.at(
+                    pat,
+                    "handler arguments become message fields, so each needs a plain name",
+                    "name the argument (`point: (i32, i32)`) and destructure it in the body",
+                );
+                return None;
             }
         }
     };
-    Ok(Param { role, ty, span_of: arg.clone() })
+    Some(Param { role, ty: ty.clone(), span_of: arg.clone() })
 }
 
 /// `Some(true)` for `&mut Context<..>`, `Some(false)` for any other use of `Context<..>`.

@@ -4,12 +4,13 @@
 //! - `crate = some::path`: where the runtime crate is, when it is re-exported
 //!   (default `::genserver_runtime`).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Path, Token, Visibility};
 
-use crate::errors::Errors;
+use crate::errors::{Errors, error};
 
 pub(crate) struct Options {
     pub(crate) vis: Visibility,
@@ -22,6 +23,9 @@ impl Default for Options {
     }
 }
 
+/// The hint every malformed argument list gets.
+const OPTIONS_HELP: &str = "the options are `vis = pub(crate)` and `crate = path`, separated by commas";
+
 /// One `key = value` argument.
 enum Arg {
     Vis(syn::Ident, Visibility),
@@ -32,27 +36,41 @@ impl Parse for Arg {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.peek(Token![crate]) {
             let key: Token![crate] = input.parse()?;
-            input.parse::<Token![=]>()?;
-            return Ok(Arg::Crate(key, input.parse()?));
+            equals(input, key.span, "crate = path::to::genserver_runtime")?;
+            let path = input.call(Path::parse_mod_style).map_err(|parse_error| {
+                error(
+                    parse_error.span(),
+                    "`crate` takes a path",
+                    "write `crate = path::to::genserver_runtime`",
+                )
+            })?;
+            return Ok(Arg::Crate(key, path));
         }
-        let key: syn::Ident = input.parse().map_err(|error| {
-            syn::Error::new(error.span(), "expected an option: `vis = ...` or `crate = ...`")
-        })?;
+        let key = input
+            .call(syn::Ident::parse_any)
+            .map_err(|parse_error| error(parse_error.span(), "expected an option", OPTIONS_HELP))?;
         if key != "vis" {
-            return Err(syn::Error::new(
-                key.span(),
-                format!(
-                    "unknown #[genserver] option `{key}`\nhelp: the options are `vis = pub(crate)` and `crate = path`"
-                ),
-            ));
+            return Err(error(key.span(), format!("unknown #[genserver] option `{key}`"), OPTIONS_HELP));
         }
-        input.parse::<Token![=]>()?;
+        equals(input, key.span(), "vis = pub(crate)")?;
         let vis: Visibility = input.parse()?;
         if let Visibility::Inherited = vis {
-            return Err(input.error("expected a visibility such as `pub` or `pub(crate)`"));
+            return Err(error(
+                key.span(),
+                "`vis` takes a visibility",
+                "write `vis = pub` or `vis = pub(crate)`",
+            ));
         }
         Ok(Arg::Vis(key, vis))
     }
+}
+
+/// The `=` after an option's name; without it, the error is on the name.
+fn equals(input: ParseStream<'_>, key: Span, example: &str) -> syn::Result<()> {
+    input
+        .parse::<Token![=]>()
+        .map(drop)
+        .map_err(|_| error(key, "this option needs a value", format!("write `{example}`")))
 }
 
 impl Options {
@@ -60,8 +78,13 @@ impl Options {
         let mut options = Options::default();
         let parsed = match Punctuated::<Arg, Token![,]>::parse_terminated.parse2(args) {
             Ok(parsed) => parsed,
-            Err(error) => {
-                errors.push(error);
+            Err(parse_error) if parse_error.to_string().contains("\nhelp: ") => {
+                errors.push(parse_error);
+                return options;
+            }
+            // syn's own errors, such as a missing comma.
+            Err(parse_error) => {
+                errors.push(error(parse_error.span(), &parse_error, OPTIONS_HELP));
                 return options;
             }
         };

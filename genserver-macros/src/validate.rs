@@ -1,12 +1,18 @@
 //! Every rule a server must follow, each checked once with an error spanned on the
 //! offending tokens and a hint of the fix.
+//!
+//! One function per rule. Rules are written so that one mistake trips one rule: a rule
+//! stays quiet about tokens that another rule already reports.
 
 use std::collections::HashMap;
 
-use syn::{GenericParam, Type};
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::visit::{self, Visit};
+use syn::{GenericParam, Type, TypeParamBound};
 
 use crate::errors::Errors;
-use crate::model::{Handler, Kind, Receiver, Role, Server, generic_argument, last_ident_is};
+use crate::model::{Handler, Kind, Param, Receiver, Role, Server, generic_argument, last_ident_is};
 
 /// Names `#[genserver]` defines on the server type itself.
 const SERVER_ITEMS: [&str; 4] = ["start", "start_link", "builder", "whereis"];
@@ -29,19 +35,33 @@ const HANDLE_METHODS: [&str; 13] = [
 ];
 
 pub(crate) fn check(server: &Server, errors: &mut Errors) {
-    check_generics(server, errors);
-    check_reserved_names(server, errors);
+    check_impl_generics(server, errors);
+    check_generated_names(server, errors);
     check_single_handlers(server, errors);
     check_variant_collisions(server, errors);
     for handler in &server.handlers {
-        check_handler(server, handler, errors);
+        check_qualifiers(handler, errors);
+        check_method_generics(handler, errors);
+        check_receiver(handler, errors);
+        check_client_method_name(handler, errors);
+        check_contexts(handler, errors);
+        check_reply_tos(handler, errors);
+        for param in &handler.params {
+            check_field(handler, param, errors);
+        }
+        check_terminate_reason(handler, errors);
+        check_output(server, handler, errors);
     }
 }
 
-fn check_generics(server: &Server, errors: &mut Errors) {
+// ---- The impl block ----
+
+/// A server lives on its own task: it cannot borrow, and its message enums need
+/// type parameters only.
+fn check_impl_generics(server: &Server, errors: &mut Errors) {
     for param in &server.generics.params {
         match param {
-            GenericParam::Type(_) => {}
+            GenericParam::Type(param) => check_type_parameter(server, param, errors),
             GenericParam::Lifetime(lifetime) => errors.at(
                 lifetime,
                 "a server cannot borrow: it runs on its own task for as long as it lives",
@@ -56,38 +76,58 @@ fn check_generics(server: &Server, errors: &mut Errors) {
     }
 }
 
-fn check_reserved_names(server: &Server, errors: &mut Errors) {
-    for name in &server.method_names {
-        if SERVER_ITEMS.iter().any(|reserved| name == reserved) {
-            errors.at(
-                name,
-                format!("`{name}` collides with the `{name}` function that #[genserver] generates"),
-                format!("rename this method; `{}::{name}` is generated", server.ident),
-            );
-        }
-    }
-    for handler in &server.handlers {
-        if !matches!(handler.kind, Kind::Call | Kind::Cast) {
-            continue;
-        }
-        let name = handler.name();
-        if HANDLE_METHODS.iter().any(|reserved| name == reserved) {
-            errors.at(
-                name,
-                format!("`{name}` collides with a method every client handle already has"),
-                "rename the handler; the client method takes the handler's name",
-            );
-        }
-        if let Some((field, _)) = handler.fields().find(|(field, _)| *field == "reply_to") {
-            errors.at(
-                field,
-                "`reply_to` collides with the reply channel field of the call's message",
-                "rename the argument",
-            );
-        }
+/// The server and its messages move to the server's task, so each type parameter is
+/// `Send + 'static`. The bounds must be written out, inline or in the `where` clause: a
+/// trait that implies them is invisible to the macro.
+fn check_type_parameter(server: &Server, param: &syn::TypeParam, errors: &mut Errors) {
+    let ident = &param.ident;
+    let bounds: Vec<_> = param.bounds.iter().chain(where_bounds(&server.generics, ident)).collect();
+    let has_send = bounds.iter().any(|bound| {
+        matches!(bound, TypeParamBound::Trait(bound) if bound.path.segments.last().is_some_and(|last| last.ident == "Send"))
+    });
+    let has_static =
+        bounds.iter().any(|bound| matches!(bound, TypeParamBound::Lifetime(lifetime) if is_static(lifetime)));
+    let missing = match (has_send, has_static) {
+        (true, true) => return,
+        (false, false) => "Send + 'static",
+        (false, true) => "Send",
+        (true, false) => "'static",
+    };
+    errors.at(
+        ident,
+        format!("the type parameter `{ident}` must be `Send + 'static`: the server and its messages move to its task"),
+        format!("add `{missing}` to the bounds of `{ident}`, even if another bound implies it"),
+    );
+}
+
+/// The bounds on `ident` in the `where` clause.
+fn where_bounds<'a>(
+    generics: &'a syn::Generics,
+    ident: &'a syn::Ident,
+) -> impl Iterator<Item = &'a TypeParamBound> {
+    let predicates = generics.where_clause.iter().flat_map(|clause| &clause.predicates);
+    predicates
+        .filter_map(move |predicate| match predicate {
+            syn::WherePredicate::Type(predicate) if is_ident(&predicate.bounded_ty, ident) => {
+                Some(&predicate.bounds)
+            }
+            _ => None,
+        })
+        .flatten()
+}
+
+/// `start`, `start_link`, `builder` and `whereis` are generated on the server type.
+fn check_generated_names(server: &Server, errors: &mut Errors) {
+    for name in server.method_names.iter().filter(|name| SERVER_ITEMS.iter().any(|item| *name == item)) {
+        errors.at(
+            name,
+            format!("`{name}` collides with the `{name}` function that #[genserver] generates"),
+            format!("rename this method; `{}::{name}` is generated", server.ident),
+        );
     }
 }
 
+/// At most one `#[init]`, `#[terminate]` and `#[timeout]`; the second marker is reported.
 fn check_single_handlers(server: &Server, errors: &mut Errors) {
     for kind in [Kind::Init, Kind::Terminate, Kind::Timeout] {
         let mut of_kind = server.handlers.iter().filter(|handler| handler.kind == kind);
@@ -104,14 +144,15 @@ fn check_single_handlers(server: &Server, errors: &mut Errors) {
     }
 }
 
+/// Two handlers of one enum cannot map to the same variant (`get_all` and `getAll`).
 fn check_variant_collisions(server: &Server, errors: &mut Errors) {
     let enums: [&[Kind]; 3] = [&[Kind::Call, Kind::Cast], &[Kind::Info], &[Kind::Continue]];
     for kinds in enums {
         let mut seen: HashMap<String, &Handler> = HashMap::new();
         for handler in server.handlers.iter().filter(|handler| kinds.contains(&handler.kind)) {
             let variant = crate::expand::variant_name(handler.name()).to_string();
-            if let Some(first) = seen.get(&variant) {
-                errors.at(
+            match seen.get(&variant) {
+                Some(first) => errors.at(
                     handler.name(),
                     format!(
                         "`{}` and `{}` both become the message variant `{variant}`",
@@ -119,17 +160,20 @@ fn check_variant_collisions(server: &Server, errors: &mut Errors) {
                         handler.name()
                     ),
                     "rename one of the handlers",
-                );
-            } else {
-                seen.insert(variant, handler);
+                ),
+                None => {
+                    seen.insert(variant, handler);
+                }
             }
         }
     }
 }
 
-fn check_handler(server: &Server, handler: &Handler, errors: &mut Errors) {
+// ---- One handler's signature ----
+
+/// No `const`, `unsafe` or `extern` handlers: the dispatch calls them as plain methods.
+fn check_qualifiers(handler: &Handler, errors: &mut Errors) {
     let sig = &handler.sig;
-    let marker = handler.kind.marker();
     if let Some(constness) = &sig.constness {
         errors.at(constness, "a handler cannot be a `const fn`", "remove `const`");
     }
@@ -143,37 +187,27 @@ fn check_handler(server: &Server, handler: &Handler, errors: &mut Errors) {
     if let Some(abi) = &sig.abi {
         errors.at(abi, "a handler cannot have an `extern` ABI", "remove the ABI");
     }
-    if !sig.generics.params.is_empty() {
+}
+
+/// Each handler is one message variant, so its types are fixed by the impl block.
+fn check_method_generics(handler: &Handler, errors: &mut Errors) {
+    let generics = &handler.sig.generics;
+    if !generics.params.is_empty() {
         errors.at(
-            &sig.generics,
+            generics,
             "a handler cannot be generic: each handler becomes one message variant with concrete types",
             "use concrete types, or put the type parameter on the impl block",
         );
-    } else if let Some(clause) = &sig.generics.where_clause {
+    } else if let Some(clause) = &generics.where_clause {
         errors.at(
-            clause,
+            clause.where_token,
             "a handler cannot have its own `where` clause",
             "move the bounds to the impl block",
         );
     }
-
-    check_receiver(handler, errors);
-    check_params(server, handler, errors);
-    check_output(server, handler, errors);
-
-    if handler.kind == Kind::Terminate {
-        let reasons = handler.params.iter().filter(|param| matches!(param.role, Role::Reason)).count();
-        if reasons != 1 {
-            errors.at(
-                sig,
-                "#[terminate] takes the exit reason",
-                "write `fn terminate(&mut self, reason: &ExitReason)` (a `cx: &mut Context<Self>` may follow)",
-            );
-        }
-    }
-    let _ = marker;
 }
 
+/// `#[init]` takes no `self`; every other handler borrows the state.
 fn check_receiver(handler: &Handler, errors: &mut Errors) {
     let marker = handler.kind.marker();
     match (&handler.receiver, handler.kind) {
@@ -181,15 +215,15 @@ fn check_receiver(handler: &Handler, errors: &mut Errors) {
         (_, Kind::Init) => errors.at(
             handler.sig.inputs.first(),
             "#[init] builds the state, so it takes no `self`",
-            "write `fn init(args...) -> Init<Self>` and return `Init::ok(Self { ... })`",
+            "remove the receiver: `fn init(args...) -> Init<Self>`, returning `Init::ok(Self { ... })`",
         ),
         (Receiver::None, _) => errors.at(
-            &handler.sig.ident,
+            handler.name(),
             format!("#[{marker}] handler `{}` needs a `self` receiver", handler.name()),
             "take `&self` or `&mut self` as the first argument",
         ),
-        (Receiver::Other(span), _) => errors.at_span(
-            *span,
+        (Receiver::Other(receiver), _) => errors.at(
+            receiver,
             "a handler borrows the server's state; it cannot take `self` by value or by a typed receiver",
             "write `&self` or `&mut self`",
         ),
@@ -197,164 +231,326 @@ fn check_receiver(handler: &Handler, errors: &mut Errors) {
     }
 }
 
-fn check_params(server: &Server, handler: &Handler, errors: &mut Errors) {
-    let mut contexts = 0;
-    let mut reply_tos = 0;
-    for param in &handler.params {
-        match &param.role {
-            Role::Context => {
-                contexts += 1;
-                if contexts > 1 {
-                    errors.at(
-                        &param.span_of,
-                        "the context is taken twice",
-                        "keep one `cx: &mut Context<Self>`",
-                    );
-                }
-            }
-            Role::ReplyTo(_) => {
-                reply_tos += 1;
-                if handler.kind != Kind::Call {
-                    errors.at(
-                        &param.ty,
-                        format!(
-                            "only a #[call] can take a `ReplyTo`; a #[{}] has no caller to answer",
-                            handler.kind.marker()
-                        ),
-                        "make the handler a #[call], or remove the `ReplyTo` argument",
-                    );
-                } else if reply_tos > 1 {
-                    errors.at(
-                        &param.span_of,
-                        "a call has one reply channel",
-                        "keep one `ReplyTo<R>` argument",
-                    );
-                }
-            }
-            Role::Reason => {}
-            Role::Field(name) => {
-                if matches!(handler.kind, Kind::Timeout | Kind::Terminate) {
-                    let help = match handler.kind {
-                        Kind::Timeout => {
-                            "a #[timeout] handler takes only `&mut self` and an optional `cx: &mut Context<Self>`"
-                        }
-                        _ => "write `fn terminate(&mut self, reason: &ExitReason)`",
-                    };
-                    errors.at(
-                        &param.span_of,
-                        format!("`{name}` cannot be passed to a #[{}] handler", handler.kind.marker()),
-                        help,
-                    );
-                    continue;
-                }
-                check_field_type(server, &param.ty, errors);
+/// A call or cast becomes a method of the client handle, which has methods of its own.
+fn check_client_method_name(handler: &Handler, errors: &mut Errors) {
+    let name = handler.name();
+    if matches!(handler.kind, Kind::Call | Kind::Cast) && HANDLE_METHODS.iter().any(|method| name == method) {
+        errors.at(
+            name,
+            format!("`{name}` collides with a method every client handle already has"),
+            "rename the handler; the client method takes the handler's name",
+        );
+    }
+}
+
+/// At most one `cx: &mut Context<Self>`.
+fn check_contexts(handler: &Handler, errors: &mut Errors) {
+    let contexts = handler.params.iter().filter(|param| matches!(param.role, Role::Context));
+    for extra in contexts.skip(1) {
+        errors.at(&extra.span_of, "the context is taken twice", "keep one `cx: &mut Context<Self>`");
+    }
+}
+
+/// A `ReplyTo<R>` only in a `#[call]`, once, with a reply type that can travel.
+fn check_reply_tos(handler: &Handler, errors: &mut Errors) {
+    let reply_tos = handler.params.iter().filter_map(|param| match &param.role {
+        Role::ReplyTo(reply) => Some((param, reply)),
+        _ => None,
+    });
+    for (index, (param, reply)) in reply_tos.enumerate() {
+        if handler.kind != Kind::Call {
+            errors.at(
+                &param.ty,
+                format!(
+                    "only a #[call] can take a `ReplyTo`; {} has no caller to answer",
+                    handler.kind.a_marker()
+                ),
+                "make the handler a #[call], or remove the `ReplyTo` argument",
+            );
+        } else if index > 0 {
+            errors.at(&param.span_of, "a call has one reply channel", "keep one `ReplyTo<R>` argument");
+        } else {
+            check_sendable(reply, Crossing::Reply, errors);
+        }
+    }
+}
+
+/// A message field: a plain argument of a handler that takes them, of a type that can
+/// travel to the server's task.
+fn check_field(handler: &Handler, param: &Param, errors: &mut Errors) {
+    let Role::Field(name) = &param.role else {
+        return;
+    };
+    match handler.kind {
+        Kind::Timeout => errors.at(
+            &param.span_of,
+            format!("`{name}` cannot be passed to a #[timeout] handler: nothing sends it"),
+            "a #[timeout] handler takes only `&mut self` and an optional `cx: &mut Context<Self>`",
+        ),
+        Kind::Terminate if last_ident_is(strip_reference(&param.ty), "ExitReason") => {
+            errors.at(&param.ty, "#[terminate] borrows the exit reason", "write `reason: &ExitReason`")
+        }
+        Kind::Terminate => errors.at(
+            &param.span_of,
+            format!("`{name}` cannot be passed to a #[terminate] handler: it receives only the exit reason"),
+            "write `fn terminate(&mut self, reason: &ExitReason)` (a `cx: &mut Context<Self>` may follow)",
+        ),
+        Kind::Call if name == "reply_to" => errors.at(
+            name,
+            "`reply_to` collides with the reply channel field of the call's message",
+            "rename the argument",
+        ),
+        _ => check_sendable(&param.ty, Crossing::Argument, errors),
+    }
+}
+
+/// `#[terminate]` takes the exit reason, once. A misused argument is reported by
+/// `check_field` instead.
+fn check_terminate_reason(handler: &Handler, errors: &mut Errors) {
+    if handler.kind != Kind::Terminate {
+        return;
+    }
+    let reasons: Vec<_> = handler.params.iter().filter(|param| matches!(param.role, Role::Reason)).collect();
+    let has_fields = handler.fields().next().is_some();
+    match reasons.as_slice() {
+        [] if !has_fields => errors.at_span(
+            handler.sig.paren_token.span.join(),
+            "#[terminate] takes the exit reason",
+            "write `fn terminate(&mut self, reason: &ExitReason)` (a `cx: &mut Context<Self>` may follow)",
+        ),
+        [_, extra, ..] => {
+            errors.at(&extra.span_of, "the exit reason is taken twice", "keep one `reason: &ExitReason`")
+        }
+        _ => {}
+    }
+}
+
+// ---- What a handler returns ----
+
+fn check_output(server: &Server, handler: &Handler, errors: &mut Errors) {
+    match handler.kind {
+        Kind::Init => check_init_output(server, handler, errors),
+        Kind::Call => check_call_output(handler, errors),
+        Kind::Cast | Kind::Info | Kind::Continue | Kind::Timeout => check_no_value_output(handler, errors),
+        Kind::Terminate => {
+            if let Some(ty) = handler.output() {
+                errors.at(
+                    ty,
+                    "#[terminate] returns nothing: the server is stopping",
+                    "remove the return type",
+                );
             }
         }
     }
 }
 
-/// A message field crosses from the caller's task to the server's: it must be owned,
-/// `Send` and `'static`.
-fn check_field_type(server: &Server, ty: &Type, errors: &mut Errors) {
-    match ty {
-        Type::Reference(_) => errors.at(
+/// `#[init]` returns `Init<Self>`, `Result<Self, E>` or `Self`.
+fn check_init_output(server: &Server, handler: &Handler, errors: &mut Errors) {
+    const HELP: &str = "return `Init<Self>` (`Init::ok(state)`), `Result<Self, E>` or `Self`";
+    let Some(output) = handler.output() else {
+        errors.at(handler.name(), "#[init] must return the new state", HELP);
+        return;
+    };
+    if is_self(server, output) {
+        return;
+    }
+    let wrapper = ["Init", "Result"].into_iter().find(|wrapper| last_ident_is(output, wrapper));
+    let Some(wrapper) = wrapper else {
+        errors.at(output, "#[init] must return the new state", HELP);
+        return;
+    };
+    // A `Result` alias without arguments is left to the compiler.
+    if let Some(state) = generic_argument(output, wrapper).filter(|state| !is_self(server, state)) {
+        errors.at(
+            state,
+            format!("#[init] builds the state, `{}`, so this must be `Self`", server.ident),
+            format!("write `{wrapper}<Self{}>`", if wrapper == "Result" { ", E" } else { "" }),
+        );
+    }
+}
+
+/// A call replies with its return value, or returns `NoReply` and answers through its
+/// `ReplyTo`.
+fn check_call_output(handler: &Handler, errors: &mut Errors) {
+    let output = handler.output();
+    let returns_no_reply = output.is_some_and(|ty| last_ident_is(ty, "NoReply"));
+    match (handler.reply_to(), output) {
+        (Some(_), _) if returns_no_reply => {}
+        (Some(_), output) => {
+            let span_of: &dyn ToTokens = match output {
+                Some(ty) => ty,
+                None => handler.name(),
+            };
+            errors.at(
+                span_of,
+                "a call that takes a `ReplyTo` answers through it, so it returns `NoReply`",
+                "return `NoReply` (`NoReply::ok()`), or drop the `ReplyTo` argument and return the reply",
+            );
+        }
+        (None, Some(ty)) if returns_no_reply => errors.at(
             ty,
-            "a handler argument cannot be borrowed: it travels in a message to the server's task",
-            "take an owned type (`String` for `&str`, `Vec<T>` for `&[T]`, `Arc<T>` to share)",
+            "a call that returns `NoReply` must answer later through a `ReplyTo<R>` argument",
+            "add `from: ReplyTo<R>` and call `from.reply(value)`, or return the reply value",
         ),
-        Type::ImplTrait(_) => errors.at(
+        (None, Some(ty)) => {
+            check_sendable(generic_argument(ty, "Reply").unwrap_or(ty), Crossing::Reply, errors)
+        }
+        (None, None) => {}
+    }
+}
+
+/// Casts, infos, continues and timeouts have no caller: they return `()` or `NoReply`.
+fn check_no_value_output(handler: &Handler, errors: &mut Errors) {
+    if let Some(ty) = handler.output().filter(|ty| !last_ident_is(ty, "NoReply")) {
+        errors.at(
             ty,
-            "a handler argument cannot be `impl Trait`: it becomes a message field with one concrete type",
-            "use a concrete type or a `Box<dyn Trait + Send>`",
+            format!("{} handler has no caller to return a value to", handler.kind.a_marker()),
+            "return `()` or `NoReply`; to answer a caller, make it a #[call]",
+        );
+    }
+}
+
+// ---- Types that cross tasks ----
+
+/// Which way a value travels.
+#[derive(Clone, Copy)]
+enum Crossing {
+    /// A handler argument, in a message to the server's task.
+    Argument,
+    /// A call's reply, back to the caller's task.
+    Reply,
+}
+
+impl Crossing {
+    fn subject(self) -> &'static str {
+        match self {
+            Crossing::Argument => "a handler argument",
+            Crossing::Reply => "a call's reply",
+        }
+    }
+
+    fn journey(self) -> &'static str {
+        match self {
+            Crossing::Argument => "it travels in a message to the server's task",
+            Crossing::Reply => "it travels back to the caller's task",
+        }
+    }
+}
+
+/// What makes a type unable to travel between tasks, as far as its syntax shows. A type
+/// that is `!Send` for reasons its syntax hides (a struct holding an `Rc`) is left to
+/// the compiler.
+enum Unsendable {
+    Borrowed,
+    ImplTrait,
+    RawPointer,
+    Rc,
+}
+
+/// A value that crosses tasks must be owned (or `'static`), `Send` and of one concrete
+/// type. Reports the first part of `ty` that is not.
+fn check_sendable(ty: &Type, crossing: Crossing, errors: &mut Errors) {
+    let mut finder = FindUnsendable::default();
+    finder.visit_type(ty);
+    let Some((problem, tokens)) = finder.found else {
+        return;
+    };
+    let (subject, journey) = (crossing.subject(), crossing.journey());
+    match problem {
+        Unsendable::Borrowed => errors.at(
+            tokens,
+            format!("{subject} cannot be borrowed: {journey}"),
+            match crossing {
+                Crossing::Argument => {
+                    "take an owned type (`String` for `&str`, `Vec<T>` for `&[T]`, `Arc<T>` to share)"
+                }
+                Crossing::Reply => "return an owned type (`String` for `&str`, `Vec<T>` for `&[T]`)",
+            },
         ),
-        Type::Ptr(_) => errors.at(
-            ty,
-            "a raw pointer is not `Send`, and handler arguments are sent to the server's task",
+        Unsendable::ImplTrait => errors.at(
+            tokens,
+            format!("{subject} needs one concrete type, not `impl Trait`: {journey}"),
+            "use a concrete type, or a `Box<dyn Trait + Send>`",
+        ),
+        Unsendable::RawPointer => errors.at(
+            tokens,
+            format!("{subject} must be `Send`, and a raw pointer is not: {journey}"),
             "send an owned value or an index instead",
         ),
-        ty if last_ident_is(ty, "Rc")
-            || last_ident_is(ty, "ReplyTo") && generic_argument(ty, "ReplyTo").is_none() =>
-        {
-            if last_ident_is(ty, "Rc") {
-                errors.at(
-                    ty,
-                    "`Rc` is not `Send`, and handler arguments are sent to the server's task",
-                    "use `Arc` instead of `Rc`",
-                );
-            } else {
-                errors.at(
-                    ty,
-                    "`ReplyTo` needs the reply type",
-                    "write `ReplyTo<R>`, where R is what the caller receives",
-                );
-            }
-        }
-        ty if is_self(server, ty) => {}
-        _ => {}
+        Unsendable::Rc => errors.at(
+            tokens,
+            format!("{subject} must be `Send`, and `Rc` is not: {journey}"),
+            "use `Arc` instead of `Rc`",
+        ),
     }
+}
+
+#[derive(Default)]
+struct FindUnsendable {
+    found: Option<(Unsendable, TokenStream)>,
+}
+
+impl FindUnsendable {
+    fn report(&mut self, problem: Unsendable, tokens: &impl ToTokens) {
+        if self.found.is_none() {
+            self.found = Some((problem, tokens.to_token_stream()));
+        }
+    }
+}
+
+impl<'ast> Visit<'ast> for FindUnsendable {
+    fn visit_type(&mut self, ty: &'ast Type) {
+        if self.found.is_some() {
+            return;
+        }
+        match ty {
+            Type::Reference(reference) if reference.lifetime.as_ref().is_some_and(is_static) => {
+                self.visit_type(&reference.elem);
+            }
+            Type::Reference(_) => self.report(Unsendable::Borrowed, ty),
+            Type::ImplTrait(_) => self.report(Unsendable::ImplTrait, ty),
+            Type::Ptr(_) => self.report(Unsendable::RawPointer, ty),
+            // A function pointer is `Send` and `'static`, whatever it takes and returns.
+            Type::BareFn(_) => {}
+            ty if last_ident_is(ty, "Rc") => self.report(Unsendable::Rc, ty),
+            ty => visit::visit_type(self, ty),
+        }
+    }
+
+    fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
+        if !is_static(lifetime) {
+            self.report(Unsendable::Borrowed, lifetime);
+        }
+    }
+
+    /// `Fn(&str) -> T`: its lifetimes are higher-ranked, not borrows.
+    fn visit_parenthesized_generic_arguments(&mut self, _: &'ast syn::ParenthesizedGenericArguments) {}
+
+    /// `for<'a> Trait<'a>`: likewise.
+    fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
+        if bound.lifetimes.is_none() {
+            visit::visit_trait_bound(self, bound);
+        }
+    }
+}
+
+// ---- Helpers ----
+
+fn is_ident(ty: &Type, ident: &syn::Ident) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident(ident))
+}
+
+fn is_static(lifetime: &syn::Lifetime) -> bool {
+    lifetime.ident == "static"
 }
 
 fn is_self(server: &Server, ty: &Type) -> bool {
     last_ident_is(ty, "Self") || last_ident_is(ty, &server.ident.to_string())
 }
 
-fn check_output(server: &Server, handler: &Handler, errors: &mut Errors) {
-    let output = handler.output();
-    let returns = |name: &str| output.is_some_and(|ty| last_ident_is(ty, name));
-    match handler.kind {
-        Kind::Init => {
-            let fine = returns("Init") || returns("Result") || output.is_some_and(|ty| is_self(server, ty));
-            if !fine {
-                let span_of: &dyn quote::ToTokens = match output {
-                    Some(ty) => ty,
-                    None => &handler.sig,
-                };
-                errors.at(
-                    span_of,
-                    "#[init] returns the new state",
-                    "return `Init<Self>` (`Init::ok(state)`), `Result<Self, E>` or `Self`",
-                );
-            }
-        }
-        Kind::Call => {
-            if returns("NoReply") && handler.reply_to().is_none() {
-                errors.at(
-                    output,
-                    "a call that returns `NoReply` must answer later through a `ReplyTo<R>` argument",
-                    "add `from: ReplyTo<R>` and call `from.reply(value)`, or return the reply value",
-                );
-            } else if handler.reply_to().is_some() && !returns("NoReply") {
-                let span_of: &dyn quote::ToTokens = match output {
-                    Some(ty) => ty,
-                    None => &handler.sig.ident,
-                };
-                errors.at(
-                    span_of,
-                    "a call that takes a `ReplyTo` answers through it, so it returns `NoReply`",
-                    "return `NoReply` (`NoReply::ok()`), or drop the `ReplyTo` argument and return the reply",
-                );
-            } else if returns("Reply") && generic_argument(output.expect("checked"), "Reply").is_none() {
-                errors.at(
-                    output,
-                    "`Reply` needs the reply type",
-                    "write `Reply<R>`, where R is what the caller receives",
-                );
-            }
-        }
-        Kind::Cast | Kind::Info | Kind::Continue | Kind::Timeout => {
-            if let Some(ty) = output.filter(|_| !returns("NoReply")) {
-                let what = handler.kind.marker();
-                errors.at(
-                    ty,
-                    format!("a #[{what}] handler has no caller to return a value to"),
-                    "return `()` or `NoReply`; to answer a caller, make it a #[call]",
-                );
-            }
-        }
-        Kind::Terminate => {
-            if let Some(ty) = output {
-                errors.at(ty, "#[terminate] returns nothing", "remove the return type");
-            }
-        }
+fn strip_reference(ty: &Type) -> &Type {
+    match ty {
+        Type::Reference(reference) => &reference.elem,
+        ty => ty,
     }
 }

@@ -1,0 +1,15 @@
+use genserver_runtime::prelude::*;
+
+struct S {
+    name: String,
+}
+
+#[genserver]
+impl S {
+    #[call]
+    fn label(&self) -> &str {
+        &self.name
+    }
+}
+
+fn main() {}

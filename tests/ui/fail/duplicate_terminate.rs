@@ -1,0 +1,18 @@
+use genserver_runtime::prelude::*;
+
+struct S;
+
+#[genserver]
+impl S {
+    #[terminate]
+    fn terminate(&mut self, reason: &ExitReason) {
+        let _ = reason;
+    }
+
+    #[terminate]
+    fn cleanup(&mut self, reason: &ExitReason) {
+        let _ = reason;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use genserver_runtime::prelude::*;
+
+struct S;
+
+#[genserver]
+#[genserver]
+impl S {
+    #[cast]
+    fn bump(&mut self) {}
+}
+
+fn main() {}

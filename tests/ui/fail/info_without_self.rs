@@ -1,0 +1,11 @@
+use genserver_runtime::prelude::*;
+
+struct S;
+
+#[genserver]
+impl S {
+    #[info]
+    fn tick() {}
+}
+
+fn main() {}

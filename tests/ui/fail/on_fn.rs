@@ -1,0 +1,6 @@
+use genserver_runtime::prelude::*;
+
+#[genserver]
+fn serve() {}
+
+fn main() {}
