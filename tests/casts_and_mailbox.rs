@@ -103,7 +103,7 @@ async fn casts_never_wait_for_a_busy_server_on_the_unbounded_mailbox() {
         server.note(n);
     }
     for n in 10_000..10_010 {
-        assert_eq!(server.try_cast(JournalMsg::Note { n }), Ok(()));
+        assert_eq!(server.as_ref().try_cast(JournalMsg::Note { n }), Ok(()));
     }
     assert_eq!(start.elapsed(), Duration::ZERO);
     open.send(()).expect("the handler waits for its gate");
@@ -196,7 +196,7 @@ async fn try_cast_and_send_info_to_a_dead_server_return_no_server() {
     let server = Journal::start(journal()).await.expect("starts");
     server.kill();
     assert_eq!(server.exited().await, ExitReason::Killed);
-    assert_eq!(server.try_cast(JournalMsg::Note { n: 1 }), Err(CastError::NoServer));
+    assert_eq!(server.as_ref().try_cast(JournalMsg::Note { n: 1 }), Err(CastError::NoServer));
     assert_eq!(server.send_info(JournalInfo::Tick { n: 1 }), Err(CastError::NoServer));
 }
 
@@ -204,9 +204,9 @@ async fn try_cast_and_send_info_to_a_dead_server_return_no_server() {
 async fn try_cast_on_a_full_bounded_mailbox_returns_full() {
     let server = Journal::builder().mailbox(Mailbox::Bounded(2)).start(journal()).await.expect("starts");
     let open = block(&server).await;
-    assert_eq!(server.try_cast(JournalMsg::Note { n: 1 }), Ok(()));
-    assert_eq!(server.try_cast(JournalMsg::Note { n: 2 }), Ok(()));
-    assert_eq!(server.try_cast(JournalMsg::Note { n: 3 }), Err(CastError::Full));
+    assert_eq!(server.as_ref().try_cast(JournalMsg::Note { n: 1 }), Ok(()));
+    assert_eq!(server.as_ref().try_cast(JournalMsg::Note { n: 2 }), Ok(()));
+    assert_eq!(server.as_ref().try_cast(JournalMsg::Note { n: 3 }), Err(CastError::Full));
     assert_eq!(server.send_info(JournalInfo::Tick { n: 4 }), Err(CastError::Full));
     open.send(()).expect("the handler waits for its gate");
     assert_eq!(server.seen().await, Ok(vec![1, 2]));

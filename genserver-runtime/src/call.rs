@@ -85,22 +85,22 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
 
     async fn run(self) -> Result<R, CallError> {
         let Call { server, msg, mut pending, timeout } = self;
-        let core = &server.core;
-        if crate::process::current_server() == Some(core.id) {
+        let process: &crate::Process = server;
+        if crate::process::current_server() == Some(process.id()) {
             return Err(CallError::CallingSelf);
         }
-        if core.exit_reason().is_some() {
+        if !process.is_alive() {
             return Err(CallError::NoServer);
         }
         let deadline = timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout));
         let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
         // On a bounded mailbox this waits for room, within the same deadline.
-        match within(deadline, server.tx.send(Envelope::Msg(msg))).await {
+        match within(deadline, server.tx().send(Envelope::Msg(msg))).await {
             None => return Err(timed_out()),
             // The mailbox closed while the call waited for room: the server was running
             // when the call was made and exited during it (its reason is set first).
             Some(Err(_)) => {
-                return Err(core.exit_reason().cloned().map_or(CallError::NoServer, CallError::Exited));
+                return Err(process.exit_reason().map_or(CallError::NoServer, CallError::Exited));
             }
             Some(Ok(())) => {}
         }
@@ -113,9 +113,9 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
                     Ok(reply) => Ok(reply),
                     // The ReplyTo was dropped unanswered: the server is exiting, or the
                     // handler dropped it. Wait for the exit until the deadline.
-                    Err(_) => Err(CallError::Exited(core.exited().await)),
+                    Err(_) => Err(CallError::Exited(process.exited().await)),
                 },
-                reason = core.exited() => Err(CallError::Exited(reason)),
+                reason = process.exited() => Err(CallError::Exited(reason)),
             }
         })
         .await;

@@ -56,7 +56,7 @@ impl fmt::Display for CastError {
 
 impl std::error::Error for CastError {}
 
-/// Why [`ServerRef::stop`](crate::ServerRef::stop) did not see the server stop as asked.
+/// Why [`Process::stop`](crate::Process::stop) did not see the server stop as asked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StopError {
@@ -136,7 +136,7 @@ impl<S: GenServer> fmt::Debug for StartError<S> {
 
 impl<S: GenServer> fmt::Display for StartError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let server = crate::process::short_type_name::<S>();
+        let server = crate::run::short_type_name::<S>();
         match self {
             StartError::Stopped(reason) => write!(f, "{server} stopped in init ({reason})"),
             StartError::Ignored => write!(f, "{server} ignored its start (init returned ignore)"),

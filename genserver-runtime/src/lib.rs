@@ -75,8 +75,10 @@
 //! - `ConfigServerInfo` and `ConfigServerContinue`: one variant per `#[info]` and
 //!   `#[handle_continue]` handler.
 //! - `ConfigServerRef`: the client handle, one method per call (returning a [`Call`] to
-//!   await, with `.timeout(d)`) and per cast (returning at once). It dereferences to
-//!   [`ServerRef`] for `id`, `is_alive`, `stop`, `kill`, `send_info`.
+//!   await, with `.timeout(d)`) and per cast (returning at once), plus `send_info` when
+//!   the server has info handlers. It dereferences to the server's [`Process`] for `id`,
+//!   `is_alive`, `exited`, `stop` and `kill`, and `as_ref()` gives the typed
+//!   [`ServerRef`] (for `try_cast` and raw messages).
 //! - `ConfigServer::start`, `start_link`, `builder` (see [`Builder`]) and `whereis`.
 //! - `impl GenServer for ConfigServer`, whose `handle` is one `match` over the messages.
 //!
@@ -102,7 +104,7 @@
 //!   `terminate`, as in OTP.
 //! - **Init failures** return only after the server is gone and its name is free (OTP
 //!   26+). [`Builder::init_timeout`] kills an `init` that takes too long.
-//! - **Kill** ([`ServerRef::kill`]) stops the task at its next await point; `terminate`
+//! - **Kill** ([`Process::kill`]) stops the task at its next await point; `terminate`
 //!   does not run. A task cannot be preempted in the middle of synchronous code.
 //! - **Hibernate** is accepted as a hint: a tokio task has no stack to drop while idle.
 //! - **A server runs until it stops**: dropping every handle does not stop it, as a
@@ -123,6 +125,7 @@ mod mailbox;
 mod process;
 mod registry;
 pub mod returns;
+mod run;
 mod server;
 mod timer;
 
@@ -132,9 +135,10 @@ pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::{ServerId, ServerRef};
 pub use mailbox::Mailbox;
-pub use process::Builder;
+pub use process::Process;
 pub use registry::{whereis, whereis_id};
 pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoReply, Reply};
+pub use run::Builder;
 pub use server::{Context, GenServer};
 pub use timer::TimerRef;
 
@@ -146,9 +150,9 @@ pub struct ReadmeDoctests;
 /// Everything a server module needs: `use genserver_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CallError, Context, ExitReason, GenServer, Init, Mailbox, NoReply, Reply, ReplyTo, ServerRef,
-        StartError, StopError, TimerRef, call, cast, genserver, handle_continue, info, init, terminate,
-        timeout,
+        CallError, Context, ExitReason, GenServer, Init, Mailbox, NoReply, Process, Reply, ReplyTo,
+        ServerRef, StartError, StopError, TimerRef, call, cast, genserver, handle_continue, info, init,
+        terminate, timeout,
     };
     pub use std::time::Duration;
 }

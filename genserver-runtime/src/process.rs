@@ -1,39 +1,29 @@
-//! The task that runs one server, from `init` to exit, and the state it shares with its
-//! handles.
+//! A running server seen without its type: [`Process`], what OTP calls a process.
 //!
-//! A server is one tokio task running [`run`]: `init`, then the loop (a continuation
-//! first if one is pending, otherwise the next mailbox entry or, after a timeout return,
-//! the idle timeout), then `terminate`. Every handler runs under `catch_unwind`, so a
-//! panic stops only its server, with [`ExitReason::Panic`], after `terminate` has run.
+//! Every server has one `Process`, shared by all its handles: its id and name, whether
+//! and why it exited, and the means to stop or kill it. Any handle dereferences to it, so
+//! `handle.id()`, `handle.is_alive()`, `handle.stop(reason, timeout)` and `handle.kill()`
+//! work on every client handle without naming the server's type.
 //!
-//! The exit is published in one place, [`Core::finish`], in an order that callers rely
-//! on: the name is freed, then the exit reason is set and waiters are woken, then the
-//! mailbox is closed and drained. A caller whose request was still queued sees its reply
-//! channel close, reads the reason, and returns [`CallError::Exited`](crate::CallError);
-//! a caller that comes later finds the reason set and returns `NoServer` at once. A
-//! killed task is dropped wherever it was waiting; an [`ExitGuard`] publishes its exit
-//! from `Drop`.
+//! A server's shared allocation is a [`Shared<S>`]: its `Process` and its mailbox's
+//! sending side. The process reaches the typed mailbox (to queue a stop) through the
+//! [`Control`] trait object, so untyped code can stop any server.
 
-use std::any::Any;
+use std::fmt;
 use std::future::Future;
-use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::task::Poll;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
-use tokio::time::Instant;
-use tracing::Instrument;
 
-use crate::mailbox::{self, Envelope, Receiver};
-use crate::registry::{self, Taken};
-use crate::returns::{Action, InitAction};
-use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, Mailbox, ServerId, ServerRef, StartError};
+use crate::mailbox::{Envelope, SendError, Sender};
+use crate::{ExitReason, GenServer, ServerId, StopError, registry};
 
 tokio::task_local! {
-    static CURRENT: ServerId;
+    /// The id of the server whose task is running.
+    pub(crate) static CURRENT: ServerId;
 }
 
 /// The server whose task is running this code, if any.
@@ -41,35 +31,97 @@ pub(crate) fn current_server() -> Option<ServerId> {
     CURRENT.try_with(|id| *id).ok()
 }
 
-/// What a server shares with its handles: identity, exit status, and the means to kill it.
-pub(crate) struct Core {
-    pub(crate) id: ServerId,
-    pub(crate) name: Option<Arc<str>>,
+/// What a server's handles share: the untyped [`Process`] and the typed mailbox sender.
+pub(crate) struct Shared<S: GenServer> {
+    pub(crate) process: Process,
+    pub(crate) tx: Sender<S>,
+}
+
+impl<S: GenServer> Shared<S> {
+    pub(crate) fn new(id: ServerId, name: Option<Arc<str>>, tx: Sender<S>) -> Arc<Self> {
+        Arc::new_cyclic(|this: &Weak<Shared<S>>| {
+            let control: Weak<dyn Control> = this.clone();
+            Shared { process: Process::new(id, name, control), tx }
+        })
+    }
+}
+
+/// What untyped code can ask of a server's typed side.
+pub(crate) trait Control: Send + Sync + 'static {
+    fn process(&self) -> &Process;
+
+    /// Queues a stop request behind the messages already in the mailbox, waiting for room
+    /// in a bounded one.
+    fn send_stop(
+        &self,
+        reason: ExitReason,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '_>>;
+}
+
+impl<S: GenServer> Control for Shared<S> {
+    fn process(&self) -> &Process {
+        &self.process
+    }
+
+    fn send_stop(
+        &self,
+        reason: ExitReason,
+    ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '_>> {
+        Box::pin(self.tx.send(Envelope::Stop(reason)))
+    }
+}
+
+/// A running server without its type (OTP: a process): its identity, whether and why it
+/// exited, and the means to stop or kill it.
+///
+/// Every handle dereferences to its server's `Process`.
+pub struct Process {
+    id: ServerId,
+    name: Option<Arc<str>>,
     exit: OnceLock<ExitReason>,
     exited: Notify,
     task: OnceLock<AbortHandle>,
     /// The reason to publish when the task is dropped rather than finishing.
     kill_reason: Mutex<Option<ExitReason>>,
+    control: Weak<dyn Control>,
 }
 
-impl Core {
-    fn new(id: ServerId, name: Option<Arc<str>>) -> Self {
-        Core {
+impl Process {
+    fn new(id: ServerId, name: Option<Arc<str>>, control: Weak<dyn Control>) -> Self {
+        Process {
             id,
             name,
             exit: OnceLock::new(),
             exited: Notify::new(),
             task: OnceLock::new(),
             kill_reason: Mutex::new(None),
+            control,
         }
     }
 
-    pub(crate) fn exit_reason(&self) -> Option<&ExitReason> {
-        self.exit.get()
+    /// The server's id.
+    pub fn id(&self) -> ServerId {
+        self.id
     }
 
-    /// Waits for the exit and returns its reason.
-    pub(crate) async fn exited(&self) -> ExitReason {
+    /// The name the server was started under, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// `true` until the server has exited.
+    pub fn is_alive(&self) -> bool {
+        self.exit.get().is_none()
+    }
+
+    /// Why the server exited, once it has.
+    pub fn exit_reason(&self) -> Option<ExitReason> {
+        self.exit.get().cloned()
+    }
+
+    /// Waits until the server has exited and returns why. Returns at once for a server
+    /// that has already exited.
+    pub async fn exited(&self) -> ExitReason {
         loop {
             let notified = self.exited.notified();
             let mut notified = std::pin::pin!(notified);
@@ -81,9 +133,41 @@ impl Core {
         }
     }
 
+    /// Asks the server to stop with `reason` and waits up to `timeout` for it to exit
+    /// (OTP: `GenServer.stop/3`). The request is queued behind earlier messages; the
+    /// server's `terminate` runs. On timeout the server is left running, and stops once
+    /// it reaches the request.
+    pub async fn stop(&self, reason: ExitReason, timeout: Duration) -> Result<(), StopError> {
+        if current_server() == Some(self.id) {
+            return Err(StopError::CallingSelf);
+        }
+        let control = match self.control.upgrade() {
+            Some(control) if self.is_alive() => control,
+            _ => return Err(StopError::NoServer),
+        };
+        let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
+        // Once the request is queued, or the mailbox closed while it waited for room (the
+        // server exited meanwhile), the exit reason says how the stop went.
+        if tokio::time::timeout_at(deadline, control.send_stop(reason.clone())).await.is_err() {
+            return Err(StopError::Timeout(timeout));
+        }
+        match tokio::time::timeout_at(deadline, self.exited()).await {
+            Ok(exit) if exit == reason => Ok(()),
+            Ok(exit) => Err(StopError::ExitedWith(exit)),
+            Err(_) => Err(StopError::Timeout(timeout)),
+        }
+    }
+
+    /// Stops the server at once with [`ExitReason::Killed`]: its `terminate` does not run
+    /// and queued messages are dropped (OTP: `Process.exit(pid, :kill)`). The server stops
+    /// at its next await point; a handler that never awaits runs to its end first.
+    pub fn kill(&self) {
+        self.kill_with(ExitReason::Killed);
+    }
+
     /// Stops the task at its next await point; it exits with `reason` and without
     /// running `terminate`.
-    pub(crate) fn kill(&self, reason: ExitReason) {
+    pub(crate) fn kill_with(&self, reason: ExitReason) {
         if self.exit.get().is_some() {
             return;
         }
@@ -93,8 +177,17 @@ impl Core {
         }
     }
 
+    pub(crate) fn set_task(&self, task: AbortHandle) {
+        let _ = self.task.set(task);
+    }
+
+    pub(crate) fn take_kill_reason(&self) -> Option<ExitReason> {
+        self.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
     /// Publishes the exit: frees the name, then sets the reason and wakes its waiters.
-    fn finish(&self, reason: ExitReason) {
+    /// Anyone who observes the exit therefore finds the name free.
+    pub(crate) fn finish(&self, reason: ExitReason) {
         if let Some(name) = &self.name {
             registry::unregister(name, self.id);
         }
@@ -104,323 +197,13 @@ impl Core {
     }
 }
 
-/// Publishes a server's exit exactly once, even when its task is dropped mid-await.
-struct ExitGuard<S: GenServer> {
-    core: Arc<Core>,
-    mailbox: Receiver<S>,
-    finished: bool,
-}
-
-impl<S: GenServer> ExitGuard<S> {
-    fn finish(&mut self, reason: ExitReason) {
-        self.finished = true;
-        self.core.finish(reason);
-        self.mailbox.close_and_drain();
-    }
-}
-
-impl<S: GenServer> Drop for ExitGuard<S> {
-    fn drop(&mut self) {
-        if !self.finished {
-            let reason = self.core.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).take();
-            self.finish(reason.unwrap_or(ExitReason::Killed));
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_struct("Process");
+        out.field("id", &self.id);
+        if let Some(name) = &self.name {
+            out.field("name", name);
         }
-    }
-}
-
-/// Why `init` did not produce a running server; becomes a [`StartError`].
-enum InitFailure {
-    Stopped(ExitReason),
-    Ignored,
-    Panicked(Arc<str>),
-}
-
-/// Options for starting a server: a name, an init timeout, the mailbox kind.
-///
-/// `#[genserver]` gives every server a `builder()`; `start` and `start_link` are
-/// shorthands for a builder with no options.
-///
-/// ```ignore
-/// let config = ConfigServer::builder()
-///     .name("config")
-///     .init_timeout(Duration::from_secs(1))
-///     .start(HashMap::new())
-///     .await?;
-/// ```
-#[must_use = "a builder does nothing until `start` is awaited"]
-pub struct Builder<S: GenServer> {
-    name: Option<Arc<str>>,
-    init_timeout: Option<Duration>,
-    mailbox: Mailbox,
-    _server: PhantomData<fn() -> S>,
-}
-
-impl<S: GenServer> Default for Builder<S> {
-    fn default() -> Self {
-        Builder { name: None, init_timeout: None, mailbox: Mailbox::default(), _server: PhantomData }
-    }
-}
-
-impl<S: GenServer> std::fmt::Debug for Builder<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builder")
-            .field("server", &short_type_name::<S>())
-            .field("name", &self.name)
-            .field("init_timeout", &self.init_timeout)
-            .field("mailbox", &self.mailbox)
-            .finish()
-    }
-}
-
-impl<S: GenServer> Builder<S> {
-    /// A builder with no name, no init timeout and an unbounded mailbox.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Registers the server under `name`; see [`whereis`](crate::whereis).
-    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Gives `init` at most this long; past it the server is killed and the start returns
-    /// [`StartError::InitTimeout`]. By default `init` may take as long as it needs.
-    pub fn init_timeout(mut self, timeout: Duration) -> Self {
-        self.init_timeout = Some(timeout);
-        self
-    }
-
-    /// Chooses the mailbox kind (unbounded by default).
-    pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
-        self.mailbox = mailbox;
-        self
-    }
-
-    /// Starts the server and returns its handle once `init` has finished (OTP:
-    /// `GenServer.start/3`). If `init` continues, the continuation runs after this returns.
-    pub async fn start(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
-        let Builder { name, init_timeout, mailbox, .. } = self;
-        let id = ServerId::next();
-        let (tx, rx) = mailbox::channel::<S>(mailbox);
-        let core = Arc::new(Core::new(id, name.clone()));
-        let me = ServerRef { tx, core: core.clone() };
-        let handle = S::Ref::from(me.clone());
-        if let Some(name) = &name {
-            registry::register::<S>(name, id, &handle).map_err(|taken| match taken {
-                Taken::BySameType(holder) => StartError::AlreadyStarted(holder),
-                Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
-            })?;
-        }
-        let server = short_type_name::<S>();
-        let span =
-            tracing::error_span!("genserver", server = server.as_str(), id = %id, name = name.as_deref());
-        let (ack, acked) = oneshot::channel();
-        let task = tokio::spawn(CURRENT.scope(id, run::<S>(me, rx, args, ack)).instrument(span));
-        let _ = core.task.set(task.abort_handle());
-        let acked = match init_timeout {
-            None => acked.await,
-            Some(timeout) => match tokio::time::timeout(timeout, acked).await {
-                Ok(acked) => acked,
-                Err(_) => {
-                    core.kill(ExitReason::Killed);
-                    let _ = task.await;
-                    return Err(StartError::InitTimeout(timeout));
-                }
-            },
-        };
-        match acked {
-            Ok(Ok(())) => Ok(handle),
-            Ok(Err(InitFailure::Stopped(reason))) => Err(StartError::Stopped(reason)),
-            Ok(Err(InitFailure::Ignored)) => Err(StartError::Ignored),
-            Ok(Err(InitFailure::Panicked(message))) => Err(StartError::Panicked(message)),
-            // The task was dropped during init: killed, or the runtime is shutting down.
-            Err(_) => Err(StartError::Stopped(core.exited().await)),
-        }
-    }
-
-    /// Starts the server like [`start`](Self::start) (OTP: `GenServer.start_link/3`).
-    /// Links between servers arrive with supervision; until then this is `start`.
-    pub async fn start_link(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
-        self.start(args).await
-    }
-}
-
-/// The server task.
-async fn run<S: GenServer>(
-    me: ServerRef<S>,
-    mailbox: Receiver<S>,
-    args: S::Args,
-    ack: oneshot::Sender<Result<(), InitFailure>>,
-) {
-    let mut guard = ExitGuard { core: me.core.clone(), mailbox, finished: false };
-    let mut cx = Context::new(me);
-    let (mut state, action) = match catch_panic(S::init(args, &mut cx)).await {
-        Ok(InitOutcome(InitAction::Ready(state, action))) => (state, action),
-        Ok(InitOutcome(InitAction::Stop(reason))) => {
-            if reason.is_abnormal() {
-                crash_report(&reason, "init");
-            }
-            guard.finish(reason.clone());
-            let _ = ack.send(Err(InitFailure::Stopped(reason)));
-            return;
-        }
-        Ok(InitOutcome(InitAction::Ignore)) => {
-            guard.finish(ExitReason::Normal);
-            let _ = ack.send(Err(InitFailure::Ignored));
-            return;
-        }
-        Err(message) => {
-            let reason = ExitReason::Panic(message.clone());
-            crash_report(&reason, "init");
-            guard.finish(reason);
-            let _ = ack.send(Err(InitFailure::Panicked(message)));
-            return;
-        }
-    };
-    let _ = ack.send(Ok(()));
-
-    let mut last_message = "init";
-    let first = Flow { action, after_terminate: None };
-    let (reason, after_terminate) =
-        serve(&mut state, &mut cx, &mut guard.mailbox, first, &mut last_message).await;
-    let reason = match catch_panic(state.terminate(&reason, &mut cx)).await {
-        Ok(()) => reason,
-        Err(message) => ExitReason::Panic(message),
-    };
-    if let Some(send_reply) = after_terminate {
-        send_reply();
-    }
-    if reason.is_abnormal() {
-        crash_report(&reason, last_message);
-    }
-    // Resources the state holds are released before anyone can observe the exit.
-    drop(state);
-    guard.finish(reason);
-}
-
-/// The loop: handles messages until a handler stops the server or a stop request
-/// arrives. Returns the exit reason and the deferred reply of a `Reply::stop`.
-async fn serve<S: GenServer>(
-    state: &mut S,
-    cx: &mut Context<S>,
-    mailbox: &mut Receiver<S>,
-    mut flow: Flow<S>,
-    last_message: &mut &'static str,
-) -> (ExitReason, Option<Box<dyn FnOnce() + Send>>) {
-    loop {
-        let handled = match flow.action {
-            Action::Stop(reason) => return (reason, flow.after_terminate),
-            Action::Continue(value) => {
-                *last_message = "continue";
-                catch_panic(state.handle_continue(value, cx)).await
-            }
-            Action::Proceed | Action::Hibernate => {
-                let next = mailbox.recv().await;
-                handle_envelope(state, cx, next, last_message).await
-            }
-            Action::Timeout(after) => {
-                let deadline = crate::timer::deadline_after(Instant::now(), after);
-                tokio::select! {
-                    biased;
-                    next = mailbox.recv() => handle_envelope(state, cx, next, last_message).await,
-                    () = tokio::time::sleep_until(deadline) => {
-                        *last_message = "timeout";
-                        catch_panic(state.handle_timeout(cx)).await
-                    }
-                }
-            }
-        };
-        flow = match handled {
-            Ok(flow) => flow,
-            Err(message) => return (ExitReason::Panic(message), None),
-        };
-    }
-}
-
-async fn handle_envelope<S: GenServer>(
-    state: &mut S,
-    cx: &mut Context<S>,
-    next: Option<Envelope<S>>,
-    last_message: &mut &'static str,
-) -> Result<Flow<S>, Arc<str>> {
-    match next {
-        Some(Envelope::Msg(msg)) => {
-            *last_message = S::message_name(&msg);
-            catch_panic(state.handle(msg, cx)).await
-        }
-        Some(Envelope::Info(info)) => {
-            *last_message = S::info_name(&info);
-            catch_panic(state.handle_info(info, cx)).await
-        }
-        Some(Envelope::Stop(reason)) => Ok(Flow { action: Action::Stop(reason), after_terminate: None }),
-        // The server's own context holds a sender, so the mailbox cannot run dry.
-        None => Ok(Flow { action: Action::Stop(ExitReason::Normal), after_terminate: None }),
-    }
-}
-
-/// OTP's crash report: one error event for an abnormal exit.
-fn crash_report(reason: &ExitReason, last_message: &str) {
-    tracing::error!(reason = %reason, last_message, "server terminated abnormally");
-}
-
-/// Polls `future`, turning a panic inside it into `Err(panic message)`.
-pub(crate) async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Arc<str>> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
-    })
-    .await
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        Arc::from(*message)
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        Arc::from(message.as_str())
-    } else {
-        Arc::from("a panic with a non-string payload")
-    }
-}
-
-/// `my_crate::server::Cache<alloc::string::String>` → `Cache<String>`: every path in the
-/// type name keeps only its last segment, the type parameters' paths included.
-pub(crate) fn short_type_name<S>() -> String {
-    let full = std::any::type_name::<S>();
-    let mut short = String::with_capacity(full.len());
-    let mut rest = full;
-    while !rest.is_empty() {
-        let path_end =
-            rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
-        let (path, after) = rest.split_at(path_end);
-        short.push_str(path.rsplit("::").next().unwrap_or(path));
-        // The delimiter after the path (`<`, `>`, `,`, a space, ...) is kept as it is.
-        let mut after = after.chars();
-        if let Some(delimiter) = after.next() {
-            short.push(delimiter);
-        }
-        rest = after.as_str();
-    }
-    short
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_type_name;
-
-    mod server {
-        pub(super) struct Cache<K, V>(K, V);
-    }
-
-    #[test]
-    fn short_type_names_drop_every_module_path() {
-        assert_eq!(short_type_name::<u32>(), "u32");
-        assert_eq!(
-            short_type_name::<server::Cache<String, (u8, Vec<String>)>>(),
-            "Cache<String, (u8, Vec<String>)>"
-        );
-        assert_eq!(short_type_name::<server::Cache<&'static str, [u8; 4]>>(), "Cache<&str, [u8; 4]>");
+        out.field("alive", &self.is_alive()).finish()
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! A server started with [`Builder::name`](crate::Builder::name) is registered before its
 //! `init` runs, and unregistered as it exits, before its exit can be observed: once a
-//! call fails or [`ServerRef::exited`](crate::ServerRef::exited) returns, the name is
+//! call fails or [`Process::exited`](crate::Process::exited) returns, the name is
 //! free. A start under a name that is taken does not run `init`; it returns
 //! [`StartError::AlreadyStarted`](crate::StartError::AlreadyStarted) with the holder's
 //! handle.

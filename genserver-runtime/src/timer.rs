@@ -17,7 +17,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::mailbox::Envelope;
-use crate::process::Core;
+use crate::process::Control;
 use crate::{GenServer, ServerRef};
 
 /// How far away "never" is: a deadline past what the clock can represent is put this far
@@ -44,7 +44,7 @@ pub struct TimerRef {
 impl std::fmt::Debug for TimerRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TimerRef")
-            .field("server", &self.inner.server.id)
+            .field("server", &self.inner.server.process().id())
             .field("remaining", &self.remaining())
             .finish()
     }
@@ -58,7 +58,7 @@ struct TimerInner {
     /// The server the timer is aimed at. Once it has exited the timer is void: asking the
     /// server's state rather than the timer task's makes this true as soon as the exit
     /// can be observed, not only once the timer task has run again.
-    server: Arc<Core>,
+    server: Arc<dyn Control>,
 }
 
 impl TimerRef {
@@ -88,7 +88,7 @@ impl TimerRef {
         Some(deadline.saturating_duration_since(Instant::now()))
     }
 
-    fn new(deadline: Instant, server: Arc<Core>) -> Self {
+    fn new(deadline: Instant, server: Arc<dyn Control>) -> Self {
         TimerRef {
             inner: Arc::new(TimerInner {
                 state: AtomicU8::new(PENDING),
@@ -100,7 +100,7 @@ impl TimerRef {
     }
 
     fn server_exited(&self) -> bool {
-        self.inner.server.exit_reason().is_some()
+        !self.inner.server.process().is_alive()
     }
 
     fn set_next_deadline(&self, deadline: Instant) {
@@ -119,9 +119,9 @@ impl TimerRef {
 
 /// Queues `info` in `server`'s mailbox after `delay`.
 pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, info: S::Info) -> TimerRef {
-    let tx = server.tx.clone();
+    let tx = server.tx().clone();
     let deadline = deadline_after(Instant::now(), delay);
-    let timer = TimerRef::new(deadline, server.core.clone());
+    let timer = TimerRef::new(deadline, server.shared.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
         tokio::select! {
@@ -142,11 +142,11 @@ pub(crate) fn send_interval<S: GenServer>(server: &ServerRef<S>, period: Duratio
 where
     S::Info: Clone,
 {
-    let tx = server.tx.clone();
+    let tx = server.tx().clone();
     let period = period.max(Duration::from_nanos(1));
     // The ticks count from now, when the interval is set, not from when its task first runs.
     let mut next = deadline_after(Instant::now(), period);
-    let timer = TimerRef::new(next, server.core.clone());
+    let timer = TimerRef::new(next, server.shared.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
         loop {

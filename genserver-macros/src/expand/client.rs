@@ -21,12 +21,23 @@ fn handle(names: &Names<'_>) -> TokenStream {
     let server = names.server.ident.to_string();
     let doc = format!(" The client handle of `{server}`: one method per call and cast. Cheap to clone.");
     let methods = names.handlers(&[Kind::Call, Kind::Cast]).map(|handler| client_method(names, handler));
+    let send_info = names.has(Kind::Info).then(|| {
+        let (info, info_type) = (local("info"), names.info_type());
+        let doc = format!(" Sends `{server}` an info message, as a timer or another task would.");
+        quote! {
+            #[doc = #doc]
+            #vis fn send_info(&self, #info: #info_type) -> ::core::result::Result<(), #rt::CastError> {
+                self.0.send_info(#info)
+            }
+        }
+    });
     quote! {
         #[doc = #doc]
         #vis struct #client #generics (#rt::ServerRef<#self_ty>) #where_clause;
 
         impl #impl_generics #client #type_generics #where_clause {
             #(#methods)*
+            #send_info
         }
 
         impl #impl_generics ::core::clone::Clone for #client #type_generics #where_clause {
@@ -47,10 +58,16 @@ fn handle(names: &Names<'_>) -> TokenStream {
             }
         }
 
-        impl #impl_generics ::core::ops::Deref for #client #type_generics #where_clause {
-            type Target = #rt::ServerRef<#self_ty>;
+        impl #impl_generics ::core::convert::AsRef<#rt::ServerRef<#self_ty>> for #client #type_generics #where_clause {
+            fn as_ref(&self) -> &#rt::ServerRef<#self_ty> {
+                &self.0
+            }
+        }
 
-            fn deref(&self) -> &Self::Target {
+        impl #impl_generics ::core::ops::Deref for #client #type_generics #where_clause {
+            type Target = #rt::Process;
+
+            fn deref(&self) -> &#rt::Process {
                 &self.0
             }
         }

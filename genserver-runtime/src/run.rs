@@ -1,0 +1,351 @@
+//! Starting a server and the task that runs it, from `init` to exit.
+//!
+//! A server is one tokio task running [`run`]: `init`, then the loop (a continuation
+//! first if one is pending, otherwise the next mailbox entry or, after a timeout return,
+//! the idle timeout), then `terminate`. Every handler runs under `catch_unwind`, so a
+//! panic stops only its server, with [`ExitReason::Panic`], after `terminate` has run.
+//!
+//! The exit is published by [`Process::finish`](crate::Process), then the mailbox is
+//! closed and drained: a caller whose request was still queued sees its reply channel
+//! close, reads the reason, and returns [`CallError::Exited`](crate::CallError); a caller
+//! that comes later finds the reason set and returns `NoServer` at once. A killed task is
+//! dropped wherever it was waiting; an [`ExitGuard`] publishes its exit from `Drop`.
+
+use std::any::Any;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::mailbox::{self, Envelope, Receiver};
+use crate::process::{CURRENT, Shared};
+use crate::registry::{self, Taken};
+use crate::returns::{Action, InitAction};
+use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, Mailbox, ServerId, ServerRef, StartError};
+
+/// Publishes a server's exit exactly once, even when its task is dropped mid-await.
+struct ExitGuard<S: GenServer> {
+    shared: Arc<Shared<S>>,
+    mailbox: Receiver<S>,
+    finished: bool,
+}
+
+impl<S: GenServer> ExitGuard<S> {
+    fn finish(&mut self, reason: ExitReason) {
+        self.finished = true;
+        self.shared.process.finish(reason);
+        self.mailbox.close_and_drain();
+    }
+}
+
+impl<S: GenServer> Drop for ExitGuard<S> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let reason = self.shared.process.take_kill_reason();
+            self.finish(reason.unwrap_or(ExitReason::Killed));
+        }
+    }
+}
+
+/// Why `init` did not produce a running server; becomes a [`StartError`].
+enum InitFailure {
+    Stopped(ExitReason),
+    Ignored,
+    Panicked(Arc<str>),
+}
+
+/// Options for starting a server: a name, an init timeout, the mailbox kind.
+///
+/// `#[genserver]` gives every server a `builder()`; `start` and `start_link` are
+/// shorthands for a builder with no options.
+///
+/// ```ignore
+/// let config = ConfigServer::builder()
+///     .name("config")
+///     .init_timeout(Duration::from_secs(1))
+///     .start(HashMap::new())
+///     .await?;
+/// ```
+#[must_use = "a builder does nothing until `start` is awaited"]
+pub struct Builder<S: GenServer> {
+    name: Option<Arc<str>>,
+    init_timeout: Option<Duration>,
+    mailbox: Mailbox,
+    _server: PhantomData<fn() -> S>,
+}
+
+impl<S: GenServer> Default for Builder<S> {
+    fn default() -> Self {
+        Builder { name: None, init_timeout: None, mailbox: Mailbox::default(), _server: PhantomData }
+    }
+}
+
+impl<S: GenServer> std::fmt::Debug for Builder<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("server", &short_type_name::<S>())
+            .field("name", &self.name)
+            .field("init_timeout", &self.init_timeout)
+            .field("mailbox", &self.mailbox)
+            .finish()
+    }
+}
+
+impl<S: GenServer> Builder<S> {
+    /// A builder with no name, no init timeout and an unbounded mailbox.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers the server under `name`; see [`whereis`](crate::whereis).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Gives `init` at most this long; past it the server is killed and the start returns
+    /// [`StartError::InitTimeout`]. By default `init` may take as long as it needs.
+    pub fn init_timeout(mut self, timeout: Duration) -> Self {
+        self.init_timeout = Some(timeout);
+        self
+    }
+
+    /// Chooses the mailbox kind (unbounded by default).
+    pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
+        self.mailbox = mailbox;
+        self
+    }
+
+    /// Starts the server and returns its handle once `init` has finished (OTP:
+    /// `GenServer.start/3`). If `init` continues, the continuation runs after this returns.
+    pub async fn start(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
+        let Builder { name, init_timeout, mailbox, .. } = self;
+        let id = ServerId::next();
+        let (tx, rx) = mailbox::channel::<S>(mailbox);
+        let shared = Shared::new(id, name.clone(), tx);
+        let me = ServerRef { shared: shared.clone() };
+        let handle = S::Ref::from(me.clone());
+        if let Some(name) = &name {
+            registry::register::<S>(name, id, &handle).map_err(|taken| match taken {
+                Taken::BySameType(holder) => StartError::AlreadyStarted(holder),
+                Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
+            })?;
+        }
+        let server = short_type_name::<S>();
+        let span =
+            tracing::error_span!("genserver", server = server.as_str(), id = %id, name = name.as_deref());
+        let (ack, acked) = oneshot::channel();
+        let task = tokio::spawn(CURRENT.scope(id, run::<S>(me, rx, args, ack)).instrument(span));
+        shared.process.set_task(task.abort_handle());
+        let acked = match init_timeout {
+            None => acked.await,
+            Some(timeout) => match tokio::time::timeout(timeout, acked).await {
+                Ok(acked) => acked,
+                Err(_) => {
+                    shared.process.kill();
+                    let _ = task.await;
+                    return Err(StartError::InitTimeout(timeout));
+                }
+            },
+        };
+        match acked {
+            Ok(Ok(())) => Ok(handle),
+            Ok(Err(InitFailure::Stopped(reason))) => Err(StartError::Stopped(reason)),
+            Ok(Err(InitFailure::Ignored)) => Err(StartError::Ignored),
+            Ok(Err(InitFailure::Panicked(message))) => Err(StartError::Panicked(message)),
+            // The task was dropped during init: killed, or the runtime is shutting down.
+            Err(_) => Err(StartError::Stopped(shared.process.exited().await)),
+        }
+    }
+
+    /// Starts the server like [`start`](Self::start) (OTP: `GenServer.start_link/3`).
+    /// Links between servers arrive with supervision; until then this is `start`.
+    pub async fn start_link(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
+        self.start(args).await
+    }
+}
+
+/// The server task.
+async fn run<S: GenServer>(
+    me: ServerRef<S>,
+    mailbox: Receiver<S>,
+    args: S::Args,
+    ack: oneshot::Sender<Result<(), InitFailure>>,
+) {
+    let mut guard = ExitGuard { shared: me.shared.clone(), mailbox, finished: false };
+    let mut cx = Context::new(me);
+    let (mut state, action) = match catch_panic(S::init(args, &mut cx)).await {
+        Ok(InitOutcome(InitAction::Ready(state, action))) => (state, action),
+        Ok(InitOutcome(InitAction::Stop(reason))) => {
+            if reason.is_abnormal() {
+                crash_report(&reason, "init");
+            }
+            guard.finish(reason.clone());
+            let _ = ack.send(Err(InitFailure::Stopped(reason)));
+            return;
+        }
+        Ok(InitOutcome(InitAction::Ignore)) => {
+            guard.finish(ExitReason::Normal);
+            let _ = ack.send(Err(InitFailure::Ignored));
+            return;
+        }
+        Err(message) => {
+            let reason = ExitReason::Panic(message.clone());
+            crash_report(&reason, "init");
+            guard.finish(reason);
+            let _ = ack.send(Err(InitFailure::Panicked(message)));
+            return;
+        }
+    };
+    let _ = ack.send(Ok(()));
+
+    let mut last_message = "init";
+    let first = Flow { action, after_terminate: None };
+    let (reason, after_terminate) =
+        serve(&mut state, &mut cx, &mut guard.mailbox, first, &mut last_message).await;
+    let reason = match catch_panic(state.terminate(&reason, &mut cx)).await {
+        Ok(()) => reason,
+        Err(message) => ExitReason::Panic(message),
+    };
+    if let Some(send_reply) = after_terminate {
+        send_reply();
+    }
+    if reason.is_abnormal() {
+        crash_report(&reason, last_message);
+    }
+    // Resources the state holds are released before anyone can observe the exit.
+    drop(state);
+    guard.finish(reason);
+}
+
+/// The loop: handles messages until a handler stops the server or a stop request
+/// arrives. Returns the exit reason and the deferred reply of a `Reply::stop`.
+async fn serve<S: GenServer>(
+    state: &mut S,
+    cx: &mut Context<S>,
+    mailbox: &mut Receiver<S>,
+    mut flow: Flow<S>,
+    last_message: &mut &'static str,
+) -> (ExitReason, Option<Box<dyn FnOnce() + Send>>) {
+    loop {
+        let handled = match flow.action {
+            Action::Stop(reason) => return (reason, flow.after_terminate),
+            Action::Continue(value) => {
+                *last_message = "continue";
+                catch_panic(state.handle_continue(value, cx)).await
+            }
+            Action::Proceed | Action::Hibernate => {
+                let next = mailbox.recv().await;
+                handle_envelope(state, cx, next, last_message).await
+            }
+            Action::Timeout(after) => {
+                let deadline = crate::timer::deadline_after(Instant::now(), after);
+                tokio::select! {
+                    biased;
+                    next = mailbox.recv() => handle_envelope(state, cx, next, last_message).await,
+                    () = tokio::time::sleep_until(deadline) => {
+                        *last_message = "timeout";
+                        catch_panic(state.handle_timeout(cx)).await
+                    }
+                }
+            }
+        };
+        flow = match handled {
+            Ok(flow) => flow,
+            Err(message) => return (ExitReason::Panic(message), None),
+        };
+    }
+}
+
+async fn handle_envelope<S: GenServer>(
+    state: &mut S,
+    cx: &mut Context<S>,
+    next: Option<Envelope<S>>,
+    last_message: &mut &'static str,
+) -> Result<Flow<S>, Arc<str>> {
+    match next {
+        Some(Envelope::Msg(msg)) => {
+            *last_message = S::message_name(&msg);
+            catch_panic(state.handle(msg, cx)).await
+        }
+        Some(Envelope::Info(info)) => {
+            *last_message = S::info_name(&info);
+            catch_panic(state.handle_info(info, cx)).await
+        }
+        Some(Envelope::Stop(reason)) => Ok(Flow { action: Action::Stop(reason), after_terminate: None }),
+        // The server's own context holds a sender, so the mailbox cannot run dry.
+        None => Ok(Flow { action: Action::Stop(ExitReason::Normal), after_terminate: None }),
+    }
+}
+
+/// OTP's crash report: one error event for an abnormal exit.
+fn crash_report(reason: &ExitReason, last_message: &str) {
+    tracing::error!(reason = %reason, last_message, "server terminated abnormally");
+}
+
+/// Polls `future`, turning a panic inside it into `Err(panic message)`.
+pub(crate) async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Arc<str>> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+    })
+    .await
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        Arc::from(*message)
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        Arc::from(message.as_str())
+    } else {
+        Arc::from("a panic with a non-string payload")
+    }
+}
+
+/// `my_crate::server::Cache<alloc::string::String>` → `Cache<String>`: every path in the
+/// type name keeps only its last segment, the type parameters' paths included.
+pub(crate) fn short_type_name<S>() -> String {
+    let full = std::any::type_name::<S>();
+    let mut short = String::with_capacity(full.len());
+    let mut rest = full;
+    while !rest.is_empty() {
+        let path_end =
+            rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
+        let (path, after) = rest.split_at(path_end);
+        short.push_str(path.rsplit("::").next().unwrap_or(path));
+        // The delimiter after the path (`<`, `>`, `,`, a space, ...) is kept as it is.
+        let mut after = after.chars();
+        if let Some(delimiter) = after.next() {
+            short.push(delimiter);
+        }
+        rest = after.as_str();
+    }
+    short
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_type_name;
+
+    mod server {
+        pub(super) struct Cache<K, V>(K, V);
+    }
+
+    #[test]
+    fn short_type_names_drop_every_module_path() {
+        assert_eq!(short_type_name::<u32>(), "u32");
+        assert_eq!(
+            short_type_name::<server::Cache<String, (u8, Vec<String>)>>(),
+            "Cache<String, (u8, Vec<String>)>"
+        );
+        assert_eq!(short_type_name::<server::Cache<&'static str, [u8; 4]>>(), "Cache<&str, [u8; 4]>");
+    }
+}
