@@ -15,6 +15,7 @@ pub(crate) fn error(span: Span, message: impl Display, help: impl Display) -> sy
 #[derive(Default)]
 pub(crate) struct Errors {
     collected: Option<syn::Error>,
+    count: usize,
     left_to_rustc: bool,
 }
 
@@ -31,6 +32,7 @@ impl Errors {
 
     /// Records an error as syn produced it.
     pub(crate) fn push(&mut self, error: syn::Error) {
+        self.count += 1;
         match &mut self.collected {
             Some(collected) => collected.combine(error),
             None => self.collected = Some(error),
@@ -42,6 +44,12 @@ impl Errors {
     /// mistake is reported once, but it cannot build a server from that code either.
     pub(crate) fn leave_to_rustc(&mut self) {
         self.left_to_rustc = true;
+    }
+
+    /// How many errors were recorded so far; rules compare it before and after to learn
+    /// whether they found anything.
+    pub(crate) fn count(&self) -> usize {
+        self.count
     }
 
     /// Whether a mistake was left to rustc.

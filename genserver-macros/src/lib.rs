@@ -32,29 +32,63 @@ fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
     let item: syn::ItemImpl = match syn::parse2(input.clone()) {
         Ok(item) => item,
         Err(_) => {
-            let error = syn::Error::new(
-                Span::call_site(),
-                "#[genserver] goes on an inherent `impl` block: `#[genserver] impl MyServer { ... }`",
-            );
-            let error = error.to_compile_error();
+            let error = not_an_impl(&input).to_compile_error();
             return quote! { #error #input };
         }
     };
     let mut errors = errors::Errors::default();
     let options = options::Options::parse(args, &mut errors);
-    let (server, cleaned) = model::Server::read(item, &mut errors);
-    if let Some(server) = &server {
-        validate::check(server, &mut errors);
+    let (server, mut cleaned) = model::Server::read(item, &mut errors);
+    let Some(mut server) = server else {
+        let error = errors.finish().err().map(|error| error.to_compile_error());
+        return quote! { #cleaned #error };
+    };
+    let verdict = validate::check(&server, &mut errors);
+    if !verdict.server_ok {
+        let error = errors.finish().err().map(|error| error.to_compile_error());
+        return quote! { #cleaned #error };
     }
-    match (errors.finish(), server) {
-        (Ok(()), Some(server)) => {
-            let generated = expand::expand(&server, &options);
-            quote! { #cleaned #generated }
+    // Generate the server from the handlers that passed, even when others did not: code
+    // that uses the server then type-checks, and each mistake is reported once. A handler
+    // left out is still in the impl block, unused; that is not worth a warning.
+    let mut keep = verdict.handler_ok.into_iter();
+    server.handlers.retain(|_| keep.next().unwrap_or(false));
+    let generated = expand::expand(&server, &options);
+    match errors.finish() {
+        Ok(()) => quote! { #cleaned #generated },
+        Err(error) => {
+            cleaned.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
+            let error = error.to_compile_error();
+            quote! { #cleaned #generated #error }
         }
-        (result, _) => {
-            let error = result.err().map(|error| error.to_compile_error());
-            quote! { #cleaned #error }
+    }
+}
+
+/// The error for `#[genserver]` on something other than an impl block, spanned on the
+/// item's keyword and name where it has them.
+fn not_an_impl(input: &TokenStream2) -> syn::Error {
+    let spanned = match syn::parse2::<syn::Item>(input.clone()) {
+        Ok(syn::Item::Struct(item)) => {
+            let (keyword, name) = (item.struct_token, item.ident);
+            quote!(#keyword #name)
         }
+        Ok(syn::Item::Enum(item)) => {
+            let (keyword, name) = (item.enum_token, item.ident);
+            quote!(#keyword #name)
+        }
+        Ok(syn::Item::Fn(item)) => {
+            let (keyword, name) = (item.sig.fn_token, item.sig.ident);
+            quote!(#keyword #name)
+        }
+        Ok(item) => quote!(#item),
+        Err(_) => input.clone(),
+    };
+    let message = "#[genserver] goes on an inherent `impl` block\n\
+                   help: keep this item as it is and put #[genserver] on the `impl` block that holds the handlers";
+    if spanned.is_empty() {
+        syn::Error::new(Span::call_site(), message)
+    } else {
+        syn::Error::new_spanned(spanned, message)
     }
 }
 

@@ -319,17 +319,35 @@ fn every_generated_path_is_rooted() {
 }
 
 #[test]
-fn errors_keep_the_users_impl_and_strip_markers() {
+fn errors_keep_the_users_impl_and_generate_the_valid_handlers() {
     let input = quote! {
         impl Broken {
             #[cast]
             fn bad(&mut self) -> u32 { 1 }
+            #[call]
+            fn good(&self) -> u32 { 2 }
             fn untouched(&self) {}
         }
     };
     let output = expand_genserver(quote!(), input).to_string();
     assert!(output.contains("fn untouched"), "the impl block is kept: {output}");
-    assert!(!output.contains("# [cast]"), "markers are removed: {output}");
+    assert!(!output.contains("# [cast]") && !output.contains("# [call]"), "markers are removed: {output}");
     assert_eq!(output.matches("compile_error").count(), 1, "one error: {output}");
-    assert!(!output.contains("BrokenRef"), "nothing is generated from an invalid server: {output}");
+    assert!(output.contains("allow (dead_code)"), "the left-out handler is not reported as unused: {output}");
+    assert!(output.contains("Good {"), "the valid handler is generated: {output}");
+    assert!(!output.contains("Bad {"), "the invalid handler is left out: {output}");
+}
+
+#[test]
+fn a_server_level_error_generates_nothing() {
+    let input = quote! {
+        impl Broken {
+            #[call]
+            fn good(&self) -> u32 { 2 }
+            fn start(&self) {}
+        }
+    };
+    let output = expand_genserver(quote!(), input).to_string();
+    assert_eq!(output.matches("compile_error").count(), 1, "one error: {output}");
+    assert!(!output.contains("BrokenRef"), "a `start` method would collide with the generated one: {output}");
 }

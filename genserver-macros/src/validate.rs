@@ -34,24 +34,46 @@ const HANDLE_METHODS: [&str; 13] = [
     "clone",
 ];
 
-pub(crate) fn check(server: &Server, errors: &mut Errors) {
+/// What validation found: whether the server as a whole can be generated, and which
+/// handlers can. On error the macro still generates the server from its valid handlers,
+/// so that code using the server reports nothing more than the mistakes themselves.
+pub(crate) struct Verdict {
+    pub(crate) server_ok: bool,
+    pub(crate) handler_ok: Vec<bool>,
+}
+
+pub(crate) fn check(server: &Server, errors: &mut Errors) -> Verdict {
+    let before = errors.count();
     check_impl_generics(server, errors);
     check_generated_names(server, errors);
     check_single_handlers(server, errors);
     check_variant_collisions(server, errors);
-    for handler in &server.handlers {
-        check_qualifiers(handler, errors);
-        check_method_generics(handler, errors);
-        check_receiver(handler, errors);
-        check_client_method_name(handler, errors);
-        check_contexts(handler, errors);
-        check_reply_tos(handler, errors);
-        for param in &handler.params {
-            check_field(handler, param, errors);
-        }
-        check_terminate_reason(handler, errors);
-        check_output(server, handler, errors);
+    let server_ok = errors.count() == before;
+    let handler_ok = server
+        .handlers
+        .iter()
+        .map(|handler| {
+            let before = errors.count();
+            check_handler(server, handler, errors);
+            errors.count() == before
+        })
+        .collect();
+    Verdict { server_ok, handler_ok }
+}
+
+/// Every rule about one handler.
+fn check_handler(server: &Server, handler: &Handler, errors: &mut Errors) {
+    check_qualifiers(handler, errors);
+    check_method_generics(handler, errors);
+    check_receiver(handler, errors);
+    check_client_method_name(handler, errors);
+    check_contexts(handler, errors);
+    check_reply_tos(handler, errors);
+    for param in &handler.params {
+        check_field(handler, param, errors);
     }
+    check_terminate_reason(handler, errors);
+    check_output(server, handler, errors);
 }
 
 // ---- The impl block ----

@@ -180,7 +180,7 @@ fn names_of(names: &Names<'_>, enum_ident: &syn::Ident, kinds: &[Kind]) -> Token
     });
     let phantom = phantom_arm(names, enum_ident, true);
     quote! {
-        match #param {
+        match *#param {
             #(#arms)*
             #phantom
         }

@@ -100,12 +100,16 @@ pub(super) fn phantom_variant(names: &Names<'_>) -> Option<TokenStream> {
     })
 }
 
-/// The arm that handles the phantom variant in a `match` over `value`.
+/// The arm that handles the phantom variant in a `match`, over a value or, `by_ref`,
+/// over a dereferenced place (`match *value`), where it binds by reference.
 pub(super) fn phantom_arm(names: &Names<'_>, enum_ident: &syn::Ident, by_ref: bool) -> Option<TokenStream> {
     phantom_variant(names).map(|_| {
         let never = super::local("never");
-        let deref = by_ref.then(|| quote!(*));
-        quote!(#enum_ident::__Phantom(_, #never) => match #deref #never {},)
+        if by_ref {
+            quote!(#enum_ident::__Phantom(_, ref #never) => match *#never {},)
+        } else {
+            quote!(#enum_ident::__Phantom(_, #never) => match #never {},)
+        }
     })
 }
 
@@ -125,7 +129,9 @@ fn info_clone(names: &Names<'_>) -> Option<TokenStream> {
     Some(quote! {
         impl #impl_generics ::core::clone::Clone for #info #type_generics #where_clause {
             fn clone(&self) -> Self {
-                match self {
+                // On the place, not the reference: if every variant is cfg'd out, the
+                // enum is empty and an empty match on it is exhaustive.
+                match *self {
                     #(#arms)*
                     #phantom
                 }
