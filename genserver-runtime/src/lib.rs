@@ -105,13 +105,19 @@
 //! - **Init failures** return only after the server is gone and its name is free (OTP
 //!   26+). [`Builder::init_timeout`] kills an `init` that takes too long.
 //! - **Kill** ([`Process::kill`]) stops the task at its next await point; `terminate`
-//!   does not run. A task cannot be preempted in the middle of synchronous code.
+//!   does not run and nothing is logged (a killed process cannot report itself; a
+//!   supervisor will). A task cannot be preempted in the middle of synchronous code.
+//! - **Stop** ([`Process::stop`]) is queued like a message. If it times out the server
+//!   is not killed, and the request stays queued, so the server still stops once it
+//!   reaches it.
 //! - **Hibernate** is accepted as a hint: a tokio task has no stack to drop while idle.
 //! - **A server runs until it stops**: dropping every handle does not stop it, as a
 //!   process lives on without references to its pid.
 //! - **Crash reports**: an abnormal exit logs one `tracing` error event with the reason
 //!   and the last message's handler, inside the server's span (`genserver` with its
 //!   type, id and name).
+//! - **Links** come with supervision: for now `start_link` starts the server exactly as
+//!   `start` does, without linking it to the caller.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

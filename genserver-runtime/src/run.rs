@@ -65,12 +65,33 @@ enum InitFailure {
 /// `#[genserver]` gives every server a `builder()`; `start` and `start_link` are
 /// shorthands for a builder with no options.
 ///
-/// ```ignore
-/// let config = ConfigServer::builder()
-///     .name("config")
+/// ```
+/// use genserver_runtime::prelude::*;
+///
+/// pub struct Greeter {
+///     greeting: String,
+/// }
+///
+/// #[genserver]
+/// impl Greeter {
+///     #[call]
+///     fn greet(&self, name: String) -> String {
+///         format!("{}, {name}!", self.greeting)
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let greeter = Greeter::builder()
+///     .name("greeter")
 ///     .init_timeout(Duration::from_secs(1))
-///     .start(HashMap::new())
+///     .mailbox(Mailbox::Bounded(64))
+///     .start(Greeter { greeting: "Hello".into() })
 ///     .await?;
+/// let found = Greeter::whereis("greeter").expect("registered");
+/// assert_eq!(found.greet("Ada".into()).await?, "Hello, Ada!");
+/// # Ok(())
+/// # }
 /// ```
 #[must_use = "a builder does nothing until `start` is awaited"]
 pub struct Builder<S: GenServer> {
