@@ -5,9 +5,11 @@
 //! Every test runs on a paused clock: time only moves when every task is waiting, and
 //! then straight to the next timer, so durations are exact.
 
+mod common;
+use common::poll_once;
+
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::task::Poll;
 
 use genserver_runtime::DEFAULT_CALL_TIMEOUT;
 use genserver_runtime::prelude::*;
@@ -91,18 +93,6 @@ impl Desk {
 
 async fn start_desk() -> DeskRef {
     Desk::start(Desk { held: None }).await.expect("Desk starts")
-}
-
-/// Polls `future` once, so that a call or a stop puts its request in the mailbox without
-/// waiting for the answer. `Some` if it already finished.
-async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 /// Starts `desk.block(..)` and returns once the server is inside the handler, with the

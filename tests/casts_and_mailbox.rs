@@ -2,9 +2,10 @@
 //! sender, casts that never wait on the default unbounded mailbox and are dropped toward
 //! a dead server, and the bounded mailbox (calls wait for room, `try_cast` says `Full`).
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::task::Poll;
+mod common;
+use common::poll_once;
+
+use std::future::IntoFuture;
 
 use genserver_runtime::prelude::*;
 use genserver_runtime::{CastError, Mailbox};
@@ -71,17 +72,6 @@ async fn block(server: &JournalRef) -> oneshot::Sender<()> {
     server.block(entered_tx, gate);
     entered.await.expect("the handler signals that it entered");
     open
-}
-
-/// Polls `future` once; `Some` if it already finished.
-async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 #[tokio::test(start_paused = true)]

@@ -4,10 +4,11 @@
 //! The server under test writes what happens to it in a shared [`Log`], so a test can
 //! see whether `init` and `terminate` ran, and in which order with the replies.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+mod common;
+use common::poll_once;
+
+use std::future::IntoFuture;
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 
 use genserver_runtime::prelude::*;
 use genserver_runtime::{StopError, whereis_id};
@@ -158,17 +159,6 @@ async fn start_probe() -> (ProbeRef, Log) {
     let log = Log::default();
     let probe = Probe::start(log.clone(), InitPlan::Ok).await.expect("Probe starts");
     (probe, log)
-}
-
-/// Polls `future` once; `Some` if it already finished.
-async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 /// Makes the next terminate wait: returns the signal that it started and its gate.

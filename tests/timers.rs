@@ -4,9 +4,10 @@
 //! Every test runs on a paused clock that only moves when every task waits, straight to
 //! the next timer, so each instant below is exact.
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::task::Poll;
+mod common;
+use common::poll_once;
+
+use std::future::IntoFuture;
 
 use genserver_runtime::prelude::*;
 use tokio::sync::{mpsc, oneshot};
@@ -124,17 +125,6 @@ async fn start_clock(idle: Option<Duration>) -> (ClockRef, mpsc::UnboundedReceiv
 async fn run_past_every_deadline(clock: &ClockRef) {
     tokio::time::sleep(Duration::from_secs(3600)).await;
     clock.pokes().await.expect("the clock answers");
-}
-
-/// Polls `future` once; `Some` if it already finished.
-async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 // ---- send_after ----
