@@ -1,7 +1,7 @@
 //! `impl GenServer for S`: the associated types, and one `match` per entry point that
 //! calls the user's handler and turns its return value into a `Flow`.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
 use super::client::{args_type, init_returns_self};
@@ -14,11 +14,12 @@ pub(super) fn expand(names: &Names<'_>) -> TokenStream {
     let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
     let (msg, client) = (&names.msg, &names.client);
     let (info_type, continue_type, args_type) = (names.info_type(), names.continue_type(), args_type(names));
-    let (cx, value) = (local("cx"), local("value"));
+    let cx = local("cx");
     let init = init(names);
-    let handle = handle(names);
-    let handle_info = handle_info(names);
-    let handle_continue = dispatch_enum(names, &names.cont, Kind::Continue, &value);
+    let handle = entry_point(names, "handle", "msg", "Msg", msg, Kind::Call);
+    let handle_info = entry_point(names, "handle_info", "info", "Info", &names.info, Kind::Info);
+    let handle_continue =
+        entry_point(names, "handle_continue", "value", "Continue", &names.cont, Kind::Continue);
     let handle_timeout = names.handler(Kind::Timeout).map(|handler| {
         let call = flow(names, handler);
         quote! {
@@ -50,9 +51,7 @@ pub(super) fn expand(names: &Names<'_>) -> TokenStream {
             #handle
             #handle_info
 
-            async fn handle_continue(&mut self, #value: Self::Continue, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
-                #handle_continue
-            }
+            #handle_continue
 
             #handle_timeout
             #terminate
@@ -95,23 +94,22 @@ fn init(names: &Names<'_>) -> TokenStream {
     }
 }
 
-fn handle(names: &Names<'_>) -> TokenStream {
+/// One entry point that dispatches an enum: `async fn method(&mut self, param: Self::Type,
+/// cx) -> Flow<Self> { match param { ... } }`.
+fn entry_point(
+    names: &Names<'_>,
+    method: &str,
+    param: &str,
+    ty: &str,
+    enum_ident: &syn::Ident,
+    kind: Kind,
+) -> TokenStream {
     let rt = names.rt;
-    let (msg, cx) = (local("msg"), local("cx"));
-    let body = dispatch_enum(names, &names.msg, Kind::Call, &msg);
+    let (method, ty) = (syn::Ident::new(method, Span::call_site()), syn::Ident::new(ty, Span::call_site()));
+    let (param, cx) = (local(param), local("cx"));
+    let body = dispatch_enum(names, enum_ident, kind, &param);
     quote! {
-        async fn handle(&mut self, #msg: Self::Msg, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
-            #body
-        }
-    }
-}
-
-fn handle_info(names: &Names<'_>) -> TokenStream {
-    let rt = names.rt;
-    let (info, cx) = (local("info"), local("cx"));
-    let body = dispatch_enum(names, &names.info, Kind::Info, &info);
-    quote! {
-        async fn handle_info(&mut self, #info: Self::Info, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
+        async fn #method(&mut self, #param: Self::#ty, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
             #body
         }
     }
