@@ -95,7 +95,7 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
         let deadline = timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout));
         let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
         // On a bounded mailbox this waits for room, within the same deadline.
-        match within(deadline, server.tx().send(Envelope::Msg(msg))).await {
+        match within(deadline, server.mailbox().send(Envelope::Msg(msg))).await {
             None => return Err(timed_out()),
             // The mailbox closed while the call waited for room: the server was running
             // when the call was made and exited during it (its reason is set first).

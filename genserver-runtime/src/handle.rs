@@ -10,7 +10,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::mailbox::{Envelope, SendError, Sender};
+use crate::mailbox::{Envelope, Queue, SendError};
 use crate::process::{Process, Shared};
 use crate::{Call, CastError, GenServer, ReplyTo};
 
@@ -89,28 +89,28 @@ impl<S: GenServer> PartialEq for ServerRef<S> {
 impl<S: GenServer> Eq for ServerRef<S> {}
 
 impl<S: GenServer> ServerRef<S> {
-    pub(crate) fn tx(&self) -> &Sender<S> {
-        &self.shared.tx
+    pub(crate) fn mailbox(&self) -> &Queue<S> {
+        &self.shared.mailbox
     }
 
     /// Sends a call or cast message without waiting. Toward a server that is not running
     /// the message is dropped, as OTP's cast does. On a full bounded mailbox it is
     /// dropped with a warning; use [`try_cast`](Self::try_cast) to see that.
     pub fn cast(&self, msg: S::Msg) {
-        if let Err(SendError::Full) = self.tx().try_send(Envelope::Msg(msg)) {
+        if let Err(SendError::Full) = self.mailbox().try_send(Envelope::Msg(msg)) {
             tracing::warn!(server = %self.id(), "cast dropped: the bounded mailbox is full");
         }
     }
 
     /// Sends a call or cast message without waiting and says whether it was queued.
     pub fn try_cast(&self, msg: S::Msg) -> Result<(), CastError> {
-        self.tx().try_send(Envelope::Msg(msg)).map_err(cast_error)
+        self.mailbox().try_send(Envelope::Msg(msg)).map_err(cast_error)
     }
 
     /// Sends an info message (OTP: `send(pid, msg)`), as a timer or another task would.
     /// Dropped toward a server that is not running.
     pub fn send_info(&self, info: S::Info) -> Result<(), CastError> {
-        self.tx().try_send(Envelope::Info(info)).map_err(cast_error)
+        self.mailbox().try_send(Envelope::Info(info)).map_err(cast_error)
     }
 
     /// Starts a call: `make` builds the message around the reply channel. Generated

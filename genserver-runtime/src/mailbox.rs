@@ -5,9 +5,24 @@
 //! system requests such as a stop. The default mailbox is unbounded, so a cast never
 //! waits (OTP's mailboxes are unbounded too); a bounded one makes calls and stops wait
 //! for room and makes [`ServerRef::try_cast`](crate::ServerRef::try_cast) report `Full`.
+//!
+//! It is built for this one job rather than taken from a general channel:
+//! - the [`Queue`] lives inside the server's shared allocation and allocates nothing
+//!   until the first message arrives, so an idle server costs only its few words;
+//! - a sender takes a short lock, pushes, and wakes the server only if it is parked;
+//! - the server takes the whole queue in one swap and handles that batch without
+//!   touching the lock again, so a busy server pays for one lock and no wake per batch,
+//!   not per message. The two buffers trade places, so after warm-up nothing allocates.
 
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
 
+use tokio::sync::Notify;
+
+use crate::process::Shared;
 use crate::{ExitReason, GenServer};
 
 /// Which kind of mailbox a server gets; set with
@@ -40,89 +55,149 @@ pub(crate) enum SendError {
     Full,
 }
 
-/// The sending side; cheap to clone.
-pub(crate) enum Sender<S: GenServer> {
-    Unbounded(mpsc::UnboundedSender<Envelope<S>>),
-    Bounded(mpsc::Sender<Envelope<S>>),
+/// The sending side, shared by every handle of a server.
+pub(crate) struct Queue<S: GenServer> {
+    state: Mutex<QueueState<S>>,
+    /// For a bounded mailbox: the limit, how many entries are queued or in the server's
+    /// batch, and the senders waiting for room.
+    bound: Option<Box<Bound>>,
 }
 
-/// The receiving side, owned by the server task.
-pub(crate) enum Receiver<S: GenServer> {
-    Unbounded(mpsc::UnboundedReceiver<Envelope<S>>),
-    Bounded(mpsc::Receiver<Envelope<S>>),
+struct QueueState<S: GenServer> {
+    entries: VecDeque<Envelope<S>>,
+    /// The server's waker while it is parked on an empty queue.
+    parked: Option<Waker>,
+    closed: bool,
 }
 
-pub(crate) fn channel<S: GenServer>(kind: Mailbox) -> (Sender<S>, Receiver<S>) {
-    match kind {
-        Mailbox::Unbounded => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            (Sender::Unbounded(tx), Receiver::Unbounded(rx))
-        }
-        Mailbox::Bounded(capacity) => {
-            let (tx, rx) = mpsc::channel(capacity.max(1));
-            (Sender::Bounded(tx), Receiver::Bounded(rx))
+struct Bound {
+    capacity: usize,
+    queued: AtomicUsize,
+    room: Notify,
+}
+
+impl<S: GenServer> Queue<S> {
+    pub(crate) fn new(kind: Mailbox) -> Self {
+        let bound = match kind {
+            Mailbox::Unbounded => None,
+            Mailbox::Bounded(capacity) => Some(Box::new(Bound {
+                capacity: capacity.max(1),
+                queued: AtomicUsize::new(0),
+                room: Notify::new(),
+            })),
+        };
+        Queue {
+            state: Mutex::new(QueueState { entries: VecDeque::new(), parked: None, closed: false }),
+            bound,
         }
     }
-}
 
-impl<S: GenServer> Clone for Sender<S> {
-    fn clone(&self) -> Self {
-        match self {
-            Sender::Unbounded(tx) => Sender::Unbounded(tx.clone()),
-            Sender::Bounded(tx) => Sender::Bounded(tx.clone()),
-        }
+    fn lock(&self) -> MutexGuard<'_, QueueState<S>> {
+        // No code panics while holding the lock; a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
 
-impl<S: GenServer> Sender<S> {
     /// Queues without waiting.
     pub(crate) fn try_send(&self, envelope: Envelope<S>) -> Result<(), SendError> {
-        match self {
-            Sender::Unbounded(tx) => tx.send(envelope).map_err(|_| SendError::Closed),
-            Sender::Bounded(tx) => tx.try_send(envelope).map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => SendError::Full,
-                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-            }),
-        }
+        self.push(envelope).map_err(|(error, _)| error)
     }
 
     /// Queues, waiting for room in a bounded mailbox.
-    pub(crate) async fn send(&self, envelope: Envelope<S>) -> Result<(), SendError> {
-        match self {
-            Sender::Unbounded(tx) => tx.send(envelope).map_err(|_| SendError::Closed),
-            Sender::Bounded(tx) => tx.send(envelope).await.map_err(|_| SendError::Closed),
+    pub(crate) async fn send(&self, mut envelope: Envelope<S>) -> Result<(), SendError> {
+        loop {
+            let Some(bound) = &self.bound else { return self.try_send(envelope) };
+            // Listen before trying, so that room made between the try and the wait wakes us.
+            let room = bound.room.notified();
+            let mut room = std::pin::pin!(room);
+            room.as_mut().enable();
+            match self.push(envelope) {
+                Err((SendError::Full, returned)) => envelope = returned,
+                result => return result.map_err(|(error, _)| error),
+            }
+            room.await;
         }
     }
 
-    /// Resolves once the server has closed its mailbox.
-    pub(crate) async fn closed(&self) {
-        match self {
-            Sender::Unbounded(tx) => tx.closed().await,
-            Sender::Bounded(tx) => tx.closed().await,
+    fn push(&self, envelope: Envelope<S>) -> Result<(), (SendError, Envelope<S>)> {
+        let mut state = self.lock();
+        if state.closed {
+            return Err((SendError::Closed, envelope));
         }
+        if let Some(bound) = &self.bound {
+            if bound.queued.load(Ordering::Acquire) >= bound.capacity {
+                return Err((SendError::Full, envelope));
+            }
+            bound.queued.fetch_add(1, Ordering::AcqRel);
+        }
+        state.entries.push_back(envelope);
+        let parked = state.parked.take();
+        drop(state);
+        if let Some(server) = parked {
+            server.wake();
+        }
+        Ok(())
     }
 }
 
+/// The receiving side, owned by the server task: the shared queue and the batch taken
+/// from it.
+pub(crate) struct Receiver<S: GenServer> {
+    shared: Arc<Shared<S>>,
+    batch: VecDeque<Envelope<S>>,
+}
+
 impl<S: GenServer> Receiver<S> {
+    pub(crate) fn new(shared: Arc<Shared<S>>) -> Self {
+        Receiver { shared, batch: VecDeque::new() }
+    }
+
+    /// The next entry, waiting while the mailbox is empty. `None` once it is closed.
     pub(crate) async fn recv(&mut self) -> Option<Envelope<S>> {
-        match self {
-            Receiver::Unbounded(rx) => rx.recv().await,
-            Receiver::Bounded(rx) => rx.recv().await,
+        if self.batch.is_empty() {
+            self.refill().await?;
         }
+        let next = self.batch.pop_front();
+        if let Some(bound) = &self.shared.mailbox.bound {
+            bound.queued.fetch_sub(1, Ordering::AcqRel);
+            bound.room.notify_one();
+        }
+        next
+    }
+
+    /// Swaps the shared queue with the empty batch, parking while the queue is empty.
+    async fn refill(&mut self) -> Option<()> {
+        poll_fn(|cx| {
+            let mut state = self.shared.mailbox.lock();
+            if !state.entries.is_empty() {
+                std::mem::swap(&mut state.entries, &mut self.batch);
+                return Poll::Ready(Some(()));
+            }
+            if state.closed {
+                return Poll::Ready(None);
+            }
+            match &mut state.parked {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                parked => *parked = Some(cx.waker().clone()),
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// Refuses further sends and drops everything still queued. Dropping a queued call
     /// drops its [`ReplyTo`](crate::ReplyTo), which tells the caller the server is gone.
     pub(crate) fn close_and_drain(&mut self) {
-        match self {
-            Receiver::Unbounded(rx) => {
-                rx.close();
-                while rx.try_recv().is_ok() {}
-            }
-            Receiver::Bounded(rx) => {
-                rx.close();
-                while rx.try_recv().is_ok() {}
-            }
+        let queued = {
+            let mut state = self.shared.mailbox.lock();
+            state.closed = true;
+            state.parked = None;
+            std::mem::take(&mut state.entries)
+        };
+        // Dropped outside the lock: a dropped entry may run arbitrary `Drop` code.
+        drop(queued);
+        self.batch.clear();
+        if let Some(bound) = &self.shared.mailbox.bound {
+            bound.room.notify_waiters();
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
-use crate::mailbox::{Envelope, SendError, Sender};
+use crate::mailbox::{Envelope, Queue, SendError};
 use crate::{ExitReason, GenServer, ServerId, StopError, registry};
 
 tokio::task_local! {
@@ -31,17 +31,17 @@ pub(crate) fn current_server() -> Option<ServerId> {
     CURRENT.try_with(|id| *id).ok()
 }
 
-/// What a server's handles share: the untyped [`Process`] and the typed mailbox sender.
+/// What a server's handles share: the untyped [`Process`] and the typed mailbox.
 pub(crate) struct Shared<S: GenServer> {
     pub(crate) process: Process,
-    pub(crate) tx: Sender<S>,
+    pub(crate) mailbox: Queue<S>,
 }
 
 impl<S: GenServer> Shared<S> {
-    pub(crate) fn new(id: ServerId, name: Option<Arc<str>>, tx: Sender<S>) -> Arc<Self> {
+    pub(crate) fn new(id: ServerId, name: Option<Arc<str>>, mailbox: Queue<S>) -> Arc<Self> {
         Arc::new_cyclic(|this: &Weak<Shared<S>>| {
             let control: Weak<dyn Control> = this.clone();
-            Shared { process: Process::new(id, name, control), tx }
+            Shared { process: Process::new(id, name, control), mailbox }
         })
     }
 }
@@ -67,7 +67,7 @@ impl<S: GenServer> Control for Shared<S> {
         &self,
         reason: ExitReason,
     ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '_>> {
-        Box::pin(self.tx.send(Envelope::Stop(reason)))
+        Box::pin(self.mailbox.send(Envelope::Stop(reason)))
     }
 }
 

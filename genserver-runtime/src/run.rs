@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::mailbox::{self, Envelope, Receiver};
+use crate::mailbox::{Envelope, Queue, Receiver};
 use crate::process::{CURRENT, Shared};
 use crate::registry::{self, Taken};
 use crate::returns::{Action, InitAction};
@@ -148,8 +148,8 @@ impl<S: GenServer> Builder<S> {
     pub async fn start(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
         let Builder { name, init_timeout, mailbox, .. } = self;
         let id = ServerId::next();
-        let (tx, rx) = mailbox::channel::<S>(mailbox);
-        let shared = Shared::new(id, name.clone(), tx);
+        let shared = Shared::new(id, name.clone(), Queue::new(mailbox));
+        let rx = Receiver::new(shared.clone());
         let me = ServerRef { shared: shared.clone() };
         let handle = S::Ref::from(me.clone());
         if let Some(name) = &name {

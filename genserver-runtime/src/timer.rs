@@ -119,7 +119,7 @@ impl TimerRef {
 
 /// Queues `info` in `server`'s mailbox after `delay`.
 pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, info: S::Info) -> TimerRef {
-    let tx = server.tx().clone();
+    let server = server.clone();
     let deadline = deadline_after(Instant::now(), delay);
     let timer = TimerRef::new(deadline, server.shared.clone());
     let handle = timer.clone();
@@ -127,10 +127,10 @@ pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, i
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => {
                 if handle.fire() {
-                    let _ = tx.send(Envelope::Info(info)).await;
+                    let _ = server.mailbox().send(Envelope::Info(info)).await;
                 }
             }
-            () = tx.closed() => {}
+            _ = server.exited() => {}
         }
     });
     let _ = timer.inner.task.set(task.abort_handle());
@@ -142,7 +142,7 @@ pub(crate) fn send_interval<S: GenServer>(server: &ServerRef<S>, period: Duratio
 where
     S::Info: Clone,
 {
-    let tx = server.tx().clone();
+    let server = server.clone();
     let period = period.max(Duration::from_nanos(1));
     // The ticks count from now, when the interval is set, not from when its task first runs.
     let mut next = deadline_after(Instant::now(), period);
@@ -152,9 +152,9 @@ where
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(next) => {}
-                () = tx.closed() => return,
+                _ = server.exited() => return,
             }
-            if handle.is_cancelled() || tx.send(Envelope::Info(info.clone())).await.is_err() {
+            if handle.is_cancelled() || server.mailbox().send(Envelope::Info(info.clone())).await.is_err() {
                 return;
             }
             next = deadline_after(next, period);
