@@ -153,15 +153,21 @@ impl<S: GenServer> Receiver<S> {
 
     /// The next entry, waiting while the mailbox is empty. `None` once it is closed.
     pub(crate) async fn recv(&mut self) -> Option<Envelope<S>> {
-        if self.batch.is_empty() {
-            self.refill().await?;
+        if let Some(next) = self.next_in_batch() {
+            return Some(next);
         }
-        let next = self.batch.pop_front();
+        self.refill().await?;
+        self.next_in_batch()
+    }
+
+    /// The next entry of the batch already taken, without waiting or locking.
+    pub(crate) fn next_in_batch(&mut self) -> Option<Envelope<S>> {
+        let next = self.batch.pop_front()?;
         if let Some(bound) = &self.shared.mailbox.bound {
             bound.queued.fetch_sub(1, Ordering::AcqRel);
             bound.room.notify_one();
         }
-        next
+        Some(next)
     }
 
     /// Swaps the shared queue with the empty batch, parking while the queue is empty.

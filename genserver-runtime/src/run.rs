@@ -228,8 +228,10 @@ async fn run<S: GenServer>(
 
     let mut last_message = "init";
     let first = Flow { action, after_terminate: None };
-    let (reason, after_terminate) =
-        serve(&mut state, &mut cx, &mut guard.mailbox, first, &mut last_message).await;
+    // One catch around the whole loop rather than one per handler: a panic ends the loop
+    // wherever it happens, and costs nothing while no handler panics.
+    let served = catch_panic(serve(&mut state, &mut cx, &mut guard.mailbox, first, &mut last_message)).await;
+    let (reason, after_terminate) = served.unwrap_or_else(|message| (ExitReason::Panic(message), None));
     let reason = match catch_panic(state.terminate(&reason, &mut cx)).await {
         Ok(()) => reason,
         Err(message) => ExitReason::Panic(message),
@@ -255,53 +257,43 @@ async fn serve<S: GenServer>(
     last_message: &mut &'static str,
 ) -> (ExitReason, Option<Box<dyn FnOnce() + Send>>) {
     loop {
-        let handled = match flow.action {
+        let next = match flow.action {
             Action::Stop(reason) => return (reason, flow.after_terminate),
             Action::Continue(value) => {
                 *last_message = "continue";
-                catch_panic(state.handle_continue(value, cx)).await
+                flow = state.handle_continue(value, cx).await;
+                continue;
             }
-            Action::Proceed | Action::Hibernate => {
-                let next = mailbox.recv().await;
-                handle_envelope(state, cx, next, last_message).await
-            }
+            Action::Proceed | Action::Hibernate => match mailbox.next_in_batch() {
+                Some(next) => Some(next),
+                None => mailbox.recv().await,
+            },
             Action::Timeout(after) => {
                 let deadline = crate::timer::deadline_after(Instant::now(), after);
                 tokio::select! {
                     biased;
-                    next = mailbox.recv() => handle_envelope(state, cx, next, last_message).await,
+                    next = mailbox.recv() => next,
                     () = tokio::time::sleep_until(deadline) => {
                         *last_message = "timeout";
-                        catch_panic(state.handle_timeout(cx)).await
+                        flow = state.handle_timeout(cx).await;
+                        continue;
                     }
                 }
             }
         };
-        flow = match handled {
-            Ok(flow) => flow,
-            Err(message) => return (ExitReason::Panic(message), None),
+        flow = match next {
+            Some(Envelope::Msg(msg)) => {
+                *last_message = S::message_name(&msg);
+                state.handle(msg, cx).await
+            }
+            Some(Envelope::Info(info)) => {
+                *last_message = S::info_name(&info);
+                state.handle_info(info, cx).await
+            }
+            Some(Envelope::Stop(reason)) => return (reason, None),
+            // The mailbox is closed only once the server has exited.
+            None => return (ExitReason::Normal, None),
         };
-    }
-}
-
-async fn handle_envelope<S: GenServer>(
-    state: &mut S,
-    cx: &mut Context<S>,
-    next: Option<Envelope<S>>,
-    last_message: &mut &'static str,
-) -> Result<Flow<S>, Arc<str>> {
-    match next {
-        Some(Envelope::Msg(msg)) => {
-            *last_message = S::message_name(&msg);
-            catch_panic(state.handle(msg, cx)).await
-        }
-        Some(Envelope::Info(info)) => {
-            *last_message = S::info_name(&info);
-            catch_panic(state.handle_info(info, cx)).await
-        }
-        Some(Envelope::Stop(reason)) => Ok(Flow { action: Action::Stop(reason), after_terminate: None }),
-        // The server's own context holds a sender, so the mailbox cannot run dry.
-        None => Ok(Flow { action: Action::Stop(ExitReason::Normal), after_terminate: None }),
     }
 }
 
