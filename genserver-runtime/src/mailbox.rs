@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
@@ -153,11 +153,31 @@ impl<S: GenServer> Receiver<S> {
 
     /// The next entry, waiting while the mailbox is empty. `None` once it is closed.
     pub(crate) async fn recv(&mut self) -> Option<Envelope<S>> {
+        poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next entry if there is one; otherwise registers to be woken by the next send.
+    /// `Ready(None)` once the mailbox is closed.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
         if let Some(next) = self.next_in_batch() {
-            return Some(next);
+            return Poll::Ready(Some(next));
         }
-        self.refill().await?;
-        self.next_in_batch()
+        {
+            let mut state = self.shared.mailbox.lock();
+            if state.entries.is_empty() {
+                if state.closed {
+                    return Poll::Ready(None);
+                }
+                match &mut state.parked {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    parked => *parked = Some(cx.waker().clone()),
+                }
+                return Poll::Pending;
+            }
+            // Take the whole queue: the batch is handled without the lock.
+            std::mem::swap(&mut state.entries, &mut self.batch);
+        }
+        Poll::Ready(self.next_in_batch())
     }
 
     /// The next entry of the batch already taken, without waiting or locking.
@@ -168,26 +188,6 @@ impl<S: GenServer> Receiver<S> {
             bound.room.notify_one();
         }
         Some(next)
-    }
-
-    /// Swaps the shared queue with the empty batch, parking while the queue is empty.
-    async fn refill(&mut self) -> Option<()> {
-        poll_fn(|cx| {
-            let mut state = self.shared.mailbox.lock();
-            if !state.entries.is_empty() {
-                std::mem::swap(&mut state.entries, &mut self.batch);
-                return Poll::Ready(Some(()));
-            }
-            if state.closed {
-                return Poll::Ready(None);
-            }
-            match &mut state.parked {
-                Some(waker) if waker.will_wake(cx.waker()) => {}
-                parked => *parked = Some(cx.waker().clone()),
-            }
-            Poll::Pending
-        })
-        .await
     }
 
     /// Refuses further sends and drops everything still queued. Dropping a queued call

@@ -15,6 +15,7 @@ use std::any::Any;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -162,7 +163,13 @@ impl<S: GenServer> Builder<S> {
         let span =
             tracing::error_span!("genserver", server = server.as_str(), id = %id, name = name.as_deref());
         let (ack, acked) = oneshot::channel();
-        let task = tokio::spawn(CURRENT.scope(id, run::<S>(me, rx, args, ack)).instrument(span));
+        let server_task = CURRENT.scope(id, run::<S>(me, rx, args, ack));
+        // Without a subscriber that wants the span, do not carry it in every task.
+        let task = if span.is_disabled() {
+            tokio::spawn(server_task)
+        } else {
+            tokio::spawn(server_task.instrument(span))
+        };
         shared.process.set_task(task.abort_handle());
         let acked = match init_timeout {
             None => acked.await,
@@ -201,7 +208,7 @@ async fn run<S: GenServer>(
 ) {
     let mut guard = ExitGuard { shared: me.shared.clone(), mailbox, finished: false };
     let mut cx = Context::new(me);
-    let (mut state, action) = match catch_panic(S::init(args, &mut cx)).await {
+    let (mut state, action) = match catch_panic(async { S::init(args, &mut cx).await }).await {
         Ok(InitOutcome(InitAction::Ready(state, action))) => (state, action),
         Ok(InitOutcome(InitAction::Stop(reason))) => {
             if reason.is_abnormal() {
@@ -232,7 +239,7 @@ async fn run<S: GenServer>(
     // wherever it happens, and costs nothing while no handler panics.
     let served = catch_panic(serve(&mut state, &mut cx, &mut guard.mailbox, first, &mut last_message)).await;
     let (reason, after_terminate) = served.unwrap_or_else(|message| (ExitReason::Panic(message), None));
-    let reason = match catch_panic(state.terminate(&reason, &mut cx)).await {
+    let reason = match catch_panic(async { state.terminate(&reason, &mut cx).await }).await {
         Ok(()) => reason,
         Err(message) => ExitReason::Panic(message),
     };
@@ -270,10 +277,17 @@ async fn serve<S: GenServer>(
             },
             Action::Timeout(after) => {
                 let deadline = crate::timer::deadline_after(Instant::now(), after);
-                tokio::select! {
-                    biased;
-                    next = mailbox.recv() => next,
-                    () = tokio::time::sleep_until(deadline) => {
+                // Boxed: a timer is large and most waits have none, so it stays out of
+                // the task's own size. A message already queued wins over the timeout.
+                let mut idle = Box::pin(tokio::time::sleep_until(deadline));
+                let next = std::future::poll_fn(|cx| match mailbox.poll_recv(cx) {
+                    Poll::Ready(next) => Poll::Ready(Some(next)),
+                    Poll::Pending => idle.as_mut().poll(cx).map(|()| None),
+                })
+                .await;
+                match next {
+                    Some(next) => next,
+                    None => {
                         *last_message = "timeout";
                         flow = state.handle_timeout(cx).await;
                         continue;
@@ -302,15 +316,33 @@ fn crash_report(reason: &ExitReason, last_message: &str) {
     tracing::error!(reason = %reason, last_message, "server terminated abnormally");
 }
 
-/// Polls `future`, turning a panic inside it into `Err(panic message)`.
-pub(crate) async fn catch_panic<F: Future>(future: F) -> Result<F::Output, Arc<str>> {
-    let mut future = std::pin::pin!(future);
-    std::future::poll_fn(|cx| match std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))) {
-        Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-        Ok(Poll::Pending) => Poll::Pending,
-        Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
-    })
-    .await
+pin_project_lite::pin_project! {
+    /// Polls a future, turning a panic inside it into `Err(panic message)`.
+    ///
+    /// A combinator rather than an `async fn`: an `async fn` taking the future by value
+    /// would hold it twice in the server task's state.
+    pub(crate) struct CatchPanic<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+/// Wraps `future` so that a panic inside it becomes `Err(panic message)`.
+pub(crate) fn catch_panic<F: Future>(future: F) -> CatchPanic<F> {
+    CatchPanic { future }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Arc<str>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let future = self.project().future;
+        match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
+        }
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {

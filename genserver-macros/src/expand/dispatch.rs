@@ -21,20 +21,13 @@ pub(super) fn expand(names: &Names<'_>) -> TokenStream {
     let handle_continue =
         entry_point(names, "handle_continue", "value", "Continue", &names.cont, Kind::Continue);
     let handle_timeout = names.handler(Kind::Timeout).map(|handler| {
-        let call = flow(names, handler);
-        quote! {
-            async fn handle_timeout(&mut self, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
-                #call
-            }
-        }
+        let signature = quote!(handle_timeout(&mut self, #cx: &mut #rt::Context<Self>));
+        entry_fn(signature, quote!(#rt::Flow<Self>), flow(names, handler), handler.is_async())
     });
     let terminate = names.handler(Kind::Terminate).map(|handler| {
-        let (reason, call) = (local("reason"), invoke(handler, true));
-        quote! {
-            async fn terminate(&mut self, #reason: &#rt::ExitReason, #cx: &mut #rt::Context<Self>) {
-                #call
-            }
-        }
+        let reason = local("reason");
+        let signature = quote!(terminate(&mut self, #reason: &#rt::ExitReason, #cx: &mut #rt::Context<Self>));
+        entry_fn(signature, quote!(()), invoke(handler, true), handler.is_async())
     });
     let message_name = names_of(names, msg, &[Kind::Call, Kind::Cast]);
     let info_name = names_of(names, &names.info, &[Kind::Info]);
@@ -87,9 +80,33 @@ fn init(names: &Names<'_>) -> TokenStream {
             }
         }
     };
-    quote! {
-        async fn init(#args: Self::Args, #cx: &mut #rt::Context<Self>) -> #rt::InitOutcome<Self> {
-            #body
+    let signature = quote!(init(#args: Self::Args, #cx: &mut #rt::Context<Self>));
+    let asynchronous = names.handler(Kind::Init).is_some_and(Handler::is_async);
+    entry_fn(signature, quote!(#rt::InitOutcome<Self>), body, asynchronous)
+}
+
+/// One method of the `GenServer` impl. An `async fn` if a handler it calls is async;
+/// otherwise it does its work when called and returns a ready future, which keeps the
+/// server task small (an `async fn` would store its arguments in its future).
+fn entry_fn(
+    signature: TokenStream,
+    output: TokenStream,
+    body: TokenStream,
+    asynchronous: bool,
+) -> TokenStream {
+    if asynchronous {
+        quote! {
+            async fn #signature -> #output {
+                #body
+            }
+        }
+    } else {
+        // Unreachable when `#[cfg]` removes every handler of the kind: an empty match.
+        quote! {
+            #[allow(unreachable_code)]
+            fn #signature -> impl ::core::future::Future<Output = #output> + ::core::marker::Send {
+                ::core::future::ready({ #body })
+            }
         }
     }
 }
@@ -108,22 +125,15 @@ fn entry_point(
     let (method, ty) = (syn::Ident::new(method, Span::call_site()), syn::Ident::new(ty, Span::call_site()));
     let (param, cx) = (local(param), local("cx"));
     let body = dispatch_enum(names, enum_ident, kind, &param);
-    quote! {
-        async fn #method(&mut self, #param: Self::#ty, #cx: &mut #rt::Context<Self>) -> #rt::Flow<Self> {
-            #body
-        }
-    }
+    let asynchronous = names.handlers(kinds_of(kind)).any(Handler::is_async);
+    let signature = quote!(#method(&mut self, #param: Self::#ty, #cx: &mut #rt::Context<Self>));
+    entry_fn(signature, quote!(#rt::Flow<Self>), body, asynchronous)
 }
 
 /// `match value { Enum::Variant { fields } => flow, ... }` over the handlers of `kind`
 /// (calls and casts together for `Kind::Call`).
 fn dispatch_enum(names: &Names<'_>, enum_ident: &syn::Ident, kind: Kind, value: &syn::Ident) -> TokenStream {
-    let kinds: &[Kind] = match kind {
-        Kind::Call | Kind::Cast => &[Kind::Call, Kind::Cast],
-        Kind::Info => &[Kind::Info],
-        _ => &[Kind::Continue],
-    };
-    let handlers: Vec<_> = names.handlers(kinds).collect();
+    let handlers: Vec<_> = names.handlers(kinds_of(kind)).collect();
     if handlers.is_empty() {
         return quote!(match #value {});
     }
@@ -146,6 +156,15 @@ fn dispatch_enum(names: &Names<'_>, enum_ident: &syn::Ident, kind: Kind, value: 
             #(#arms)*
             #phantom
         }
+    }
+}
+
+/// The handler kinds one entry point dispatches: calls and casts share `handle`.
+fn kinds_of(kind: Kind) -> &'static [Kind] {
+    match kind {
+        Kind::Call | Kind::Cast => &[Kind::Call, Kind::Cast],
+        Kind::Info => &[Kind::Info],
+        _ => &[Kind::Continue],
     }
 }
 
