@@ -146,12 +146,14 @@ impl Process {
             _ => return Err(StopError::NoServer),
         };
         let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
-        // Once the request is queued, or the mailbox closed while it waited for room (the
-        // server exited meanwhile), the exit reason says how the stop went.
-        if tokio::time::timeout_at(deadline, control.send_stop(reason.clone())).await.is_err() {
-            return Err(StopError::Timeout(timeout));
-        }
-        match tokio::time::timeout_at(deadline, self.exited()).await {
+        // One deadline for the whole stop. Once the request is queued, or the mailbox
+        // closed while it waited for room (the server exited meanwhile), the exit reason
+        // says how the stop went.
+        let stopped = async {
+            let _ = control.send_stop(reason.clone()).await;
+            self.exited().await
+        };
+        match tokio::time::timeout_at(deadline, stopped).await {
             Ok(exit) if exit == reason => Ok(()),
             Ok(exit) => Err(StopError::ExitedWith(exit)),
             Err(_) => Err(StopError::Timeout(timeout)),

@@ -159,9 +159,8 @@ impl<S: GenServer> Builder<S> {
                 Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
             })?;
         }
-        let server = short_type_name::<S>();
-        let span =
-            tracing::error_span!("genserver", server = server.as_str(), id = %id, name = name.as_deref());
+        // Field values are computed only if a subscriber wants the span.
+        let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
         let (ack, acked) = oneshot::channel();
         let server_task = CURRENT.scope(id, run::<S>(me, rx, args, ack));
         // Without a subscriber that wants the span, do not carry it in every task.
