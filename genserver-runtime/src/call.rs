@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
+use tokio::sync::oneshot::error::TryRecvError;
 use tokio::time::Instant;
 
 use crate::mailbox::Envelope;
@@ -104,28 +105,59 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
             }
             Some(Ok(())) => {}
         }
-        // Wait for the reply or the exit, whichever comes first, as OTP's monitor does: a
-        // ReplyTo handed to another task must not keep the caller waiting on a dead server.
-        let answer = within(deadline, async {
-            tokio::select! {
-                biased;
-                reply = &mut pending => match reply {
-                    Ok(reply) => Ok(reply),
-                    // The ReplyTo was dropped unanswered: the server is exiting, or the
-                    // handler dropped it. Wait for the exit until the deadline.
-                    Err(_) => Err(CallError::Exited(process.exited().await)),
-                },
-                reason = process.exited() => Err(CallError::Exited(reason)),
+        // Most calls are answered within one turn of the scheduler. Give the server that
+        // turn before arming the deadline's timer, which costs more than the rest of the
+        // call; the deadline itself was fixed above and is unchanged.
+        if deadline.is_some() {
+            tokio::task::yield_now().await;
+            match pending.try_recv() {
+                Ok(reply) => return Ok(reply),
+                Err(TryRecvError::Empty) => {}
+                // The ReplyTo was dropped unanswered (the receiver is now spent): the
+                // server is exiting, or the handler dropped it. Wait for the exit until
+                // the deadline, as OTP's monitor would.
+                Err(TryRecvError::Closed) => {
+                    return match within(deadline, process.exited()).await {
+                        Some(reason) => Err(CallError::Exited(reason)),
+                        None => Err(CallError::Timeout(timeout.unwrap_or(Duration::MAX))),
+                    };
+                }
             }
-        })
-        .await;
-        match answer {
-            // A reply sent before the exit still counts: the reply comes before the DOWN.
-            Some(Err(CallError::Exited(reason))) => pending.try_recv().map_err(|_| CallError::Exited(reason)),
-            Some(answer) => answer,
-            // A reply that raced in at the deadline still counts (OTP's final `after 0`).
-            None => pending.try_recv().map_err(|_| timed_out()),
         }
+        // Boxed: the slow path is large and most calls never take it.
+        Box::pin(wait_for_reply(process, pending, deadline, timeout)).await
+    }
+}
+
+/// Waits for the reply or the server's exit, whichever comes first, as OTP's monitor
+/// does: a `ReplyTo` handed to another task must not keep the caller waiting on a dead
+/// server.
+async fn wait_for_reply<R>(
+    process: &crate::Process,
+    mut pending: oneshot::Receiver<R>,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+) -> Result<R, CallError> {
+    let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
+    let answer = within(deadline, async {
+        tokio::select! {
+            biased;
+            reply = &mut pending => match reply {
+                Ok(reply) => Ok(reply),
+                // The ReplyTo was dropped unanswered: the server is exiting, or the
+                // handler dropped it. Wait for the exit until the deadline.
+                Err(_) => Err(CallError::Exited(process.exited().await)),
+            },
+            reason = process.exited() => Err(CallError::Exited(reason)),
+        }
+    })
+    .await;
+    match answer {
+        // A reply sent before the exit still counts: the reply comes before the DOWN.
+        Some(Err(CallError::Exited(reason))) => pending.try_recv().map_err(|_| CallError::Exited(reason)),
+        Some(answer) => answer,
+        // A reply that raced in at the deadline still counts (OTP's final `after 0`).
+        None => pending.try_recv().map_err(|_| timed_out()),
     }
 }
 
