@@ -10,14 +10,19 @@
 use std::fmt;
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::sync::oneshot::error::TryRecvError;
 use tokio::time::Instant;
 
 use crate::mailbox::Envelope;
 use crate::{CallError, GenServer, ServerRef};
+
+/// How many turns of the scheduler a call gives the server before arming its deadline's
+/// timer. A tokio timer costs more than a fast call, and most calls are answered within
+/// a turn or two; the deadline itself is fixed when the call is sent.
+const TURNS_BEFORE_TIMER: usize = 4;
 
 /// How long a call waits for its reply unless told otherwise: 5 seconds, as in OTP.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -109,19 +114,32 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
         // turn before arming the deadline's timer, which costs more than the rest of the
         // call; the deadline itself was fixed above and is unchanged.
         if deadline.is_some() {
-            tokio::task::yield_now().await;
-            match pending.try_recv() {
-                Ok(reply) => return Ok(reply),
-                Err(TryRecvError::Empty) => {}
+            // Re-queue this task a few times instead of arming the timer: the server runs
+            // meanwhile (tokio runs a task woken from its own poll after at most three
+            // others), and the reply, once sent, wakes this task anyway.
+            let mut turns = 0;
+            let early = std::future::poll_fn(|cx| match Pin::new(&mut pending).poll(cx) {
+                Poll::Ready(reply) => Poll::Ready(Some(reply)),
+                Poll::Pending if turns < TURNS_BEFORE_TIMER => {
+                    turns += 1;
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Poll::Pending => Poll::Ready(None),
+            })
+            .await;
+            match early {
+                Some(Ok(reply)) => return Ok(reply),
                 // The ReplyTo was dropped unanswered (the receiver is now spent): the
                 // server is exiting, or the handler dropped it. Wait for the exit until
                 // the deadline, as OTP's monitor would.
-                Err(TryRecvError::Closed) => {
+                Some(Err(_)) => {
                     return match within(deadline, process.exited()).await {
                         Some(reason) => Err(CallError::Exited(reason)),
                         None => Err(CallError::Timeout(timeout.unwrap_or(Duration::MAX))),
                     };
                 }
+                None => {}
             }
         }
         // Boxed: the slow path is large and most calls never take it.
