@@ -16,13 +16,20 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use crate::mailbox::Envelope;
+use crate::mailbox::{Envelope, SendError};
 use crate::{CallError, GenServer, ServerRef};
 
-/// How many turns of the scheduler a call gives the server before arming its deadline's
-/// timer. A tokio timer costs more than a fast call, and most calls are answered within
-/// a turn or two; the deadline itself is fixed when the call is sent.
-const TURNS_BEFORE_TIMER: usize = 4;
+/// How many times a call re-queues its task, giving the server turns to answer, before
+/// arming its deadline's timer: a tokio timer costs more than a fast call. On a
+/// current-thread runtime the server, woken by the send, runs within one turn; on a
+/// multi-thread one, tokio runs a task re-queued from its own poll up to three times in
+/// a row before others. The deadline itself is fixed when the call is sent.
+fn turns_before_timer() -> usize {
+    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => 1,
+        _ => 4,
+    }
+}
 
 /// How long a call waits for its reply unless told otherwise: 5 seconds, as in OTP.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -98,29 +105,40 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
         if !process.is_alive() {
             return Err(CallError::NoServer);
         }
-        let deadline = timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout));
         let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
-        // On a bounded mailbox this waits for room, within the same deadline.
-        match within(deadline, server.mailbox().send(Envelope::Msg(msg))).await {
-            None => return Err(timed_out()),
-            // The mailbox closed while the call waited for room: the server was running
-            // when the call was made and exited during it (its reason is set first).
-            Some(Err(_)) => {
+        let deadline_from_now =
+            || timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout));
+        // The deadline is read from the clock only when something has to wait for it: a
+        // full bounded mailbox, or a reply that is not there after the first turns. It
+        // then leaves out those turns, a few microseconds.
+        let mut deadline = None;
+        match server.mailbox().try_push(Envelope::Msg(msg)) {
+            Ok(()) => {}
+            // The server was running when the call was made (checked above) and exited
+            // since: its reason is set before its mailbox closes.
+            Err((SendError::Closed, _)) => {
                 return Err(process.exit_reason().map_or(CallError::NoServer, CallError::Exited));
             }
-            Some(Ok(())) => {}
+            Err((SendError::Full, msg)) => {
+                deadline = deadline_from_now();
+                match within(deadline, server.mailbox().send(msg)).await {
+                    None => return Err(timed_out()),
+                    Some(Err(_)) => {
+                        return Err(process.exit_reason().map_or(CallError::NoServer, CallError::Exited));
+                    }
+                    Some(Ok(())) => {}
+                }
+            }
         }
-        // Most calls are answered within one turn of the scheduler. Give the server that
-        // turn before arming the deadline's timer, which costs more than the rest of the
-        // call; the deadline itself was fixed above and is unchanged.
-        if deadline.is_some() {
+        if timeout.is_some() {
             // Re-queue this task a few times instead of arming the timer: the server runs
             // meanwhile (tokio runs a task woken from its own poll after at most three
             // others), and the reply, once sent, wakes this task anyway.
+            let turns_allowed = turns_before_timer();
             let mut turns = 0;
             let early = std::future::poll_fn(|cx| match Pin::new(&mut pending).poll(cx) {
                 Poll::Ready(reply) => Poll::Ready(Some(reply)),
-                Poll::Pending if turns < TURNS_BEFORE_TIMER => {
+                Poll::Pending if turns < turns_allowed => {
                     turns += 1;
                     cx.waker().wake_by_ref();
                     Poll::Pending
@@ -134,7 +152,7 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
                 // server is exiting, or the handler dropped it. Wait for the exit until
                 // the deadline, as OTP's monitor would.
                 Some(Err(_)) => {
-                    return match within(deadline, process.exited()).await {
+                    return match within(deadline.or_else(deadline_from_now), process.exited()).await {
                         Some(reason) => Err(CallError::Exited(reason)),
                         None => Err(CallError::Timeout(timeout.unwrap_or(Duration::MAX))),
                     };
@@ -143,6 +161,7 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
             }
         }
         // Boxed: the slow path is large and most calls never take it.
+        let deadline = deadline.or_else(deadline_from_now);
         Box::pin(wait_for_reply(process, pending, deadline, timeout)).await
     }
 }

@@ -102,6 +102,11 @@ impl<S: GenServer> Queue<S> {
         self.push(envelope).map_err(|(error, _)| error)
     }
 
+    /// Queues without waiting; on failure, gives the entry back.
+    pub(crate) fn try_push(&self, envelope: Envelope<S>) -> Result<(), (SendError, Envelope<S>)> {
+        self.push(envelope)
+    }
+
     /// Queues, waiting for room in a bounded mailbox.
     pub(crate) async fn send(&self, mut envelope: Envelope<S>) -> Result<(), SendError> {
         loop {
