@@ -8,11 +8,10 @@
 mod common;
 use common::poll_once;
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::future::IntoFuture;
 
-use genserver_runtime::DEFAULT_CALL_TIMEOUT;
 use genserver_runtime::prelude::*;
+use genserver_runtime::{CallFuture, DEFAULT_CALL_TIMEOUT};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
@@ -97,9 +96,7 @@ async fn start_desk() -> DeskRef {
 
 /// Starts `desk.block(..)` and returns once the server is inside the handler, with the
 /// call in flight and the sender that lets the handler finish.
-async fn enter_block(
-    desk: &DeskRef,
-) -> (Pin<Box<dyn Future<Output = Result<u32, CallError>> + Send + '_>>, oneshot::Sender<()>) {
+async fn enter_block(desk: &DeskRef) -> (CallFuture<'_, Desk, u32>, oneshot::Sender<()>) {
     let (entered_tx, entered) = oneshot::channel();
     let (open, gate) = oneshot::channel();
     let mut call = desk.block(entered_tx, gate).into_future();

@@ -95,75 +95,130 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
         self.timeout = None;
         self
     }
+}
 
-    async fn run(self) -> Result<R, CallError> {
-        let Call { server, msg, mut pending, timeout } = self;
-        let process: &crate::Process = server;
-        if crate::process::current_server() == Some(process.id()) {
-            return Err(CallError::CallingSelf);
-        }
-        if !process.is_alive() {
-            return Err(CallError::NoServer);
-        }
-        let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
-        let deadline_from_now =
-            || timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout));
-        // The deadline is read from the clock only when something has to wait for it: a
-        // full bounded mailbox, or a reply that is not there after the first turns. It
-        // then leaves out those turns, a few microseconds.
-        let mut deadline = None;
-        match server.mailbox().try_push(Envelope::Msg(msg)) {
-            Ok(()) => {}
-            // The server was running when the call was made (checked above) and exited
-            // since: its reason is set before its mailbox closes.
-            Err((SendError::Closed, _)) => {
-                return Err(process.exit_reason().map_or(CallError::NoServer, CallError::Exited));
+/// The future of an awaited [`Call`].
+///
+/// The first poll checks the server and queues the request. Then the call waits for the
+/// reply, re-queueing its task a few times before it arms the deadline's timer, because
+/// a tokio timer costs more than a fast call. A late reply, a full bounded mailbox and a
+/// dropped `ReplyTo` take a slower, boxed path that also watches the server's exit.
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<'a, S: GenServer, R> {
+    server: &'a ServerRef<S>,
+    msg: Option<S::Msg>,
+    pending: Option<oneshot::Receiver<R>>,
+    timeout: Option<Duration>,
+    turns_left: Option<usize>,
+    slow: Option<SlowPath<'a, R>>,
+}
+
+/// The boxed rest of a call that has to wait on more than its reply channel.
+type SlowPath<'a, R> = Pin<Box<dyn Future<Output = Result<R, CallError>> + Send + 'a>>;
+
+// No field is pinned in place: the slow path is pinned in its own box.
+impl<S: GenServer, R> Unpin for CallFuture<'_, S, R> {}
+
+impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
+    type Output = Result<R, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let process: &'a crate::Process = this.server;
+        let timeout = this.timeout;
+        if let Some(msg) = this.msg.take() {
+            if crate::process::current_server() == Some(process.id()) {
+                return Poll::Ready(Err(CallError::CallingSelf));
             }
-            Err((SendError::Full, msg)) => {
-                deadline = deadline_from_now();
-                match within(deadline, server.mailbox().send(msg)).await {
-                    None => return Err(timed_out()),
-                    Some(Err(_)) => {
-                        return Err(process.exit_reason().map_or(CallError::NoServer, CallError::Exited));
+            if !process.is_alive() {
+                return Poll::Ready(Err(CallError::NoServer));
+            }
+            match this.server.mailbox().try_push(Envelope::Msg(msg)) {
+                Ok(()) => {}
+                Err((SendError::Closed, _)) => return Poll::Ready(Err(exited_or_gone(process))),
+                Err((SendError::Full, envelope)) => {
+                    let pending = this.pending.take().expect("a call's reply channel");
+                    this.slow = Some(Box::pin(send_and_wait(this.server, envelope, pending, timeout)));
+                }
+            }
+        }
+        if let Some(slow) = &mut this.slow {
+            return slow.as_mut().poll(cx);
+        }
+        let pending = this.pending.as_mut().expect("a call polled after it completed");
+        match Pin::new(pending).poll(cx) {
+            Poll::Ready(Ok(reply)) => {
+                this.pending = None;
+                return Poll::Ready(Ok(reply));
+            }
+            // The ReplyTo was dropped unanswered (the receiver is now spent): the server
+            // is exiting, or the handler dropped it. Wait for the exit until the deadline,
+            // as OTP's monitor would.
+            Poll::Ready(Err(_)) => {
+                this.pending = None;
+                this.slow = Some(Box::pin(exit_within(process, deadline_from_now(timeout), timeout)));
+            }
+            Poll::Pending => {
+                if timeout.is_some() {
+                    let turns_left = this.turns_left.get_or_insert_with(turns_before_timer);
+                    if *turns_left > 0 {
+                        // The reply, once sent, wakes this task anyway.
+                        *turns_left -= 1;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
                     }
-                    Some(Ok(())) => {}
                 }
+                // The deadline leaves out the turns above, a few microseconds.
+                let pending = this.pending.take().expect("a call's reply channel");
+                this.slow =
+                    Some(Box::pin(wait_for_reply(process, pending, deadline_from_now(timeout), timeout)));
             }
         }
-        if timeout.is_some() {
-            // Re-queue this task a few times instead of arming the timer: the server runs
-            // meanwhile (tokio runs a task woken from its own poll after at most three
-            // others), and the reply, once sent, wakes this task anyway.
-            let turns_allowed = turns_before_timer();
-            let mut turns = 0;
-            let early = std::future::poll_fn(|cx| match Pin::new(&mut pending).poll(cx) {
-                Poll::Ready(reply) => Poll::Ready(Some(reply)),
-                Poll::Pending if turns < turns_allowed => {
-                    turns += 1;
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-                Poll::Pending => Poll::Ready(None),
-            })
-            .await;
-            match early {
-                Some(Ok(reply)) => return Ok(reply),
-                // The ReplyTo was dropped unanswered (the receiver is now spent): the
-                // server is exiting, or the handler dropped it. Wait for the exit until
-                // the deadline, as OTP's monitor would.
-                Some(Err(_)) => {
-                    return match within(deadline.or_else(deadline_from_now), process.exited()).await {
-                        Some(reason) => Err(CallError::Exited(reason)),
-                        None => Err(CallError::Timeout(timeout.unwrap_or(Duration::MAX))),
-                    };
-                }
-                None => {}
-            }
-        }
-        // Boxed: the slow path is large and most calls never take it.
-        let deadline = deadline.or_else(deadline_from_now);
-        Box::pin(wait_for_reply(process, pending, deadline, timeout)).await
+        this.slow.as_mut().expect("the slow path was just set").as_mut().poll(cx)
     }
+}
+
+/// A call to a full bounded mailbox: wait for room within the deadline, then for the reply.
+async fn send_and_wait<S: GenServer, R>(
+    server: &ServerRef<S>,
+    envelope: Envelope<S>,
+    pending: oneshot::Receiver<R>,
+    timeout: Option<Duration>,
+) -> Result<R, CallError> {
+    let process: &crate::Process = server;
+    let deadline = deadline_from_now(timeout);
+    match within(deadline, server.mailbox().send(envelope)).await {
+        None => Err(timed_out(timeout)),
+        Some(Err(_)) => Err(exited_or_gone(process)),
+        Some(Ok(())) => wait_for_reply(process, pending, deadline, timeout).await,
+    }
+}
+
+/// Waits for the server to exit, until the deadline.
+async fn exit_within<R>(
+    process: &crate::Process,
+    deadline: Option<Instant>,
+    timeout: Option<Duration>,
+) -> Result<R, CallError> {
+    match within(deadline, process.exited()).await {
+        Some(reason) => Err(CallError::Exited(reason)),
+        None => Err(timed_out(timeout)),
+    }
+}
+
+/// When the caller stops waiting: the timeout from now, or never.
+fn deadline_from_now(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout))
+}
+
+fn timed_out(timeout: Option<Duration>) -> CallError {
+    CallError::Timeout(timeout.unwrap_or(Duration::MAX))
+}
+
+/// A mailbox that refused a request closed after the server was seen running: it exited
+/// meanwhile, and its reason is set before its mailbox closes.
+fn exited_or_gone(process: &crate::Process) -> CallError {
+    process.exit_reason().map_or(CallError::NoServer, CallError::Exited)
 }
 
 /// Waits for the reply or the server's exit, whichever comes first, as OTP's monitor
@@ -175,7 +230,6 @@ async fn wait_for_reply<R>(
     deadline: Option<Instant>,
     timeout: Option<Duration>,
 ) -> Result<R, CallError> {
-    let timed_out = || CallError::Timeout(timeout.unwrap_or(Duration::MAX));
     let answer = within(deadline, async {
         tokio::select! {
             biased;
@@ -194,7 +248,7 @@ async fn wait_for_reply<R>(
         Some(Err(CallError::Exited(reason))) => pending.try_recv().map_err(|_| CallError::Exited(reason)),
         Some(answer) => answer,
         // A reply that raced in at the deadline still counts (OTP's final `after 0`).
-        None => pending.try_recv().map_err(|_| timed_out()),
+        None => pending.try_recv().map_err(|_| timed_out(timeout)),
     }
 }
 
@@ -208,9 +262,10 @@ async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Ou
 
 impl<'a, S: GenServer, R: Send + 'static> IntoFuture for Call<'a, S, R> {
     type Output = Result<R, CallError>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+    type IntoFuture = CallFuture<'a, S, R>;
 
     fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.run())
+        let Call { server, msg, pending, timeout } = self;
+        CallFuture { server, msg: Some(msg), pending: Some(pending), timeout, turns_left: None, slow: None }
     }
 }

@@ -135,7 +135,7 @@ mod run;
 mod server;
 mod timer;
 
-pub use call::{Call, DEFAULT_CALL_TIMEOUT, ReplyTo};
+pub use call::{Call, CallFuture, DEFAULT_CALL_TIMEOUT, ReplyTo};
 pub use error::{CallError, CastError, StartError, StopError};
 pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
