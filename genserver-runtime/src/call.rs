@@ -19,18 +19,6 @@ use tokio::time::Instant;
 use crate::mailbox::{Envelope, SendError};
 use crate::{CallError, GenServer, ServerRef};
 
-/// How many times a call re-queues its task, giving the server turns to answer, before
-/// arming its deadline's timer: a tokio timer costs more than a fast call. On a
-/// current-thread runtime the server, woken by the send, runs within one turn; on a
-/// multi-thread one, tokio runs a task re-queued from its own poll up to three times in
-/// a row before others. The deadline itself is fixed when the call is sent.
-fn turns_before_timer() -> usize {
-    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => 1,
-        _ => 4,
-    }
-}
-
 /// How long a call waits for its reply unless told otherwise: 5 seconds, as in OTP.
 pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -160,7 +148,7 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
             }
             Poll::Pending => {
                 if timeout.is_some() {
-                    let turns_left = this.turns_left.get_or_insert_with(turns_before_timer);
+                    let turns_left = this.turns_left.get_or_insert_with(crate::timer::turns_before_timer);
                     if *turns_left > 0 {
                         // The reply, once sent, wakes this task anyway.
                         *turns_left -= 1;

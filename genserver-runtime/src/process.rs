@@ -13,7 +13,6 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::task::Poll;
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -70,16 +69,6 @@ impl<S: GenServer> Control for Shared<S> {
     ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '_>> {
         Box::pin(self.mailbox.send(Envelope::Stop(reason)))
     }
-}
-
-/// Polls `future` once: its output if it is ready.
-async fn poll_once<F: Future>(future: Pin<&mut F>) -> Option<F::Output> {
-    let mut future = future;
-    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
 }
 
 /// A running server without its type (OTP: a process): its identity, whether and why it
@@ -165,14 +154,9 @@ impl Process {
             self.exited().await
         };
         let mut stopped = std::pin::pin!(stopped);
-        // A server with nothing queued stops within a turn of the scheduler or two: give
-        // it those before arming the deadline's timer.
-        let mut exit = poll_once(stopped.as_mut()).await;
-        if exit.is_none() {
-            tokio::task::yield_now().await;
-            exit = poll_once(stopped.as_mut()).await;
-        }
-        let exit = match exit {
+        // A server with nothing queued stops within a few turns of the scheduler: give it
+        // those before arming the deadline's timer.
+        let exit = match crate::timer::ready_within_turns(stopped.as_mut()).await {
             Some(exit) => exit,
             None => match tokio::time::timeout_at(deadline, stopped).await {
                 Ok(exit) => exit,

@@ -9,8 +9,11 @@
 //! or `None` if the timer had already fired, been cancelled or outlived its server; after
 //! `None`, its message may already be in the mailbox.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::task::Poll;
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -163,4 +166,32 @@ where
     });
     let _ = timer.inner.task.set(task.abort_handle());
     timer
+}
+
+/// How many times a task waiting on a server re-queues itself, giving the server turns
+/// to act, before it arms a deadline's timer: a tokio timer costs more than a fast call
+/// or stop. On a current-thread runtime the server, woken by the request, runs within one
+/// turn; on a multi-thread one, tokio runs a task re-queued from its own poll up to three
+/// times in a row before others.
+pub(crate) fn turns_before_timer() -> usize {
+    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => 1,
+        _ => 4,
+    }
+}
+
+/// Polls `future`, re-queueing the task for [`turns_before_timer`] turns while it is
+/// pending: its output if it finished within them.
+pub(crate) async fn ready_within_turns<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
+    let mut turns_left = turns_before_timer();
+    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
+        Poll::Ready(output) => Poll::Ready(Some(output)),
+        Poll::Pending if turns_left > 0 => {
+            turns_left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+        Poll::Pending => Poll::Ready(None),
+    })
+    .await
 }
