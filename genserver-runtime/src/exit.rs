@@ -16,6 +16,7 @@ use std::sync::Arc;
 /// | `:shutdown` | [`ExitReason::Shutdown`] |
 /// | `{:shutdown, term}` | [`ExitReason::ShutdownWith`] |
 /// | `:killed` | [`ExitReason::Killed`] |
+/// | `:noproc` | [`ExitReason::NoProc`] |
 /// | a raised exception | [`ExitReason::Panic`] (a handler panicked) |
 /// | any other term | [`ExitReason::Error`] |
 ///
@@ -32,6 +33,9 @@ pub enum ExitReason {
     ShutdownWith(Arc<str>),
     /// The server was killed: it stopped at once and its `terminate` did not run.
     Killed,
+    /// No such server (`:noproc`): the reason a monitor or a link reports for a server
+    /// that had already exited when it was set up.
+    NoProc,
     /// A handler panicked; the text is the panic message.
     Panic(Arc<str>),
     /// The server stopped because of an error.
@@ -76,7 +80,7 @@ impl PartialEq for ExitReason {
     fn eq(&self, other: &Self) -> bool {
         use ExitReason::*;
         match (self, other) {
-            (Normal, Normal) | (Shutdown, Shutdown) | (Killed, Killed) => true,
+            (Normal, Normal) | (Shutdown, Shutdown) | (Killed, Killed) | (NoProc, NoProc) => true,
             (ShutdownWith(a), ShutdownWith(b)) | (Panic(a), Panic(b)) => a == b,
             (Error(a), Error(b)) => Arc::ptr_eq(a, b) || a.to_string() == b.to_string(),
             _ => false,
@@ -93,6 +97,7 @@ impl fmt::Display for ExitReason {
             ExitReason::Shutdown => f.write_str("shutdown"),
             ExitReason::ShutdownWith(detail) => write!(f, "shutdown: {detail}"),
             ExitReason::Killed => f.write_str("killed"),
+            ExitReason::NoProc => f.write_str("noproc (no such server)"),
             ExitReason::Panic(message) => write!(f, "panicked: {message}"),
             ExitReason::Error(error) => write!(f, "error: {error}"),
         }
@@ -106,6 +111,7 @@ impl fmt::Debug for ExitReason {
             ExitReason::Shutdown => f.write_str("Shutdown"),
             ExitReason::ShutdownWith(detail) => f.debug_tuple("ShutdownWith").field(detail).finish(),
             ExitReason::Killed => f.write_str("Killed"),
+            ExitReason::NoProc => f.write_str("NoProc"),
             ExitReason::Panic(message) => f.debug_tuple("Panic").field(message).finish(),
             ExitReason::Error(error) => f.debug_tuple("Error").field(&error.to_string()).finish(),
         }
@@ -122,6 +128,7 @@ mod tests {
         assert!(!ExitReason::Shutdown.is_abnormal());
         assert!(!ExitReason::shutdown_with("maintenance").is_abnormal());
         assert!(ExitReason::Killed.is_abnormal());
+        assert!(ExitReason::NoProc.is_abnormal());
         assert!(ExitReason::Panic("boom".into()).is_abnormal());
         assert!(ExitReason::error("bad").is_abnormal());
     }

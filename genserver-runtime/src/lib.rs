@@ -116,8 +116,27 @@
 //! - **Crash reports**: an abnormal exit logs one `tracing` error event with the reason
 //!   and the last message's handler, inside the server's span (`genserver` with its
 //!   type, id and name).
-//! - **Links** come with supervision: for now `start_link` starts the server exactly as
-//!   `start` does, without linking it to the caller.
+//! - **Monitors** ([`Process::monitor`], [`Context::monitor`]) are one-way and stackable,
+//!   each with its own [`MonitorRef`]. OTP's `{:DOWN, ref, :process, pid, reason}` is a
+//!   [`Down`]: for a task, the value of the [`Monitor`] future; for a server, an info
+//!   message of its own type that the closure given to `cx.monitor` builds. A server that
+//!   had already exited gives a DOWN at once with [`ExitReason::NoProc`] (OTP's `noproc`,
+//!   whatever the server's real reason was). Demonitoring (dropping the `Monitor`, or
+//!   [`Context::demonitor`]) always flushes: a DOWN is never delivered after it, even if
+//!   already queued. A reply sent before an exit always arrives before its DOWN.
+//! - **Links** ([`Context::link`], and [`Builder::start_link`] called from inside a
+//!   server, which links once `init` has succeeded — OTP links before `init` runs, so a
+//!   parent dying during its child's `init` does not take the child down here) carry
+//!   exit signals both ways, by OTP's rules: `Normal` is ignored, any other reason stops
+//!   the partner with the same reason without running its `terminate`, and a server that
+//!   traps exits ([`Context::trap_exits`]) gets an [`Exit`] info message instead (for
+//!   `Normal` too). A kill cannot be trapped by its target; links see `Killed`, which a
+//!   trapping partner receives. Linking to an exited server sends the caller an exit
+//!   signal with `NoProc` (OTP raises `noproc` in a non-trapping caller; here it stops).
+//!   A stop from an exit signal is a kill with that reason: it takes effect at the next
+//!   await point, and like any kill logs no crash report. `start_link` from a plain task
+//!   links nothing: only servers have links. Exit signals and DOWNs skip the bound of a
+//!   bounded mailbox, as OTP's signals are not messages a sender could retry.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -127,7 +146,9 @@ mod call;
 mod error;
 mod exit;
 mod handle;
+mod link;
 mod mailbox;
+mod monitor;
 mod process;
 mod registry;
 pub mod returns;
@@ -140,7 +161,9 @@ pub use error::{CallError, CastError, StartError, StopError};
 pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::{ServerId, ServerRef};
+pub use link::Exit;
 pub use mailbox::Mailbox;
+pub use monitor::{Down, Monitor, MonitorRef};
 pub use process::Process;
 pub use registry::{whereis, whereis_id};
 pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoReply, Reply};
@@ -156,9 +179,9 @@ pub struct ReadmeDoctests;
 /// Everything a server module needs: `use genserver_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CallError, Context, ExitReason, GenServer, Init, Mailbox, NoReply, Process, Reply, ReplyTo,
-        ServerRef, StartError, StopError, TimerRef, call, cast, genserver, handle_continue, info, init,
-        terminate, timeout,
+        CallError, Context, Down, Exit, ExitReason, GenServer, Init, Mailbox, Monitor, MonitorRef, NoReply,
+        Process, Reply, ReplyTo, ServerId, ServerRef, StartError, StopError, TimerRef, call, cast, genserver,
+        handle_continue, info, init, terminate, timeout,
     };
     pub use std::time::Duration;
 }

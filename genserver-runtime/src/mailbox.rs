@@ -23,7 +23,7 @@ use std::task::{Context, Poll, Waker};
 use tokio::sync::Notify;
 
 use crate::process::Shared;
-use crate::{ExitReason, GenServer};
+use crate::{ExitReason, GenServer, MonitorRef};
 
 /// Which kind of mailbox a server gets; set with
 /// [`Builder::mailbox`](crate::Builder::mailbox).
@@ -47,6 +47,9 @@ pub(crate) enum Envelope<S: GenServer> {
     Info(S::Info),
     /// A request to stop with this reason (OTP: `sys:terminate`).
     Stop(ExitReason),
+    /// The DOWN of a monitor this server set up, as its info message. Handled only if the
+    /// monitor is still in place, so that a demonitor also drops a DOWN already queued.
+    Down(MonitorRef, S::Info),
 }
 
 /// Why a send did not go through.
@@ -123,13 +126,24 @@ impl<S: GenServer> Queue<S> {
         }
     }
 
+    /// Queues a signal (a DOWN or an exit signal) without waiting, past the bound of a
+    /// bounded mailbox: signals are not messages a sender could retry. Dropped once the
+    /// mailbox is closed.
+    pub(crate) fn push_signal(&self, envelope: Envelope<S>) {
+        let _ = self.push_with(envelope, false);
+    }
+
     fn push(&self, envelope: Envelope<S>) -> Result<(), (SendError, Envelope<S>)> {
+        self.push_with(envelope, true)
+    }
+
+    fn push_with(&self, envelope: Envelope<S>, bounded: bool) -> Result<(), (SendError, Envelope<S>)> {
         let mut state = self.lock();
         if state.closed {
             return Err((SendError::Closed, envelope));
         }
         if let Some(bound) = &self.bound {
-            if bound.queued.load(Ordering::Acquire) >= bound.capacity {
+            if bounded && bound.queued.load(Ordering::Acquire) >= bound.capacity {
                 return Err((SendError::Full, envelope));
             }
             bound.queued.fetch_add(1, Ordering::AcqRel);

@@ -22,13 +22,36 @@ use crate::mailbox::{Envelope, Queue, SendError};
 use crate::{ExitReason, GenServer, ServerId, StopError, registry};
 
 tokio::task_local! {
-    /// The id of the server whose task is running.
-    pub(crate) static CURRENT: ServerId;
+    /// The server whose task is running.
+    pub(crate) static CURRENT: Current;
+}
+
+/// What a server's task knows about itself: its id, and its process for `start_link`.
+pub(crate) struct Current {
+    pub(crate) id: ServerId,
+    pub(crate) control: Weak<dyn Control>,
 }
 
 /// The server whose task is running this code, if any.
 pub(crate) fn current_server() -> Option<ServerId> {
-    CURRENT.try_with(|id| *id).ok()
+    CURRENT.try_with(|current| current.id).ok()
+}
+
+/// The process of the server whose task is running this code, if any.
+pub(crate) fn current_process() -> Option<Arc<dyn Control>> {
+    CURRENT.try_with(|current| current.control.upgrade()).ok().flatten()
+}
+
+/// One tie between this server and another party, kept in [`Process`]'s one list.
+pub(crate) enum Tie {
+    /// Someone monitors this server: gets a DOWN when it exits.
+    Watcher(crate::monitor::Watcher),
+    /// This server monitors another: the monitor is removed when this server exits.
+    Watching(crate::monitor::Watching),
+    /// A link with another server: each gets the other's exit signal.
+    Link(crate::link::Link),
+    /// This server traps exits: how an exit signal becomes its info message.
+    Trap(crate::link::Trap),
 }
 
 /// What a server's handles share: the untyped [`Process`] and the typed mailbox.
@@ -83,6 +106,8 @@ pub struct Process {
     task: OnceLock<AbortHandle>,
     /// The reason to publish when the task is dropped rather than finishing.
     kill_reason: Mutex<Option<ExitReason>>,
+    /// Monitors, links and the trap: empty, and unallocated, for most servers.
+    ties: Mutex<Vec<Tie>>,
     control: Weak<dyn Control>,
 }
 
@@ -95,6 +120,7 @@ impl Process {
             exited: Notify::new(),
             task: OnceLock::new(),
             kill_reason: Mutex::new(None),
+            ties: Mutex::new(Vec::new()),
             control,
         }
     }
@@ -193,15 +219,62 @@ impl Process {
         self.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// Publishes the exit: frees the name, then sets the reason and wakes its waiters.
-    /// Anyone who observes the exit therefore finds the name free.
+    /// Publishes the exit: frees the name, sets the reason, sends the DOWNs of its
+    /// monitors and the exit signals of its links, then wakes its waiters. Anyone who
+    /// observes the exit therefore finds the name free, every reply the server sent has
+    /// gone out before its DOWN, and an awaited `exited()` returns after the DOWNs went out.
     pub(crate) fn finish(&self, reason: ExitReason) {
         if let Some(name) = &self.name {
             registry::unregister(name, self.id);
         }
         if self.exit.set(reason).is_ok() {
+            // Once the reason is set no tie can be added (see `add_tie`), so this list is
+            // the last one.
+            let ties = std::mem::take(&mut *self.ties());
+            let reason = self.exit.get().expect("just set");
+            for tie in ties {
+                match tie {
+                    Tie::Watcher(watcher) => watcher.fire(self.id, reason.clone()),
+                    Tie::Watching(watching) => watching.cancel(),
+                    Tie::Link(link) => link.signal(self.id, reason),
+                    Tie::Trap(_) => {}
+                }
+            }
+            // Last: whoever waited for the exit finds the DOWNs and exit signals sent.
             self.exited.notify_waiters();
         }
+    }
+
+    pub(crate) fn control(&self) -> &Weak<dyn Control> {
+        &self.control
+    }
+
+    pub(crate) fn ties(&self) -> std::sync::MutexGuard<'_, Vec<Tie>> {
+        // No code panics while holding the lock; a poisoned lock is still consistent.
+        self.ties.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `tie` unless an equal one (`same`) is there already, or gives it back if the
+    /// server has exited. The check is made under the lock that `finish` takes after
+    /// setting the reason, so a tie is either added before the exit and fired by it, or
+    /// refused.
+    pub(crate) fn add_tie(&self, tie: Tie, same: impl Fn(&Tie) -> bool) -> Result<(), Tie> {
+        let mut ties = self.ties();
+        if self.exit.get().is_some() {
+            return Err(tie);
+        }
+        if !ties.iter().any(same) {
+            ties.push(tie);
+        }
+        Ok(())
+    }
+
+    /// Removes and returns the first tie that matches. It is dropped by the caller, after
+    /// the lock is released.
+    pub(crate) fn remove_tie(&self, matches: impl Fn(&Tie) -> bool) -> Option<Tie> {
+        let mut ties = self.ties();
+        let position = ties.iter().position(matches)?;
+        Some(ties.swap_remove(position))
     }
 }
 

@@ -25,7 +25,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::mailbox::{Envelope, Queue, Receiver};
-use crate::process::{CURRENT, Shared};
+use crate::process::{CURRENT, Current, Shared};
 use crate::registry::{self, Taken};
 use crate::returns::{Action, InitAction};
 use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, Mailbox, ServerId, ServerRef, StartError};
@@ -147,6 +147,11 @@ impl<S: GenServer> Builder<S> {
     /// Starts the server and returns its handle once `init` has finished (OTP:
     /// `GenServer.start/3`). If `init` continues, the continuation runs after this returns.
     pub async fn start(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
+        self.spawn(args).await.map(|(handle, _)| handle)
+    }
+
+    /// Starts the server; returns its handle and its shared part.
+    async fn spawn(self, args: S::Args) -> Result<(S::Ref, Arc<Shared<S>>), StartError<S>> {
         let Builder { name, init_timeout, mailbox, .. } = self;
         let id = ServerId::next();
         let shared = Shared::new(id, name.clone(), Queue::new(mailbox));
@@ -162,7 +167,8 @@ impl<S: GenServer> Builder<S> {
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
         let (ack, acked) = oneshot::channel();
-        let server_task = CURRENT.scope(id, run::<S>(me, rx, args, ack));
+        let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
+        let server_task = CURRENT.scope(Current { id, control }, run::<S>(me, rx, args, ack));
         // Without a subscriber that wants the span, do not carry it in every task.
         let task = if span.is_disabled() {
             tokio::spawn(server_task)
@@ -182,7 +188,7 @@ impl<S: GenServer> Builder<S> {
             },
         };
         match acked {
-            Ok(Ok(())) => Ok(handle),
+            Ok(Ok(())) => Ok((handle, shared)),
             Ok(Err(InitFailure::Stopped(reason))) => Err(StartError::Stopped(reason)),
             Ok(Err(InitFailure::Ignored)) => Err(StartError::Ignored),
             Ok(Err(InitFailure::Panicked(message))) => Err(StartError::Panicked(message)),
@@ -191,10 +197,16 @@ impl<S: GenServer> Builder<S> {
         }
     }
 
-    /// Starts the server like [`start`](Self::start) (OTP: `GenServer.start_link/3`).
-    /// Links between servers arrive with supervision; until then this is `start`.
+    /// Starts the server like [`start`](Self::start) and, when called from inside a
+    /// server, links the new server with the caller once `init` has succeeded (OTP:
+    /// `GenServer.start_link/3`; see [`Context::link`]). From a plain task there is no
+    /// process to link to, and this is `start`.
     pub async fn start_link(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
-        self.start(args).await
+        let (handle, shared) = self.spawn(args).await?;
+        if let Some(caller) = crate::process::current_process() {
+            crate::link::link(caller.process(), &shared.process);
+        }
+        Ok(handle)
     }
 }
 
@@ -263,6 +275,8 @@ async fn serve<S: GenServer>(
     last_message: &mut &'static str,
 ) -> (ExitReason, Option<Box<dyn FnOnce() + Send>>) {
     loop {
+        // The idle timeout being waited for, to wait again after a stale DOWN.
+        let mut idle_timeout = None;
         let next = match flow.action {
             Action::Stop(reason) => return (reason, flow.after_terminate),
             Action::Continue(value) => {
@@ -275,6 +289,7 @@ async fn serve<S: GenServer>(
                 None => mailbox.recv().await,
             },
             Action::Timeout(after) => {
+                idle_timeout = Some(after);
                 let deadline = crate::timer::deadline_after(Instant::now(), after);
                 // Boxed: a timer is large and most waits have none, so it stays out of
                 // the task's own size. A message already queued wins over the timeout.
@@ -302,6 +317,17 @@ async fn serve<S: GenServer>(
             Some(Envelope::Info(info)) => {
                 *last_message = S::info_name(&info);
                 state.handle_info(info, cx).await
+            }
+            Some(Envelope::Down(monitor, info)) => {
+                if cx.process().take_watching(monitor) {
+                    *last_message = S::info_name(&info);
+                    state.handle_info(info, cx).await
+                } else {
+                    // Demonitored after the DOWN was queued: as if it never came (the idle
+                    // timeout, if any, starts over).
+                    let action = idle_timeout.map_or(Action::Proceed, Action::Timeout);
+                    Flow { action, after_terminate: None }
+                }
             }
             Some(Envelope::Stop(reason)) => return (reason, None),
             // The mailbox is closed only once the server has exited.

@@ -9,7 +9,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::{ExitReason, Flow, InitOutcome, ServerId, ServerRef, TimerRef};
+use crate::{ExitReason, Flow, InitOutcome, Process, ServerId, ServerRef, TimerRef};
 
 /// A server's behaviour: its message types and the dispatch of each to a handler.
 /// Implemented by `#[genserver]`.
@@ -68,7 +68,7 @@ pub trait GenServer: Sized + Send + 'static {
 /// What a handler can reach besides its state: its own handle and its timers
 /// (OTP: `self()`, `Process.send_after/3`).
 pub struct Context<S: GenServer> {
-    me: ServerRef<S>,
+    pub(crate) me: ServerRef<S>,
 }
 
 impl<S: GenServer> Context<S> {
@@ -90,6 +90,11 @@ impl<S: GenServer> Context<S> {
     /// The server's id.
     pub fn id(&self) -> ServerId {
         self.me.id()
+    }
+
+    /// The server's own [`Process`].
+    pub(crate) fn process(&self) -> &Process {
+        &self.me.shared.process
     }
 
     /// Sends the server `info` after `delay` (OTP: `Process.send_after(self(), info, ms)`).
