@@ -315,3 +315,138 @@ impl<S: GenServer> Context<S> {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Nothing is left behind: every way a monitor or a link ends empties both lists.
+
+    use std::future::Future;
+
+    use super::*;
+    use crate::{Flow, Init, IntoInit, NoContinue, ServerRef};
+
+    /// A server with no handlers, implemented by hand (the macro's paths name the crate
+    /// from outside).
+    struct Bare;
+
+    enum Signal {
+        Down,
+    }
+
+    impl GenServer for Bare {
+        type Args = ();
+        /// A ping: answered once every earlier message has been handled.
+        type Msg = oneshot::Sender<()>;
+        type Info = Signal;
+        type Continue = NoContinue;
+        type Ref = ServerRef<Bare>;
+
+        async fn init(_: (), _: &mut Context<Self>) -> crate::InitOutcome<Self> {
+            Init::<Bare>::ok(Bare).into_init()
+        }
+
+        fn handle(
+            &mut self,
+            ping: oneshot::Sender<()>,
+            _: &mut Context<Self>,
+        ) -> impl Future<Output = Flow<Self>> + Send {
+            let _ = ping.send(());
+            async { Flow::proceed() }
+        }
+
+        async fn handle_info(&mut self, _: Signal, _: &mut Context<Self>) -> Flow<Self> {
+            Flow::proceed()
+        }
+
+        async fn handle_continue(&mut self, value: NoContinue, _: &mut Context<Self>) -> Flow<Self> {
+            match value {}
+        }
+
+        fn message_name(_: &oneshot::Sender<()>) -> &'static str {
+            "ping"
+        }
+
+        fn info_name(_: &Signal) -> &'static str {
+            "signal"
+        }
+    }
+
+    async fn bare() -> ServerRef<Bare> {
+        match crate::Builder::<Bare>::new().start(()).await {
+            Ok(server) => server,
+            Err(_) => panic!("Bare starts"),
+        }
+    }
+
+    /// Returns once `server` has handled everything queued before.
+    async fn sync(server: &ServerRef<Bare>) {
+        let (ping, pong) = oneshot::channel();
+        server.cast(ping);
+        pong.await.expect("pong");
+    }
+
+    fn ties(server: &Process) -> usize {
+        server.ties().len()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dropped_or_demonitored_monitor_leaves_no_entry() {
+        let target = bare().await;
+        let dropped = target.monitor();
+        let removed = target.monitor();
+        let kept = target.monitor();
+        assert_eq!(ties(&target), 3);
+        drop(dropped);
+        removed.demonitor();
+        assert_eq!(ties(&target), 1);
+        drop(kept);
+        assert_eq!(ties(&target), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_monitor_is_removed_by_demonitor_and_by_the_watchers_exit() {
+        let target = bare().await;
+        let watcher = bare().await;
+        let cx = Context::new(watcher.clone());
+        let id = cx.monitor(&target, |_| Signal::Down);
+        assert_eq!((ties(&target), ties(&watcher)), (1, 1));
+        assert!(cx.demonitor(id));
+        assert_eq!((ties(&target), ties(&watcher)), (0, 0));
+
+        cx.monitor(&target, |_| Signal::Down);
+        watcher.kill();
+        watcher.exited().await;
+        assert_eq!((ties(&target), ties(&watcher)), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fired_monitor_leaves_no_entry_on_either_side() {
+        let target = bare().await;
+        let watcher = bare().await;
+        let cx = Context::new(watcher.clone());
+        cx.monitor(&target, |_| Signal::Down);
+        let monitor = target.monitor();
+        target.stop(ExitReason::Normal, std::time::Duration::from_secs(1)).await.expect("stopped");
+        assert_eq!(monitor.await.reason, ExitReason::Normal);
+        // The watcher's record goes when it handles the DOWN.
+        sync(&watcher).await;
+        assert_eq!((ties(&target), ties(&watcher)), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn links_are_removed_by_unlink_and_by_the_partners_exit() {
+        let a = bare().await;
+        let b = bare().await;
+        let cx = Context::new(a.clone());
+        cx.link(&b);
+        cx.link(&b);
+        assert_eq!((ties(&a), ties(&b)), (1, 1), "linking twice makes one link");
+        cx.unlink(&b);
+        assert_eq!((ties(&a), ties(&b)), (0, 0));
+
+        cx.link(&b);
+        b.stop(ExitReason::Normal, std::time::Duration::from_secs(1)).await.expect("stopped");
+        assert!(a.is_alive());
+        assert_eq!((ties(&a), ties(&b)), (0, 0));
+    }
+}
