@@ -466,3 +466,29 @@ async fn linking_to_an_exited_server_sends_noproc() {
     assert_eq!(caller.exited().await, ExitReason::NoProc);
     assert_eq!(log.entries(), ["gone terminate normal"]);
 }
+
+/// Links and monitors set up while their target exits, on several threads: each one ends
+/// with the target's reason or with `NoProc`, never with nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn links_and_monitors_racing_an_exit_always_fire() {
+    let log = Log::default();
+    let crash = ExitReason::Panic("boom".into());
+    for _ in 0..200 {
+        let partner = peer("partner", &log).await;
+        let target = peer("target", &log).await;
+        let link = tokio::spawn({
+            let (partner, target) = (partner.clone(), target.clone());
+            async move { partner.link_to(target).await }
+        });
+        let monitor = tokio::spawn({
+            let target = target.clone();
+            async move { target.monitor().await }
+        });
+        target.crash();
+        let _ = link.await.expect("link task");
+        let down = monitor.await.expect("monitor task");
+        assert!(down.reason == crash || down.reason == ExitReason::NoProc, "{down:?}");
+        let reason = partner.exited().await;
+        assert!(reason == crash || reason == ExitReason::NoProc, "{reason:?}");
+    }
+}

@@ -77,7 +77,7 @@
 //! - `ConfigServerRef`: the client handle, one method per call (returning a [`Call`] to
 //!   await, with `.timeout(d)`) and per cast (returning at once), plus `send_info` when
 //!   the server has info handlers. It dereferences to the server's [`Process`] for `id`,
-//!   `is_alive`, `exited`, `stop` and `kill`, and `as_ref()` gives the typed
+//!   `is_alive`, `exited`, `stop`, `kill` and `monitor`, and `as_ref()` gives the typed
 //!   [`ServerRef`] (for `try_cast` and raw messages).
 //! - `ConfigServer::start`, `start_link`, `builder` (see [`Builder`]) and `whereis`.
 //! - `impl GenServer for ConfigServer`, whose `handle` is one `match` over the messages.
