@@ -234,7 +234,7 @@ async fn demonitor_prevents_delivery_even_of_a_down_already_queued() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_demonitored_task_monitor_never_resolves_and_others_still_fire() {
+async fn demonitoring_one_task_monitor_leaves_the_others_of_the_server_in_place() {
     let log = Log::default();
     let server = peer("server", &log).await;
     let removed = server.monitor();

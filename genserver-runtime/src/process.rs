@@ -195,6 +195,8 @@ impl Process {
     /// Stops the server at once with [`ExitReason::Killed`]: its `terminate` does not run
     /// and queued messages are dropped (OTP: `Process.exit(pid, :kill)`). The server stops
     /// at its next await point; a handler that never awaits runs to its end first.
+    /// The server cannot trap it; its monitors get a DOWN and its links an exit signal
+    /// with `Killed`.
     pub fn kill(&self) {
         self.kill_with(ExitReason::Killed);
     }

@@ -65,8 +65,9 @@ pub trait GenServer: Sized + Send + 'static {
     fn info_name(info: &Self::Info) -> &'static str;
 }
 
-/// What a handler can reach besides its state: its own handle and its timers
-/// (OTP: `self()`, `Process.send_after/3`).
+/// What a handler can reach besides its state: its own handle, its timers, its
+/// monitors and links (OTP: `self()`, `Process.send_after/3`, `Process.monitor/1`,
+/// `Process.link/1`, `Process.flag(:trap_exit, true)`).
 pub struct Context<S: GenServer> {
     pub(crate) me: ServerRef<S>,
 }
