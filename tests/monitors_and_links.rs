@@ -9,7 +9,9 @@ use common::poll_once;
 
 use std::sync::{Arc, Mutex};
 
+use genserver_runtime::CastError;
 use genserver_runtime::prelude::*;
+use tokio::sync::oneshot;
 
 /// What happened to the servers of a test, in order.
 #[derive(Clone, Default)]
@@ -49,6 +51,17 @@ impl Peer {
     #[call]
     fn reply_and_stop(&mut self) -> Reply<u32> {
         Reply::stop(ExitReason::Normal, 7)
+    }
+
+    /// Does nothing: a cast to fill a bounded mailbox.
+    #[cast]
+    fn note(&mut self) {}
+
+    /// Says it has started, then keeps the server busy until `gate` opens.
+    #[call]
+    async fn wait_for(&mut self, started: oneshot::Sender<()>, gate: oneshot::Receiver<()>) {
+        let _ = started.send(());
+        let _ = gate.await;
     }
 
     #[cast]
@@ -491,4 +504,43 @@ async fn links_and_monitors_racing_an_exit_always_fire() {
         let reason = partner.exited().await;
         assert!(reason == crash || reason == ExitReason::NoProc, "{reason:?}");
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn exit_signals_and_downs_reach_a_full_bounded_mailbox() {
+    let log = Log::default();
+    let trapper =
+        Peer::builder().mailbox(Mailbox::Bounded(1)).start(("trapper", log.clone())).await.expect("started");
+    trapper.trap().await.expect("trap");
+    let linked = peer("linked", &log).await;
+    let watched = peer("watched", &log).await;
+    trapper.link_to(linked.clone()).await.expect("link");
+    let monitor = trapper.watch(watched.clone()).await.expect("watch");
+
+    // Busy, with its one slot taken.
+    let (open, gate) = oneshot::channel();
+    let (started, has_started) = oneshot::channel();
+    let busy = tokio::spawn({
+        let trapper = trapper.clone();
+        async move { trapper.wait_for(started, gate).await }
+    });
+    has_started.await.expect("wait_for started");
+    assert_eq!(trapper.as_ref().try_cast(PeerMsg::Note {}), Ok(()));
+    assert_eq!(trapper.as_ref().try_cast(PeerMsg::Note {}), Err(CastError::Full));
+
+    linked.crash();
+    assert_eq!(linked.exited().await, ExitReason::Panic("boom".into()));
+    watched.stop_with(ExitReason::Shutdown);
+    assert_eq!(watched.exited().await, ExitReason::Shutdown);
+
+    open.send(()).expect("open the gate");
+    busy.await.expect("task").expect("wait_for");
+    assert_eq!(
+        trapper.exits().await.expect("exits"),
+        vec![Exit { server: linked.id(), reason: ExitReason::Panic("boom".into()) }]
+    );
+    assert_eq!(
+        trapper.downs().await.expect("downs"),
+        vec![Down { id: monitor, server: watched.id(), reason: ExitReason::Shutdown }]
+    );
 }
