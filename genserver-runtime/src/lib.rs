@@ -124,19 +124,21 @@
 //!   whatever the server's real reason was). Demonitoring (dropping the `Monitor`, or
 //!   [`Context::demonitor`]) always flushes: a DOWN is never delivered after it, even if
 //!   already queued. A reply sent before an exit always arrives before its DOWN.
-//! - **Links** ([`Context::link`], and [`Builder::start_link`] called from inside a
-//!   server, which links once `init` has succeeded — OTP links before `init` runs, so a
-//!   parent dying during its child's `init` does not take the child down here) carry
-//!   exit signals both ways, by OTP's rules: `Normal` is ignored, any other reason stops
-//!   the partner with the same reason without running its `terminate`, and a server that
-//!   traps exits ([`Context::trap_exits`]) gets an [`Exit`] info message instead (for
-//!   `Normal` too). A kill cannot be trapped by its target; links see `Killed`, which a
-//!   trapping partner receives. Linking to an exited server sends the caller an exit
-//!   signal with `NoProc` (OTP raises `noproc` in a non-trapping caller; here it stops).
-//!   A stop from an exit signal is a kill with that reason: it takes effect at the next
-//!   await point, and like any kill logs no crash report. `start_link` from a plain task
-//!   links nothing: only servers have links. Exit signals and DOWNs skip the bound of a
-//!   bounded mailbox, as OTP's signals are not messages a sender could retry.
+//! - **Links** ([`Context::link`], [`Context::unlink`]) carry exit signals both ways, by
+//!   OTP's rules: `Normal` is ignored, any other reason stops the partner with the same
+//!   reason without running its `terminate`, and a server that traps exits
+//!   ([`Context::trap_exits`]) gets an [`Exit`] info message instead (for `Normal` too).
+//!   A kill cannot be trapped by its target; links see `Killed`, which a trapping partner
+//!   receives. Linking to an exited server sends the caller an exit signal with `NoProc`
+//!   (OTP raises `noproc` in a non-trapping caller; here it stops). A stop from an exit
+//!   signal is a kill with that reason: it takes effect at the next await point, and like
+//!   any kill logs no crash report. Exit signals and DOWNs skip the bound of a bounded
+//!   mailbox, as OTP's signals are not messages a sender could retry.
+//! - **`start_link`** ([`Builder::start_link`]) called from inside a server links the new
+//!   server with it once `init` has succeeded. OTP links before `init` runs, so here a
+//!   parent dying during its child's `init` does not take the child down, and a failed
+//!   `init` only returns its [`StartError`] (OTP also sends the caller the exit signal).
+//!   From a plain task it links nothing: only servers have links.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
