@@ -280,6 +280,45 @@ impl Process {
     }
 }
 
+/// An owned, untyped handle to a running server: what a supervisor keeps of each child.
+///
+/// Get one from any handle with [`Process::to_ref`]; it dereferences to the [`Process`]
+/// (`id`, `is_alive`, `exited`, `stop`, `kill`, `monitor`). Two are equal when they
+/// designate the same server.
+#[derive(Clone)]
+pub struct ProcessRef(Arc<dyn Control>);
+
+impl std::ops::Deref for ProcessRef {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        self.0.process()
+    }
+}
+
+impl PartialEq for ProcessRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.id() == other.id()
+    }
+}
+
+impl Eq for ProcessRef {}
+
+impl fmt::Debug for ProcessRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0.process(), f)
+    }
+}
+
+impl Process {
+    /// An owned untyped handle to this server, which keeps nothing of its type.
+    pub fn to_ref(&self) -> ProcessRef {
+        // A `Process` lives inside its server's shared allocation, which is alive while
+        // anyone borrows the `Process`.
+        ProcessRef(self.control.upgrade().expect("a borrowed Process's allocation is alive"))
+    }
+}
+
 impl fmt::Debug for Process {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut out = f.debug_struct("Process");

@@ -1,0 +1,346 @@
+//! Supervisors: a server that starts children, watches them and restarts them by a
+//! strategy (OTP: `Supervisor`, `supervisor`).
+//!
+//! The supervisor is an ordinary server, implemented by hand in [`server`]: it traps
+//! exits and links every child, so a child's exit arrives as an [`Exit`](crate::Exit)
+//! info message, which it answers with the child spec's restart type and its
+//! [`Strategy`]. This module holds the public face: [`Supervisor::builder`], the
+//! [`SupervisorRef`] handle and its calls, and [`SupervisorError`]; [`spec`] holds the
+//! child specs.
+
+mod server;
+mod spec;
+
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use server::{Supervisor, SupervisorInfo, SupervisorMsg};
+pub use spec::{ChildSpec, ChildStartError, ChildType, Restart, Shutdown};
+
+use server::Request;
+
+use crate::{CallError, Process, ProcessRef, ServerId, ServerRef, StartError};
+
+/// How a supervisor answers a child's exit (OTP: the `strategy` flag).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Strategy {
+    /// Restart only the child that exited (the default).
+    #[default]
+    OneForOne,
+    /// Stop the other children (in reverse start order), then restart them all in start
+    /// order.
+    OneForAll,
+    /// Stop the children started after the one that exited (in reverse start order), then
+    /// restart it and them in start order.
+    RestForOne,
+}
+
+/// Options for starting a [`Supervisor`]: strategy, restart intensity, name, children.
+///
+/// ```
+/// use genserver_runtime::prelude::*;
+/// use genserver_runtime::{ChildSpec, Strategy, Supervisor};
+///
+/// pub struct Worker;
+///
+/// #[genserver]
+/// impl Worker {
+///     #[cast]
+///     fn crash(&mut self) {
+///         panic!("on purpose");
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let supervisor = Supervisor::builder()
+///     .strategy(Strategy::OneForOne)
+///     .intensity(3, Duration::from_secs(5))
+///     .child(ChildSpec::new("worker", || Worker::builder().name("worker").start_link(Worker)))
+///     .start()
+///     .await?;
+/// let first = Worker::whereis("worker").expect("started");
+/// first.crash();
+/// first.exited().await;
+/// // The supervisor has restarted it by the time it answers a call.
+/// assert_eq!(supervisor.count_children().await?.active, 1);
+/// let second = Worker::whereis("worker").expect("restarted");
+/// assert_ne!(first.id(), second.id());
+/// supervisor.stop(ExitReason::Shutdown, Duration::from_secs(5)).await?;
+/// assert!(!second.is_alive());
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `start` is awaited"]
+#[derive(Debug)]
+pub struct SupervisorBuilder {
+    strategy: Strategy,
+    intensity: u32,
+    period: Duration,
+    name: Option<Arc<str>>,
+    children: Vec<ChildSpec>,
+    /// The server that starts the supervisor, set by `start`.
+    parent: Option<ServerId>,
+    /// Where `init` says why it failed.
+    failure: Arc<Mutex<Option<SupervisorError>>>,
+}
+
+impl Supervisor {
+    /// A builder for a one-for-one supervisor with Elixir's default intensity (3 restarts
+    /// in 5 s), no name and no children.
+    pub fn builder() -> SupervisorBuilder {
+        SupervisorBuilder {
+            strategy: Strategy::OneForOne,
+            intensity: 3,
+            period: Duration::from_secs(5),
+            name: None,
+            children: Vec::new(),
+            parent: None,
+            failure: Arc::default(),
+        }
+    }
+}
+
+impl SupervisorBuilder {
+    /// Sets the strategy (default [`Strategy::OneForOne`]).
+    pub fn strategy(mut self, strategy: Strategy) -> Self {
+        self.strategy = strategy;
+        self
+    }
+
+    /// Allows at most `max_restarts` restarts within `period` (OTP: `intensity` and
+    /// `period`; Elixir: `max_restarts`, `max_seconds`). One more stops every child and
+    /// the supervisor itself, with [`ExitReason::Shutdown`](crate::ExitReason::Shutdown).
+    pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
+        self.intensity = max_restarts;
+        self.period = period;
+        self
+    }
+
+    /// Registers the supervisor under `name` (see [`whereis`](crate::whereis)).
+    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a child; children start in the order they are added.
+    pub fn child(mut self, spec: ChildSpec) -> Self {
+        self.children.push(spec);
+        self
+    }
+
+    /// Adds several children, in order.
+    pub fn children(mut self, specs: impl IntoIterator<Item = ChildSpec>) -> Self {
+        self.children.extend(specs);
+        self
+    }
+
+    /// Starts the supervisor and its children, in order, and returns once all are running
+    /// (OTP: `Supervisor.start_link/2`). Called from inside a server (another supervisor
+    /// starting it as a child), it links the two.
+    ///
+    /// If a child fails to start, the children already started are stopped in reverse
+    /// order and this returns [`SupervisorError::FailedToStartChild`] naming it.
+    pub async fn start(self) -> Result<SupervisorRef, SupervisorError> {
+        let failure = self.failure.clone();
+        let mut builder = crate::Builder::<Supervisor>::new();
+        if let Some(name) = &self.name {
+            builder = builder.name(name.clone());
+        }
+        let args = SupervisorBuilder { parent: crate::process::current_server(), ..self };
+        match builder.start_link(args).await {
+            Ok(supervisor) => Ok(supervisor),
+            Err(error) => {
+                let detail = failure.lock().unwrap_or_else(|e| e.into_inner()).take();
+                Err(detail.unwrap_or(SupervisorError::Start(Arc::new(error))))
+            }
+        }
+    }
+}
+
+/// A handle to a running [`Supervisor`]: its calls, and (by dereference) its
+/// [`Process`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct SupervisorRef(ServerRef<Supervisor>);
+
+impl From<ServerRef<Supervisor>> for SupervisorRef {
+    fn from(server: ServerRef<Supervisor>) -> Self {
+        SupervisorRef(server)
+    }
+}
+
+impl std::ops::Deref for SupervisorRef {
+    type Target = Process;
+
+    fn deref(&self) -> &Process {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SupervisorRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+/// One child, as [`SupervisorRef::which_children`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildInfo {
+    /// The child's id.
+    pub id: Arc<str>,
+    /// The running child, or `None` if it is not running (terminated, or it ignored its
+    /// start).
+    pub process: Option<ProcessRef>,
+    /// Worker or supervisor.
+    pub child_type: ChildType,
+    /// Its restart type.
+    pub restart: Restart,
+}
+
+/// What [`SupervisorRef::count_children`] counts (OTP: `count_children/1`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChildCounts {
+    /// Every child spec the supervisor holds, running or not.
+    pub specs: usize,
+    /// The children that are running.
+    pub active: usize,
+    /// The child specs of type [`ChildType::Supervisor`].
+    pub supervisors: usize,
+    /// The child specs of type [`ChildType::Worker`].
+    pub workers: usize,
+}
+
+impl SupervisorRef {
+    async fn request<R: Send + 'static>(
+        &self,
+        make: impl FnOnce(crate::ReplyTo<R>) -> Request,
+    ) -> Result<R, SupervisorError> {
+        self.0
+            .call(|reply_to| SupervisorMsg(make(reply_to)))
+            .no_timeout()
+            .await
+            .map_err(SupervisorError::Call)
+    }
+
+    /// Every child in start order (OTP: `which_children/1`).
+    pub async fn which_children(&self) -> Result<Vec<ChildInfo>, SupervisorError> {
+        self.request(Request::WhichChildren).await
+    }
+
+    /// How many children, and of which kind (OTP: `count_children/1`).
+    pub async fn count_children(&self) -> Result<ChildCounts, SupervisorError> {
+        self.request(Request::CountChildren).await
+    }
+
+    /// Adds a child at the end and starts it (OTP: `start_child/2`). `Ok(None)` if it
+    /// ignored its start (its spec is kept, unless temporary).
+    ///
+    /// Errors: [`SupervisorError::AlreadyStarted`] if a running child has the id,
+    /// [`SupervisorError::AlreadyPresent`] if a stopped one does,
+    /// [`SupervisorError::FailedToStartChild`] if the start fails (the spec is not kept).
+    pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<ProcessRef>, SupervisorError> {
+        self.request(|reply_to| Request::StartChild(spec, reply_to)).await?
+    }
+
+    /// Stops the child `id` by its [`Shutdown`] and keeps its spec, so that
+    /// [`restart_child`](Self::restart_child) can start it again; a temporary child's spec
+    /// is dropped (OTP: `terminate_child/2`). Stopping a child that is not running is fine.
+    ///
+    /// Errors: [`SupervisorError::NotFound`].
+    pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
+        let id: Arc<str> = id.into();
+        self.request(|reply_to| Request::TerminateChild(id, reply_to)).await?
+    }
+
+    /// Starts again the child `id`, which must not be running (OTP: `restart_child/2`).
+    /// `Ok(None)` if it ignored its start.
+    ///
+    /// Errors: [`SupervisorError::NotFound`], [`SupervisorError::Running`],
+    /// [`SupervisorError::FailedToStartChild`].
+    pub async fn restart_child(&self, id: &str) -> Result<Option<ProcessRef>, SupervisorError> {
+        let id: Arc<str> = id.into();
+        self.request(|reply_to| Request::RestartChild(id, reply_to)).await?
+    }
+
+    /// Forgets the spec of the child `id`, which must not be running (OTP:
+    /// `delete_child/2`).
+    ///
+    /// Errors: [`SupervisorError::NotFound`], [`SupervisorError::Running`].
+    pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
+        let id: Arc<str> = id.into();
+        self.request(|reply_to| Request::DeleteChild(id, reply_to)).await?
+    }
+}
+
+/// What went wrong starting a supervisor or with one of its calls (OTP: the `{:error, _}`
+/// results of the `Supervisor` functions).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum SupervisorError {
+    /// A child did not start (OTP: `{:shutdown, {:failed_to_start_child, id, reason}}` at
+    /// start, `{:error, reason}` from `start_child` and `restart_child`). At the
+    /// supervisor's start, the children started before it have been stopped.
+    FailedToStartChild {
+        /// The child's id.
+        id: Arc<str>,
+        /// Why it did not start.
+        reason: ChildStartError,
+    },
+    /// Two children of the builder have the same id (OTP: `duplicate_child_name`).
+    DuplicateChild(Arc<str>),
+    /// No child has this id (OTP: `:not_found`).
+    NotFound(Arc<str>),
+    /// The child is running, so it cannot be restarted or deleted (OTP: `:running`).
+    Running(Arc<str>),
+    /// `start_child` with the id of a running child, here (OTP: `{:already_started, pid}`).
+    AlreadyStarted(ProcessRef),
+    /// `start_child` with the id of a child that is not running (OTP: `:already_present`).
+    AlreadyPresent(Arc<str>),
+    /// The supervisor server itself did not start (its name is taken, for example).
+    Start(Arc<StartError<Supervisor>>),
+    /// The call to the supervisor failed: it is not running, or exited meanwhile.
+    Call(CallError),
+}
+
+impl PartialEq for SupervisorError {
+    fn eq(&self, other: &Self) -> bool {
+        use SupervisorError::*;
+        match (self, other) {
+            (FailedToStartChild { id: a, reason: r }, FailedToStartChild { id: b, reason: s }) => {
+                a == b && r.to_string() == s.to_string()
+            }
+            (DuplicateChild(a), DuplicateChild(b))
+            | (NotFound(a), NotFound(b))
+            | (Running(a), Running(b))
+            | (AlreadyPresent(a), AlreadyPresent(b)) => a == b,
+            (AlreadyStarted(a), AlreadyStarted(b)) => a == b,
+            (Start(a), Start(b)) => a.to_string() == b.to_string(),
+            (Call(a), Call(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for SupervisorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SupervisorError::FailedToStartChild { id, reason } => {
+                write!(f, "failed to start child {id:?}: {reason}")
+            }
+            SupervisorError::DuplicateChild(id) => write!(f, "two children have the id {id:?}"),
+            SupervisorError::NotFound(id) => write!(f, "no child has the id {id:?}"),
+            SupervisorError::Running(id) => write!(f, "child {id:?} is running"),
+            SupervisorError::AlreadyStarted(process) => {
+                write!(f, "a child with this id is already running ({})", process.id())
+            }
+            SupervisorError::AlreadyPresent(id) => {
+                write!(f, "a child with the id {id:?} is already present")
+            }
+            SupervisorError::Start(error) => write!(f, "the supervisor did not start: {error}"),
+            SupervisorError::Call(error) => write!(f, "supervisor call failed: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for SupervisorError {}

@@ -1,0 +1,448 @@
+//! Supervisors: the restart table, restart intensity, the three strategies, start
+//! failures, shutdown order and timeouts, the child API and its errors, nesting, and
+//! names that follow restarts.
+//!
+//! Every wait is on an event (an exit, a reply); no test sleeps. A child's exit signal is
+//! queued at the supervisor before `exited()` returns, so a call made after that is
+//! answered once the supervisor has handled the exit.
+
+use std::sync::{Arc, Mutex};
+
+use genserver_runtime::prelude::*;
+use genserver_runtime::{ChildCounts, ChildStartError, ChildType};
+
+/// What happened to the children of a test, in order.
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn push(&self, entry: impl Into<String>) {
+        self.0.lock().expect("log lock").push(entry.into());
+    }
+
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().expect("log lock"))
+    }
+}
+
+/// A child that logs its starts and terminates, and exits when told.
+pub struct Worker {
+    name: String,
+    log: Log,
+    /// Its `terminate` never returns.
+    stubborn: bool,
+}
+
+#[genserver]
+impl Worker {
+    #[init]
+    fn init(name: String, log: Log, stubborn: bool) -> Init<Self> {
+        log.push(format!("start {name}"));
+        Init::ok(Worker { name, log, stubborn })
+    }
+
+    /// Exits with `reason`.
+    #[cast]
+    fn exit_with(&mut self, reason: ExitReason) -> NoReply {
+        NoReply::stop(reason)
+    }
+
+    /// Its name.
+    #[call]
+    fn label(&self) -> String {
+        self.name.clone()
+    }
+
+    #[terminate]
+    async fn terminate(&mut self, reason: &ExitReason) {
+        self.log.push(format!("terminate {} ({reason})", self.name));
+        if self.stubborn {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+fn worker(name: &str, log: &Log) -> ChildSpec {
+    let (name, log) = (name.to_string(), log.clone());
+    ChildSpec::new(name.clone(), move || Worker::start_link(name.clone(), log.clone(), false))
+}
+
+fn failing(id: &str) -> ChildSpec {
+    ChildSpec::new(id, || async { Err::<WorkerRef, _>(ChildStartError::failed("no database")) })
+}
+
+/// The running child `id`, as a typed handle found by its process id.
+async fn child(supervisor: &SupervisorRef, id: &str) -> Option<ProcessRef> {
+    let children = supervisor.which_children().await.expect("which_children");
+    children.into_iter().find(|child| &*child.id == id).and_then(|child| child.process)
+}
+
+/// Makes the child `id` exit with `reason` (its `terminate` runs) and returns it once it
+/// has exited; the supervisor has the exit signal queued by then.
+async fn exit_child(supervisor: &SupervisorRef, id: &str, reason: ExitReason) -> ProcessRef {
+    let process = child(supervisor, id).await.expect("child running");
+    process.stop(reason, Duration::from_secs(1)).await.expect("stopped with the reason asked");
+    process
+}
+
+const CRASH: &str = "crash";
+
+fn crash() -> ExitReason {
+    ExitReason::error(CRASH)
+}
+
+fn three(log: &Log, strategy: Strategy) -> genserver_runtime::SupervisorBuilder {
+    Supervisor::builder()
+        .strategy(strategy)
+        .child(worker("a", log))
+        .child(worker("b", log))
+        .child(worker("c", log))
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_restart_table_permanent_transient_temporary_by_normal_shutdown_crash() {
+    // (restart type, exit reason, restarted?)
+    let table = [
+        (Restart::Permanent, ExitReason::Normal, true),
+        (Restart::Permanent, ExitReason::Shutdown, true),
+        (Restart::Permanent, ExitReason::shutdown_with("done"), true),
+        (Restart::Permanent, crash(), true),
+        (Restart::Transient, ExitReason::Normal, false),
+        (Restart::Transient, ExitReason::Shutdown, false),
+        (Restart::Transient, ExitReason::shutdown_with("done"), false),
+        (Restart::Transient, crash(), true),
+        (Restart::Temporary, ExitReason::Normal, false),
+        (Restart::Temporary, ExitReason::Shutdown, false),
+        (Restart::Temporary, ExitReason::shutdown_with("done"), false),
+        (Restart::Temporary, crash(), false),
+    ];
+    for (restart, reason, restarted) in table {
+        let log = Log::default();
+        let supervisor =
+            Supervisor::builder().child(worker("w", &log).restart(restart)).start().await.expect("started");
+        let old = exit_child(&supervisor, "w", reason.clone()).await;
+        let children = supervisor.which_children().await.expect("which_children");
+        let case = format!("{restart:?} child exiting with {reason:?}");
+        if restarted {
+            assert_eq!(children.len(), 1, "{case}");
+            let new = children[0].process.clone().expect(&case);
+            assert_ne!(new.id(), old.id(), "{case}");
+            assert!(new.is_alive(), "{case}");
+            assert_eq!(
+                log.take(),
+                ["start w".to_string(), format!("terminate w ({reason})"), "start w".into()]
+            );
+        } else if restart == Restart::Temporary {
+            assert!(children.is_empty(), "{case}: a temporary child's spec is dropped");
+            assert_eq!(log.take(), ["start w".to_string(), format!("terminate w ({reason})")]);
+        } else {
+            assert_eq!(children.len(), 1, "{case}");
+            assert_eq!(children[0].process, None, "{case}: the spec stays, not running");
+        }
+        supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("supervisor stops");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn more_restarts_than_the_intensity_stops_every_child_and_exits_with_shutdown() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder()
+        .intensity(2, Duration::from_secs(5))
+        .child(worker("a", &log))
+        .child(worker("b", &log))
+        .start()
+        .await
+        .expect("started");
+    let monitor = supervisor.monitor();
+    exit_child(&supervisor, "b", crash()).await;
+    exit_child(&supervisor, "b", crash()).await;
+    log.take();
+    let a = child(&supervisor, "a").await.expect("a running");
+    exit_child(&supervisor, "b", crash()).await;
+    let down = monitor.await;
+    assert_eq!(down.reason, ExitReason::Shutdown);
+    assert_eq!(a.exit_reason(), Some(ExitReason::Shutdown));
+    assert_eq!(log.take(), ["terminate b (error: crash)", "terminate a (shutdown)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_older_than_the_period_are_forgotten() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder()
+        .intensity(1, Duration::from_secs(5))
+        .child(worker("a", &log))
+        .start()
+        .await
+        .expect("started");
+    exit_child(&supervisor, "a", crash()).await;
+    tokio::time::advance(Duration::from_secs(6)).await;
+    exit_child(&supervisor, "a", crash()).await;
+    assert!(supervisor.is_alive());
+    assert!(child(&supervisor, "a").await.is_some());
+    exit_child(&supervisor, "a", crash()).await;
+    assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_one_restarts_only_the_child_that_exited() {
+    let log = Log::default();
+    let supervisor = three(&log, Strategy::OneForOne).start().await.expect("started");
+    assert_eq!(log.take(), ["start a", "start b", "start c"]);
+    exit_child(&supervisor, "b", crash()).await;
+    assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
+    assert_eq!(log.take(), ["terminate b (error: crash)", "start b"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_all_stops_the_others_in_reverse_then_restarts_all_in_order() {
+    let log = Log::default();
+    let supervisor = three(&log, Strategy::OneForAll).start().await.expect("started");
+    log.take();
+    exit_child(&supervisor, "b", crash()).await;
+    assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
+    assert_eq!(
+        log.take(),
+        [
+            "terminate b (error: crash)",
+            "terminate c (shutdown)",
+            "terminate a (shutdown)",
+            "start a",
+            "start b",
+            "start c"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn rest_for_one_restarts_the_child_and_those_started_after_it() {
+    let log = Log::default();
+    let supervisor = three(&log, Strategy::RestForOne).start().await.expect("started");
+    log.take();
+    exit_child(&supervisor, "b", crash()).await;
+    assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
+    assert_eq!(log.take(), ["terminate b (error: crash)", "terminate c (shutdown)", "start b", "start c"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_temporary_child_stopped_because_a_sibling_failed_is_not_restarted() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .child(worker("a", &log))
+        .child(worker("t", &log).restart(Restart::Temporary))
+        .start()
+        .await
+        .expect("started");
+    log.take();
+    exit_child(&supervisor, "a", crash()).await;
+    let ids: Vec<_> = supervisor.which_children().await.expect("listed").into_iter().map(|c| c.id).collect();
+    assert_eq!(ids, [Arc::from("a")]);
+    assert_eq!(log.take(), ["terminate a (error: crash)", "terminate t (shutdown)", "start a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_failure_stops_the_started_children_in_reverse_and_names_the_child() {
+    let log = Log::default();
+    let started = Supervisor::builder()
+        .child(worker("a", &log))
+        .child(worker("b", &log))
+        .child(failing("db"))
+        .child(worker("c", &log))
+        .start()
+        .await;
+    let error = started.expect_err("the start fails");
+    match &error {
+        SupervisorError::FailedToStartChild { id, reason } => {
+            assert_eq!(&**id, "db");
+            assert_eq!(reason.to_string(), "no database");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(error.to_string(), "failed to start child \"db\": no database");
+    assert_eq!(log.take(), ["start a", "start b", "terminate b (shutdown)", "terminate a (shutdown)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn duplicate_child_ids_are_refused_before_anything_starts() {
+    let log = Log::default();
+    let error = Supervisor::builder().child(worker("a", &log)).child(worker("a", &log)).start().await;
+    assert_eq!(error.expect_err("refused"), SupervisorError::DuplicateChild("a".into()));
+    assert!(log.take().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn stopping_the_supervisor_stops_children_in_reverse_start_order() {
+    let log = Log::default();
+    let supervisor = three(&log, Strategy::OneForOne).start().await.expect("started");
+    log.take();
+    supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
+    assert_eq!(log.take(), ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_ignores_shutdown_is_killed_after_its_timeout() {
+    let log = Log::default();
+    let stubborn = {
+        let log = log.clone();
+        ChildSpec::new("stubborn", move || Worker::start_link("stubborn".into(), log.clone(), true))
+            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+    };
+    let supervisor =
+        Supervisor::builder().child(worker("a", &log)).child(stubborn).start().await.expect("started");
+    let process = child(&supervisor, "stubborn").await.expect("running");
+    log.take();
+    let before = tokio::time::Instant::now();
+    supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
+    assert_eq!(before.elapsed(), Duration::from_secs(2));
+    assert_eq!(process.exit_reason(), Some(ExitReason::Killed));
+    assert_eq!(log.take(), ["terminate stubborn (shutdown)", "terminate a (shutdown)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn brutal_kill_stops_a_child_without_its_terminate() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder()
+        .child(worker("a", &log).shutdown(Shutdown::BrutalKill))
+        .start()
+        .await
+        .expect("started");
+    let process = child(&supervisor, "a").await.expect("running");
+    log.take();
+    supervisor.terminate_child("a").await.expect("terminated");
+    assert_eq!(process.exit_reason(), Some(ExitReason::Killed));
+    assert!(log.take().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_child_api_and_its_errors() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder().child(worker("a", &log)).start().await.expect("started");
+    let a = child(&supervisor, "a").await.expect("running");
+
+    let children = supervisor.which_children().await.expect("listed");
+    assert_eq!(children.len(), 1);
+    assert_eq!(
+        (&*children[0].id, children[0].child_type, children[0].restart),
+        ("a", ChildType::Worker, Restart::Permanent)
+    );
+    assert_eq!(
+        supervisor.count_children().await.expect("counted"),
+        ChildCounts { specs: 1, active: 1, supervisors: 0, workers: 1 }
+    );
+
+    // start_child
+    assert_eq!(
+        supervisor.start_child(worker("a", &log)).await,
+        Err(SupervisorError::AlreadyStarted(a.clone()))
+    );
+    let b = supervisor.start_child(worker("b", &log)).await.expect("started").expect("running");
+    assert!(b.is_alive());
+    let failed = supervisor.start_child(failing("db")).await.expect_err("fails");
+    assert!(matches!(&failed, SupervisorError::FailedToStartChild { id, .. } if &**id == "db"));
+    assert_eq!(supervisor.count_children().await.expect("counted").specs, 2, "a failed start keeps no spec");
+
+    // restart_child and delete_child refuse a running child
+    assert_eq!(supervisor.restart_child("a").await, Err(SupervisorError::Running("a".into())));
+    assert_eq!(supervisor.delete_child("a").await, Err(SupervisorError::Running("a".into())));
+
+    // terminate_child keeps the spec
+    supervisor.terminate_child("a").await.expect("terminated");
+    assert_eq!(a.exit_reason(), Some(ExitReason::Shutdown));
+    assert_eq!(child(&supervisor, "a").await, None);
+    assert_eq!(
+        supervisor.count_children().await.expect("counted"),
+        ChildCounts { specs: 2, active: 1, supervisors: 0, workers: 2 }
+    );
+    assert_eq!(
+        supervisor.start_child(worker("a", &log)).await,
+        Err(SupervisorError::AlreadyPresent("a".into()))
+    );
+    let again = supervisor.restart_child("a").await.expect("restarted").expect("running");
+    assert_ne!(again.id(), a.id());
+    supervisor.terminate_child("a").await.expect("terminated");
+    supervisor.delete_child("a").await.expect("deleted");
+
+    // unknown ids
+    assert_eq!(supervisor.terminate_child("a").await, Err(SupervisorError::NotFound("a".into())));
+    assert_eq!(supervisor.restart_child("a").await, Err(SupervisorError::NotFound("a".into())));
+    assert_eq!(supervisor.delete_child("a").await, Err(SupervisorError::NotFound("a".into())));
+
+    // a temporary child's spec goes with terminate_child
+    supervisor.start_child(worker("t", &log).restart(Restart::Temporary)).await.expect("started");
+    supervisor.terminate_child("t").await.expect("terminated");
+    assert_eq!(supervisor.delete_child("t").await, Err(SupervisorError::NotFound("t".into())));
+
+    // a supervisor that has exited answers with an error
+    supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
+    assert!(!b.is_alive());
+    assert_eq!(supervisor.which_children().await, Err(SupervisorError::Call(CallError::NoServer)));
+}
+
+fn inner_supervisor(log: &Log) -> ChildSpec {
+    let log = log.clone();
+    ChildSpec::new("inner", move || {
+        Supervisor::builder()
+            .name("nested-inner")
+            .intensity(1, Duration::from_secs(5))
+            .child(worker("w", &log))
+            .start()
+    })
+    .supervisor()
+}
+
+#[tokio::test(start_paused = true)]
+async fn nested_supervisors_restart_their_own_children_and_escalate() {
+    let log = Log::default();
+    let top = Supervisor::builder()
+        .child(inner_supervisor(&log))
+        .child(worker("x", &log))
+        .start()
+        .await
+        .expect("top");
+    assert_eq!(
+        top.count_children().await.expect("counted"),
+        ChildCounts { specs: 2, active: 2, supervisors: 1, workers: 1 }
+    );
+    let inner_process = child(&top, "inner").await.expect("inner running");
+    assert_eq!(log.take(), ["start w", "start x"]);
+
+    // The inner supervisor restarts its own worker once...
+    let w = {
+        let inner = genserver_runtime::whereis::<Supervisor>("nested-inner").expect("registered");
+        exit_child(&inner, "w", crash()).await;
+        assert_eq!(log.take(), ["terminate w (error: crash)", "start w"]);
+        child(&inner, "w").await.expect("w restarted")
+    };
+    // ...and the second crash exceeds its intensity: it exits with Shutdown and the top
+    // supervisor restarts it, with a new worker.
+    w.stop(crash(), Duration::from_secs(1)).await.expect("crashed");
+    assert_eq!(inner_process.exited().await, ExitReason::Shutdown);
+    let new_inner = child(&top, "inner").await.expect("inner restarted");
+    assert_ne!(new_inner.id(), inner_process.id());
+    assert_eq!(log.take(), ["terminate w (error: crash)", "start w"]);
+
+    top.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
+    assert_eq!(log.take(), ["terminate x (shutdown)", "terminate w (shutdown)"]);
+    assert!(!new_inner.is_alive());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_by_name_reaches_the_restarted_server_and_an_old_handle_gets_no_server() {
+    let log = Log::default();
+    let spec = {
+        let log = log.clone();
+        ChildSpec::new("named", move || {
+            Worker::builder().name("supervised-by-name").start_link(("named".into(), log.clone(), false))
+        })
+    };
+    let supervisor = Supervisor::builder().child(spec).start().await.expect("started");
+    let old = Worker::whereis("supervised-by-name").expect("registered");
+    assert_eq!(old.label().await, Ok("named".to_string()));
+    old.exit_with(crash());
+    old.exited().await;
+    supervisor.count_children().await.expect("the exit is handled");
+    let new = Worker::whereis("supervised-by-name").expect("registered again");
+    assert_ne!(new.id(), old.id());
+    assert_eq!(new.label().await, Ok("named".to_string()));
+    assert_eq!(old.label().await, Err(CallError::NoServer));
+}
