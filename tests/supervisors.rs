@@ -446,3 +446,37 @@ async fn a_client_by_name_reaches_the_restarted_server_and_an_old_handle_gets_no
     assert_eq!(new.label().await, Ok("named".to_string()));
     assert_eq!(old.label().await, Err(CallError::NoServer));
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_failed_restart_counts_toward_the_intensity() {
+    let log = Log::default();
+    let starts = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let flaky = {
+        let (log, starts) = (log.clone(), starts.clone());
+        ChildSpec::new("flaky", move || {
+            let first = starts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+            let log = log.clone();
+            async move {
+                if first {
+                    Worker::start_link("flaky".into(), log, false).await.map_err(ChildStartError::from)
+                } else {
+                    Err(ChildStartError::failed("still broken"))
+                }
+            }
+        })
+    };
+    let supervisor = Supervisor::builder()
+        .intensity(3, Duration::from_secs(5))
+        .child(worker("a", &log))
+        .child(flaky)
+        .start()
+        .await
+        .expect("started");
+    log.take();
+    exit_child(&supervisor, "flaky", crash()).await;
+    // One restart for the crash, then three failed attempts: the fourth restart within
+    // the period is one too many.
+    assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
+    assert_eq!(starts.load(std::sync::atomic::Ordering::SeqCst), 4, "the first start and three attempts");
+    assert_eq!(log.take(), ["terminate flaky (error: crash)", "terminate a (shutdown)"]);
+}
