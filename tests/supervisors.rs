@@ -480,3 +480,20 @@ async fn every_failed_restart_counts_toward_the_intensity() {
     assert_eq!(starts.load(std::sync::atomic::Ordering::SeqCst), 4, "the first start and three attempts");
     assert_eq!(log.take(), ["terminate flaky (error: crash)", "terminate a (shutdown)"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_generated_child_spec_starts_the_server_under_its_type_name() {
+    let log = Log::default();
+    let spec = Worker::child_spec(("generated".to_string(), log.clone(), false));
+    assert_eq!(
+        (spec.id(), spec.restart_type(), spec.shutdown_type()),
+        ("Worker", Restart::Permanent, Shutdown::Timeout(Duration::from_secs(5)))
+    );
+    let supervisor =
+        Supervisor::builder().child(spec.restart(Restart::Transient)).start().await.expect("started");
+    assert_eq!(log.take(), ["start generated"]);
+    exit_child(&supervisor, "Worker", crash()).await;
+    assert_eq!(log.take(), ["terminate generated (error: crash)", "start generated"]);
+    exit_child(&supervisor, "Worker", ExitReason::Normal).await;
+    assert_eq!(child(&supervisor, "Worker").await, None, "transient: not restarted after a normal exit");
+}

@@ -314,6 +314,8 @@ fn every_generated_path_is_rooted() {
         "server",
         "f",
         "name",
+        // The type parameter of `child_spec`.
+        "__GenServerChildArgs",
     ];
     assert_rooted(input, &allowed);
 }

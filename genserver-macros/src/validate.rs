@@ -15,7 +15,7 @@ use crate::errors::Errors;
 use crate::model::{Handler, Kind, Param, Receiver, Role, Server, generic_argument, last_ident_is};
 
 /// Names `#[genserver]` defines on the server type itself.
-const SERVER_ITEMS: [&str; 4] = ["start", "start_link", "builder", "whereis"];
+const SERVER_ITEMS: [&str; 5] = ["start", "start_link", "builder", "whereis", "child_spec"];
 
 /// Methods every client handle already has (its own and those of `ServerRef`).
 const HANDLE_METHODS: [&str; 13] = [
@@ -138,7 +138,8 @@ fn where_bounds<'a>(
         .flatten()
 }
 
-/// `start`, `start_link`, `builder` and `whereis` are generated on the server type.
+/// `start`, `start_link`, `builder`, `whereis` and `child_spec` are generated on the server
+/// type.
 fn check_generated_names(server: &Server, errors: &mut Errors) {
     for name in server.method_names.iter().filter(|name| SERVER_ITEMS.iter().any(|item| *name == item)) {
         errors.at(

@@ -1,5 +1,6 @@
 //! The client side: the handle `SRef` with one method per call and cast, and the
-//! constructors on the server type (`start`, `start_link`, `builder`, `whereis`).
+//! constructors on the server type (`start`, `start_link`, `builder`, `whereis`,
+//! `child_spec`).
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -126,6 +127,12 @@ fn constructors(names: &Names<'_>) -> TokenStream {
     let builder_doc =
         format!(" A builder to start a `{server}` with options: a name, an init timeout, a mailbox.");
     let whereis_doc = format!(" The `{server}` registered under `name`, if there is one.");
+    let child_spec_doc = format!(
+        " A child spec that starts a `{server}` with `args` (the `start` arguments, as a tuple \
+         when there are several): id `\"{server}\"`, permanent, stopped with a 5 s timeout. \
+         Change any of these with the spec's methods (Elixir: `child_spec/1` of `use GenServer`)."
+    );
+    let (child_args, child_args_type) = (local("args"), quote!(__GenServerChildArgs));
     let result = quote!(::core::result::Result<#client #type_generics, #rt::StartError<Self>>);
     quote! {
         impl #impl_generics #self_ty #where_clause {
@@ -147,6 +154,18 @@ fn constructors(names: &Names<'_>) -> TokenStream {
             #[doc = #whereis_doc]
             #vis fn whereis(name: &str) -> ::core::option::Option<#client #type_generics> {
                 #rt::whereis::<Self>(name)
+            }
+
+            #[doc = #child_spec_doc]
+            #vis fn child_spec<#child_args_type>(#child_args: #child_args_type) -> #rt::ChildSpec
+            where
+                #child_args_type: ::core::clone::Clone
+                    + ::core::marker::Send
+                    + ::core::marker::Sync
+                    + 'static
+                    + ::core::convert::Into<<Self as #rt::GenServer>::Args>,
+            {
+                #rt::__private::child_spec::<Self, #child_args_type>(#server, #child_args)
             }
         }
     }

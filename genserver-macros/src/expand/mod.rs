@@ -4,7 +4,7 @@
 //! 1. the user's impl block, markers removed (emitted by the caller);
 //! 2. the message enums `SMsg`, `SInfo`, `SContinue` ([`messages`]);
 //! 3. the client handle `SRef` and its methods ([`client`]);
-//! 4. `S::start`, `start_link`, `builder`, `whereis` ([`client`]);
+//! 4. `S::start`, `start_link`, `builder`, `whereis`, `child_spec` ([`client`]);
 //! 5. `impl GenServer for S`, one `match` per entry point ([`dispatch`]).
 //!
 //! Every path is rooted (`::core::…` or the runtime path, `::genserver_runtime` by
