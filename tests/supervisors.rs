@@ -497,3 +497,34 @@ async fn the_generated_child_spec_starts_the_server_under_its_type_name() {
     exit_child(&supervisor, "Worker", ExitReason::Normal).await;
     assert_eq!(child(&supervisor, "Worker").await, None, "transient: not restarted after a normal exit");
 }
+
+/// A server that starts a supervisor from one of its handlers, so it is the parent.
+pub struct Parent {
+    log: Log,
+}
+
+#[genserver]
+impl Parent {
+    /// Starts a supervisor with one worker, linked to this server.
+    #[call]
+    async fn start_supervisor(&mut self) -> Option<SupervisorRef> {
+        Supervisor::builder().child(worker("w", &self.log)).start().await.ok()
+    }
+
+    /// Exits with `reason`.
+    #[cast]
+    fn exit_with(&mut self, reason: ExitReason) -> NoReply {
+        NoReply::stop(reason)
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_supervisor_stops_its_children_and_exits_when_its_parent_exits_even_normally() {
+    let log = Log::default();
+    let parent = Parent::start(Parent { log: log.clone() }).await.expect("parent");
+    let supervisor = parent.start_supervisor().await.expect("called").expect("supervisor started");
+    assert_eq!(log.take(), ["start w"]);
+    parent.exit_with(ExitReason::Normal);
+    assert_eq!(supervisor.exited().await, ExitReason::Normal);
+    assert_eq!(log.take(), ["terminate w (shutdown)"]);
+}

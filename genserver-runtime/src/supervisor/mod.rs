@@ -138,7 +138,9 @@ impl SupervisorBuilder {
 
     /// Starts the supervisor and its children, in order, and returns once all are running
     /// (OTP: `Supervisor.start_link/2`). Called from inside a server (another supervisor
-    /// starting it as a child), it links the two.
+    /// starting it as a child), it links the two, and that server is its parent: when the
+    /// parent exits, for any reason, the supervisor stops its children and exits with the
+    /// same reason.
     ///
     /// If a child fails to start, the children already started are stopped in reverse
     /// order and this returns [`SupervisorError::FailedToStartChild`] naming it.

@@ -380,8 +380,9 @@ impl GenServer for Supervisor {
             self.children.iter().position(|child| child.process.as_ref().is_some_and(|p| p.id() == server));
         match found {
             Some(index) => self.child_exited(cx, index, reason).await,
-            // The parent exited: so does the supervisor, after its children.
-            None if self.parent == Some(server) && !reason.is_normal() => stop(reason),
+            // The parent exited, even normally: so does the supervisor, after its children
+            // (OTP: a gen_server stops on any exit signal from its parent).
+            None if self.parent == Some(server) => stop(reason),
             // A child already stopped or replaced, or a server that linked itself to us.
             None => Flow::proceed(),
         }
