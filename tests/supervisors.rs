@@ -9,7 +9,7 @@
 use std::sync::{Arc, Mutex};
 
 use genserver_runtime::prelude::*;
-use genserver_runtime::{ChildCounts, ChildStartError, ChildType};
+use genserver_runtime::{ChildCounts, ChildStartError, ChildType, DynamicSupervisor};
 
 /// What happened to the children of a test, in order.
 #[derive(Clone, Default)]
@@ -527,4 +527,57 @@ async fn a_supervisor_stops_its_children_and_exits_when_its_parent_exits_even_no
     parent.exit_with(ExitReason::Normal);
     assert_eq!(supervisor.exited().await, ExitReason::Normal);
     assert_eq!(log.take(), ["terminate w (shutdown)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dynamic_supervisor_starts_children_at_run_time_up_to_its_maximum() {
+    let log = Log::default();
+    let dynamic = DynamicSupervisor::builder().max_children(2).start().await.expect("started");
+    let a = dynamic.start_child(worker("same id", &log)).await.expect("a").expect("running");
+    let b = dynamic.start_child(worker("same id", &log)).await.expect("b").expect("running");
+    assert_eq!(dynamic.start_child(worker("c", &log)).await, Err(SupervisorError::MaxChildren));
+    assert_eq!(log.take(), ["start same id", "start same id"]);
+
+    // A crashed child is restarted; a terminated one is forgotten.
+    a.stop(crash(), Duration::from_secs(1)).await.expect("crashed");
+    let children = dynamic.which_children().await.expect("listed");
+    assert_eq!(children.len(), 2);
+    assert!(children.iter().all(|child| child.process.as_ref().is_some_and(|p| p.is_alive())));
+    assert_eq!(log.take(), ["terminate same id (error: crash)", "start same id"]);
+    dynamic.terminate_child(b.id()).await.expect("terminated");
+    assert_eq!(dynamic.terminate_child(b.id()).await, Err(SupervisorError::NoChild(b.id())));
+    assert_eq!(
+        dynamic.count_children().await.expect("counted"),
+        ChildCounts { specs: 1, active: 1, supervisors: 0, workers: 1 }
+    );
+    assert_eq!(log.take(), ["terminate same id (shutdown)"]);
+
+    // A transient child that exits normally is forgotten too.
+    let t = dynamic
+        .start_child(worker("t", &log).restart(Restart::Transient))
+        .await
+        .expect("t")
+        .expect("running");
+    t.stop(ExitReason::Normal, Duration::from_secs(1)).await.expect("stopped");
+    assert_eq!(dynamic.count_children().await.expect("counted").specs, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dynamic_supervisor_stops_its_children_in_parallel() {
+    let log = Log::default();
+    let dynamic = DynamicSupervisor::builder().start().await.expect("started");
+    for name in ["s1", "s2", "s3"] {
+        let log = log.clone();
+        let spec = ChildSpec::new(name, move || Worker::start_link(name.into(), log.clone(), true))
+            .shutdown(Shutdown::Timeout(Duration::from_secs(2)));
+        dynamic.start_child(spec).await.expect("started");
+    }
+    log.take();
+    let before = tokio::time::Instant::now();
+    dynamic.stop(ExitReason::Shutdown, Duration::from_secs(60)).await.expect("stopped");
+    // Three stubborn children, each killed after 2 s: 2 s in all, not 6.
+    assert_eq!(before.elapsed(), Duration::from_secs(2));
+    let mut entries = log.take();
+    entries.sort();
+    assert_eq!(entries, ["terminate s1 (shutdown)", "terminate s2 (shutdown)", "terminate s3 (shutdown)"]);
 }

@@ -153,7 +153,8 @@
 //! kill; a kill at once; or a stop without a timeout. [`SupervisorRef`] offers OTP's
 //! `which_children`, `count_children`, `start_child`, `terminate_child`, `restart_child`
 //! and `delete_child`, with their errors as [`SupervisorError`]. A supervisor is a server
-//! like any other, so it can be the child of another.
+//! like any other, so it can be the child of another; when the server that started it
+//! exits, it stops its children and exits too.
 //!
 //! Where it differs from OTP:
 //! - A child spec's start function is a closure that returns any handle that
@@ -168,7 +169,11 @@
 //!   no call meanwhile. A child is therefore never seen in OTP's `restarting` state.
 //! - The supervisor report is one `tracing` event per child exit (child id, reason,
 //!   whether it restarts), at error level for an abnormal exit and info otherwise.
-//! - Not yet: the dynamic supervisor, `auto_shutdown` and significant children.
+//! - A [`DynamicSupervisor`] is the same server in a dynamic mode: children added with
+//!   `start_child` at run time, known by their [`ServerId`] (so several may share a
+//!   spec's id), an optional `max_children`, children forgotten once they exit for good,
+//!   and all stopped in parallel. `whereis` finds one as a [`Supervisor`].
+//! - Not yet: `auto_shutdown` and significant children.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -203,7 +208,8 @@ pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoRep
 pub use run::Builder;
 pub use server::{Context, GenServer};
 pub use supervisor::{
-    ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, Restart, Shutdown, Strategy, Supervisor,
+    ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
+    DynamicSupervisorBuilder, DynamicSupervisorRef, Restart, Shutdown, Strategy, Supervisor,
     SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
 };
 pub use timer::TimerRef;

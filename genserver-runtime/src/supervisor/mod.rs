@@ -6,8 +6,9 @@
 //! info message, which it answers with the child spec's restart type and its
 //! [`Strategy`]. This module holds the public face: [`Supervisor::builder`], the
 //! [`SupervisorRef`] handle and its calls, and [`SupervisorError`]; [`spec`] holds the
-//! child specs.
+//! child specs, [`dynamic`] the dynamic supervisor.
 
+mod dynamic;
 mod server;
 mod spec;
 
@@ -15,6 +16,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use dynamic::{DynamicSupervisor, DynamicSupervisorBuilder, DynamicSupervisorRef};
 pub use server::{Supervisor, SupervisorInfo, SupervisorMsg};
 pub use spec::{ChildSpec, ChildStartError, ChildType, Restart, Shutdown};
 
@@ -84,6 +86,8 @@ pub struct SupervisorBuilder {
     parent: Option<ServerId>,
     /// Where `init` says why it failed.
     failure: Arc<Mutex<Option<SupervisorError>>>,
+    /// Set for a dynamic supervisor: its maximum number of children, if any.
+    dynamic: Option<Option<usize>>,
 }
 
 impl Supervisor {
@@ -98,6 +102,7 @@ impl Supervisor {
             children: Vec::new(),
             parent: None,
             failure: Arc::default(),
+            dynamic: None,
         }
     }
 }
@@ -214,7 +219,7 @@ pub struct ChildCounts {
 }
 
 impl SupervisorRef {
-    async fn request<R: Send + 'static>(
+    pub(in crate::supervisor) async fn request<R: Send + 'static>(
         &self,
         make: impl FnOnce(crate::ReplyTo<R>) -> Request,
     ) -> Result<R, SupervisorError> {
@@ -303,6 +308,11 @@ pub enum SupervisorError {
     Start(Arc<StartError<Supervisor>>),
     /// The call to the supervisor failed: it is not running, or exited meanwhile.
     Call(CallError),
+    /// A dynamic supervisor already has its maximum number of children (OTP:
+    /// `:max_children`).
+    MaxChildren,
+    /// No child of a dynamic supervisor is this server (OTP: `:not_found`).
+    NoChild(ServerId),
 }
 
 impl PartialEq for SupervisorError {
@@ -319,6 +329,8 @@ impl PartialEq for SupervisorError {
             (AlreadyStarted(a), AlreadyStarted(b)) => a == b,
             (Start(a), Start(b)) => a.to_string() == b.to_string(),
             (Call(a), Call(b)) => a == b,
+            (MaxChildren, MaxChildren) => true,
+            (NoChild(a), NoChild(b)) => a == b,
             _ => false,
         }
     }
@@ -341,6 +353,10 @@ impl fmt::Display for SupervisorError {
             }
             SupervisorError::Start(error) => write!(f, "the supervisor did not start: {error}"),
             SupervisorError::Call(error) => write!(f, "supervisor call failed: {error}"),
+            SupervisorError::MaxChildren => f.write_str("the dynamic supervisor has its maximum of children"),
+            SupervisorError::NoChild(server) => {
+                write!(f, "server {server} is not a child of this supervisor")
+            }
         }
     }
 }

@@ -32,6 +32,8 @@ pub struct Supervisor {
     restarts: VecDeque<Instant>,
     /// The server that started the supervisor: its exit stops the supervisor.
     parent: Option<ServerId>,
+    /// For a dynamic supervisor, its maximum number of children, if any.
+    dynamic: Option<Option<usize>>,
 }
 
 struct Child {
@@ -49,6 +51,7 @@ pub(super) enum Request {
     TerminateChild(Arc<str>, ReplyTo<Result<(), SupervisorError>>),
     RestartChild(Arc<str>, ReplyTo<Result<Option<ProcessRef>, SupervisorError>>),
     DeleteChild(Arc<str>, ReplyTo<Result<(), SupervisorError>>),
+    TerminateProcess(ServerId, ReplyTo<Result<(), SupervisorError>>),
 }
 
 /// An info message of a supervisor: the exit signal of a linked server. Opaque.
@@ -77,7 +80,12 @@ async fn start_child(
 async fn shutdown_child(supervisor: ServerId, cx: &Context<Supervisor>, child: &mut Child) {
     let Some(process) = child.process.take() else { return };
     cx.unlink(&process);
-    match child.spec.shutdown {
+    stop_unlinked(supervisor, process, &child.spec).await;
+}
+
+/// Stops a child already unlinked from the supervisor and waits until it has exited.
+async fn stop_unlinked(supervisor: ServerId, process: ProcessRef, spec: &ChildSpec) {
+    match spec.shutdown {
         Shutdown::BrutalKill => process.kill(),
         Shutdown::Timeout(timeout) => {
             if let Err(StopError::Timeout(_)) = process.stop(ExitReason::Shutdown, timeout).await {
@@ -89,16 +97,35 @@ async fn shutdown_child(supervisor: ServerId, cx: &Context<Supervisor>, child: &
         }
     }
     let reason = process.exited().await;
-    let clean = match child.spec.shutdown {
+    let clean = match spec.shutdown {
         Shutdown::BrutalKill => reason == ExitReason::Killed,
         _ => reason == ExitReason::Shutdown,
-    } || (child.spec.restart != Restart::Permanent && !reason.is_abnormal());
+    } || (spec.restart != Restart::Permanent && !reason.is_abnormal());
     if !clean {
         tracing::error!(
-            %supervisor, child = %child.spec.id, %reason,
+            %supervisor, child = %spec.id, %reason,
             "supervisor report: shutdown_error (the child did not stop cleanly)"
         );
     }
+}
+
+/// Waits for every future, polling them all together.
+async fn join_all<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
+    let mut futures: Vec<_> = futures.into_iter().map(|future| Some(Box::pin(future))).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for slot in &mut futures {
+            if let Some(future) = slot {
+                if future.as_mut().poll(cx).is_ready() {
+                    *slot = None;
+                } else {
+                    pending = true;
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
 }
 
 impl Supervisor {
@@ -110,6 +137,18 @@ impl Supervisor {
     /// way are forgotten.
     async fn shutdown_range(&mut self, cx: &Context<Supervisor>, from: usize, except: Option<usize>) {
         let me = cx.id();
+        if self.dynamic.is_some() {
+            // A dynamic supervisor stops its children in parallel, and forgets them.
+            let mut stops = Vec::new();
+            for child in self.children.drain(..) {
+                if let Some(process) = child.process {
+                    cx.unlink(&process);
+                    stops.push(async move { stop_unlinked(me, process, &child.spec).await });
+                }
+            }
+            join_all(stops).await;
+            return;
+        }
         for index in (from..self.children.len()).rev() {
             if Some(index) != except {
                 shutdown_child(me, cx, &mut self.children[index]).await;
@@ -183,7 +222,7 @@ impl Supervisor {
             tracing::info!(supervisor = %me, child = %id, %reason, action, "supervisor report: child_terminated");
         }
         if !restart {
-            if child.spec.restart == Restart::Temporary {
+            if child.spec.restart == Restart::Temporary || self.dynamic.is_some() {
                 self.children.remove(index);
             }
             return Flow::proceed();
@@ -247,6 +286,38 @@ impl Supervisor {
                     }
                 }
                 reply_to.reply(counts);
+            }
+            Request::StartChild(spec, reply_to) if self.dynamic.is_some() => {
+                let result = if self.dynamic.flatten().is_some_and(|max| self.children.len() >= max) {
+                    Err(SupervisorError::MaxChildren)
+                } else {
+                    match start_child(&spec, cx).await {
+                        Ok(Some(process)) => {
+                            self.children.push(Child { spec, process: Some(process.clone()) });
+                            Ok(Some(process))
+                        }
+                        Ok(None) => Ok(None),
+                        Err(reason) => {
+                            Err(SupervisorError::FailedToStartChild { id: spec.id.clone(), reason })
+                        }
+                    }
+                };
+                reply_to.reply(result);
+            }
+            Request::TerminateProcess(server, reply_to) => {
+                let found = self
+                    .children
+                    .iter()
+                    .position(|child| child.process.as_ref().is_some_and(|p| p.id() == server));
+                let result = match found {
+                    None => Err(SupervisorError::NoChild(server)),
+                    Some(index) => {
+                        let mut child = self.children.remove(index);
+                        shutdown_child(cx.id(), cx, &mut child).await;
+                        Ok(())
+                    }
+                };
+                reply_to.reply(result);
             }
             Request::StartChild(spec, reply_to) => {
                 let result = match self.position(&spec.id) {
@@ -326,7 +397,9 @@ impl GenServer for Supervisor {
 
     async fn init(args: SupervisorBuilder, cx: &mut Context<Self>) -> InitOutcome<Self> {
         cx.trap_exits(SupervisorInfo);
-        let SupervisorBuilder { strategy, intensity, period, children: specs, parent, failure, .. } = args;
+        let SupervisorBuilder {
+            strategy, intensity, period, children: specs, parent, failure, dynamic, ..
+        } = args;
         let mut supervisor = Supervisor {
             strategy,
             intensity,
@@ -334,6 +407,7 @@ impl GenServer for Supervisor {
             children: Vec::with_capacity(specs.len()),
             restarts: VecDeque::new(),
             parent,
+            dynamic,
         };
         let mut error = None;
         for (index, spec) in specs.iter().enumerate() {
@@ -404,6 +478,7 @@ impl GenServer for Supervisor {
             Request::TerminateChild(..) => "terminate_child",
             Request::RestartChild(..) => "restart_child",
             Request::DeleteChild(..) => "delete_child",
+            Request::TerminateProcess(..) => "terminate_child",
         }
     }
 
