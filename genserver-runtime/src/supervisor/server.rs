@@ -133,8 +133,9 @@ impl Supervisor {
         self.children.iter().position(|child| &*child.spec.id == id)
     }
 
-    /// Stops every running child from `from` on except `except`, last first. Temporary children stopped this
-    /// way are forgotten.
+    /// Stops every running child from `from` on except `except`, last first; temporary
+    /// children stopped this way are forgotten. A dynamic supervisor stops all of them at
+    /// once and forgets them.
     async fn shutdown_range(&mut self, cx: &Context<Supervisor>, from: usize, except: Option<usize>) {
         let me = cx.id();
         if self.dynamic.is_some() {
@@ -216,10 +217,11 @@ impl Supervisor {
             Restart::Temporary => false,
         };
         let action = if restart { "restarting" } else { "not restarting" };
+        const REPORT: &str = "supervisor report: child_terminated";
         if reason.is_abnormal() {
-            tracing::error!(supervisor = %me, child = %id, %reason, action, "supervisor report: child_terminated");
+            tracing::error!(supervisor = %me, child = %id, %reason, action, "{REPORT}");
         } else {
-            tracing::info!(supervisor = %me, child = %id, %reason, action, "supervisor report: child_terminated");
+            tracing::info!(supervisor = %me, child = %id, %reason, action, "{REPORT}");
         }
         if !restart {
             if child.spec.restart == Restart::Temporary || self.dynamic.is_some() {
@@ -230,27 +232,24 @@ impl Supervisor {
         if !self.add_restart() {
             return self.give_up(cx, &id).await;
         }
-        let (from, again): (usize, Vec<usize>) = match self.strategy {
-            Strategy::OneForOne => (self.children.len(), vec![index]),
-            Strategy::OneForAll => (0, Vec::new()),
-            Strategy::RestForOne => (index, Vec::new()),
-        };
-        let restarted_ok = if again.is_empty() {
-            // Stop the others of the range, then start the range again in order.
-            self.shutdown_range(cx, from, Some(index)).await;
-            let mut ok = true;
-            let mut at = from;
-            while ok && at < self.children.len() {
-                if self.children[at].process.is_none() {
-                    ok = self.restart_at(cx, at).await;
-                }
-                at += 1;
-            }
-            ok
-        } else {
-            self.restart_at(cx, index).await
+        let restarted_ok = match self.strategy {
+            Strategy::OneForOne => self.restart_at(cx, index).await,
+            Strategy::OneForAll => self.restart_from(cx, 0, index).await,
+            Strategy::RestForOne => self.restart_from(cx, index, index).await,
         };
         if restarted_ok { Flow::proceed() } else { self.give_up(cx, &id).await }
+    }
+
+    /// Stops the children from `from` on except `failed` (last first), then starts every
+    /// one of them that is not running, in order. `false` once the intensity is exceeded.
+    async fn restart_from(&mut self, cx: &Context<Supervisor>, from: usize, failed: usize) -> bool {
+        self.shutdown_range(cx, from, Some(failed)).await;
+        for at in from..self.children.len() {
+            if self.children[at].process.is_none() && !self.restart_at(cx, at).await {
+                return false;
+            }
+        }
+        true
     }
 
     /// Too many restarts: stop every child and exit with `Shutdown`.
