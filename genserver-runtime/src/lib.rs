@@ -174,6 +174,14 @@
 //!   spec's id), an optional `max_children`, children forgotten once they exit for good,
 //!   and all stopped in parallel. `whereis` finds one as a [`Supervisor`].
 //! - Not yet: `auto_shutdown` and significant children.
+//!
+//! # Process groups
+//!
+//! [`groups`] is OTP's `pg` in one program: [`groups::join`] a named group,
+//! [`groups::leave`] it, list its [`groups::members`] (or those of one server type with
+//! [`groups::members_of`]), and [`groups::cast`] to every member of a type. A server
+//! leaves every group as it exits, before its exit can be observed. Unlike `pg` there are
+//! no scopes and no nodes, and no monitor of a group's membership.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -182,6 +190,7 @@
 mod call;
 mod error;
 mod exit;
+pub mod groups;
 mod handle;
 mod link;
 mod mailbox;

@@ -52,6 +52,8 @@ pub(crate) enum Tie {
     Link(crate::link::Link),
     /// This server traps exits: how an exit signal becomes its info message.
     Trap(crate::link::Trap),
+    /// This server is a member of the group: it leaves as it exits.
+    Group(Arc<str>),
 }
 
 /// What a server's handles share: the untyped [`Process`] and the typed mailbox.
@@ -240,6 +242,9 @@ impl Process {
                     Tie::Watching(watching) => watching.cancel(),
                     Tie::Link(link) => link.signal(self.id, reason),
                     Tie::Trap(_) => {}
+                    Tie::Group(group) => {
+                        crate::groups::remove(&group, self.id);
+                    }
                 }
             }
             // Last: whoever waited for the exit finds the DOWNs and exit signals sent.

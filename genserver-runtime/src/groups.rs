@@ -1,0 +1,117 @@
+//! Process groups: named sets of servers, for finding them and casting to all of them
+//! (OTP: `pg`).
+//!
+//! A server joins a group with [`join`] and leaves it with [`leave`], or on its own when
+//! it exits: the exit removes it from every group it joined before the exit can be
+//! observed, so once [`Process::exited`](crate::Process::exited) returns, [`members`] no
+//! longer lists it. A server may join a group several times, as in `pg`; it is then listed
+//! once per join and leaves one join per [`leave`].
+//!
+//! Groups are global to the program. Members are kept with their typed handle, so
+//! [`members_of`] and [`cast`] reach the members of one server type.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+
+use crate::process::Tie;
+use crate::{GenServer, ProcessRef, ServerId, ServerRef};
+
+struct Member {
+    process: ProcessRef,
+    /// The typed handle, a `ServerRef<S>`.
+    handle: Box<dyn Any + Send + Sync>,
+}
+
+static GROUPS: LazyLock<Mutex<HashMap<Arc<str>, Vec<Member>>>> = LazyLock::new(Default::default);
+
+fn groups() -> MutexGuard<'static, HashMap<Arc<str>, Vec<Member>>> {
+    GROUPS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Adds `server` to `group` (OTP: `pg:join/2`). `false` if the server has already exited,
+/// in which case nothing is added.
+pub fn join<S: GenServer>(group: &str, server: &ServerRef<S>) -> bool {
+    let group: Arc<str> = group.into();
+    // The tie first, under the process's lock: an exit after this finds it and removes
+    // the membership added below.
+    let mut members = groups();
+    if server.add_tie(Tie::Group(group.clone()), |_| false).is_err() {
+        return false;
+    }
+    members
+        .entry(group)
+        .or_default()
+        .push(Member { process: server.to_ref(), handle: Box::new(server.clone()) });
+    true
+}
+
+/// Removes one join of `server` from `group` (OTP: `pg:leave/2`). `false` if it was not
+/// a member.
+pub fn leave(group: &str, server: &crate::Process) -> bool {
+    let removed = remove(group, server.id());
+    if removed {
+        let group = group.to_owned();
+        drop(server.remove_tie(move |tie| matches!(tie, Tie::Group(name) if **name == *group)));
+    }
+    removed
+}
+
+/// Removes one membership of `server` in `group`; called by `leave` and by the exit.
+pub(crate) fn remove(group: &str, server: ServerId) -> bool {
+    let removed = {
+        let mut groups = groups();
+        let Some(members) = groups.get_mut(group) else { return false };
+        let Some(position) = members.iter().position(|member| member.process.id() == server) else {
+            return false;
+        };
+        let removed = members.remove(position);
+        if members.is_empty() {
+            groups.remove(group);
+        }
+        removed
+    };
+    // The handles are dropped outside the lock.
+    drop(removed);
+    true
+}
+
+/// Every member of `group`, in join order (OTP: `pg:get_members/1`).
+pub fn members(group: &str) -> Vec<ProcessRef> {
+    groups().get(group).map(|members| members.iter().map(|m| m.process.clone()).collect()).unwrap_or_default()
+}
+
+/// The members of `group` that are servers of type `S`, in join order.
+pub fn members_of<S: GenServer>(group: &str) -> Vec<S::Ref> {
+    groups()
+        .get(group)
+        .map(|members| {
+            members
+                .iter()
+                .filter_map(|member| member.handle.downcast_ref::<ServerRef<S>>())
+                .map(|server| S::Ref::from(server.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Casts the message `make()` to every member of `group` of type `S` (OTP: sending to
+/// each of `pg:get_members/1`); returns how many it was sent to. Like any cast, it does
+/// not wait, and a member that exits meanwhile drops it.
+pub fn cast<S: GenServer>(group: &str, make: impl Fn() -> S::Msg) -> usize {
+    let targets: Vec<ServerRef<S>> = groups()
+        .get(group)
+        .map(|members| {
+            members
+                .iter()
+                .filter_map(|member| member.handle.downcast_ref::<ServerRef<S>>())
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    // Sent outside the lock.
+    for target in &targets {
+        target.cast(make());
+    }
+    targets.len()
+}
