@@ -175,6 +175,18 @@
 //!   and all stopped in parallel. `whereis` finds one as a [`Supervisor`].
 //! - Not yet: `auto_shutdown` and significant children.
 //!
+//! # Registries
+//!
+//! A [`Registry`] is Elixir's `Registry`: servers under keys of any hashable type, each
+//! entry with a value, with [`Keys::Unique`] or [`Keys::Duplicate`] keys. Entries go as
+//! their server exits, before the exit can be observed. [`Registry::lookup`] lists a
+//! key's entries, [`Registry::dispatch`] runs a function on each (publish/subscribe with
+//! duplicate keys), and [`Registry::whereis`] gives the typed handle under a key, which is
+//! how a server is called by its key. Where it differs: any holder of a handle can
+//! register a server (Elixir registers the calling process), and there is no "via" option
+//! on [`Builder`]: register the server after its start, or from its `init` with
+//! [`Context::server_ref`]. There is no partitioning and no listener.
+//!
 //! # Process groups
 //!
 //! [`groups`] is OTP's `pg` in one program: [`groups::join`] a named group,
@@ -192,6 +204,7 @@ mod error;
 mod exit;
 pub mod groups;
 mod handle;
+mod keyed;
 mod link;
 mod mailbox;
 mod monitor;
@@ -208,6 +221,7 @@ pub use error::{CallError, CastError, StartError, StopError};
 pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::{ServerId, ServerRef};
+pub use keyed::{Keys, RegisterError, Registry};
 pub use link::Exit;
 pub use mailbox::Mailbox;
 pub use monitor::{Down, Monitor, MonitorRef};

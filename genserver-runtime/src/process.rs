@@ -54,6 +54,8 @@ pub(crate) enum Tie {
     Trap(crate::link::Trap),
     /// This server is a member of the group: it leaves as it exits.
     Group(Arc<str>),
+    /// Runs as the server exits: removes a registry entry, named by its token.
+    Cleanup(u64, Box<dyn FnOnce() + Send>),
 }
 
 /// What a server's handles share: the untyped [`Process`] and the typed mailbox.
@@ -245,6 +247,7 @@ impl Process {
                     Tie::Group(group) => {
                         crate::groups::remove(&group, self.id);
                     }
+                    Tie::Cleanup(_, cleanup) => cleanup(),
                 }
             }
             // Last: whoever waited for the exit finds the DOWNs and exit signals sent.
