@@ -581,3 +581,30 @@ async fn a_dynamic_supervisor_stops_its_children_in_parallel() {
     entries.sort();
     assert_eq!(entries, ["terminate s1 (shutdown)", "terminate s2 (shutdown)", "terminate s3 (shutdown)"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_for_all_keeps_its_order_on_a_multi_thread_runtime() {
+    for _ in 0..20 {
+        let log = Log::default();
+        let supervisor = three(&log, Strategy::OneForAll).start().await.expect("started");
+        log.take();
+        exit_child(&supervisor, "c", crash()).await;
+        assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
+        assert_eq!(
+            log.take(),
+            [
+                "terminate c (error: crash)",
+                "terminate b (shutdown)",
+                "terminate a (shutdown)",
+                "start a",
+                "start b",
+                "start c"
+            ]
+        );
+        supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
+        assert_eq!(
+            log.take(),
+            ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]
+        );
+    }
+}
