@@ -100,3 +100,46 @@ async fn unregister_removes_a_servers_entries_under_a_key() {
     a.exited().await;
     assert_eq!(registry.count(), 1);
 }
+
+/// Counts its `init` runs.
+pub struct Counted;
+
+static INITS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+#[genserver]
+impl Counted {
+    #[init]
+    fn init() -> Init<Self> {
+        INITS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Init::ok(Counted)
+    }
+
+    /// Always "here".
+    #[call]
+    fn here(&self) -> &'static str {
+        "here"
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_started_via_a_registry_is_called_by_key_and_the_key_is_taken_once() {
+    let registry: Registry<&'static str, u32> = Registry::new(Keys::Unique);
+    let first = Counted::builder().via(&registry, "counted", 7).start(()).await.expect("started");
+    assert_eq!(ids(registry.lookup(&"counted")), [(first.id(), 7)]);
+    let by_key = registry.whereis::<Counted>(&"counted").expect("registered");
+    assert_eq!(by_key.here().await, Ok("here"));
+
+    let taken = Counted::builder().via(&registry, "counted", 8).start(()).await;
+    match taken {
+        Err(genserver_runtime::StartError::KeyTaken(holder)) => assert_eq!(holder.id(), first.id()),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(INITS.load(std::sync::atomic::Ordering::SeqCst), 1, "init did not run for the second start");
+
+    first.kill();
+    first.exited().await;
+    assert!(registry.whereis::<Counted>(&"counted").is_none());
+    let again =
+        Counted::builder().via(&registry, "counted", 9).start(()).await.expect("the key is free again");
+    assert_eq!(ids(registry.lookup(&"counted")), [(again.id(), 9)]);
+}

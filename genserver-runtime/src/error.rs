@@ -106,6 +106,9 @@ pub enum StartError<S: GenServer> {
     /// A server of this type is already registered under the name; here is its handle.
     /// `init` did not run.
     AlreadyStarted(S::Ref),
+    /// A server holds the unique registry key given to
+    /// [`Builder::via`](crate::Builder::via); here is its process. `init` did not run.
+    KeyTaken(crate::ProcessRef),
     /// A server of another type holds the name. `init` did not run.
     NameTaken {
         /// The name asked for.
@@ -124,6 +127,7 @@ impl<S: GenServer> StartError<S> {
             StartError::InitTimeout(_) => "InitTimeout",
             StartError::AlreadyStarted(_) => "AlreadyStarted",
             StartError::NameTaken { .. } => "NameTaken",
+            StartError::KeyTaken(_) => "KeyTaken",
         }
     }
 }
@@ -146,6 +150,9 @@ impl<S: GenServer> fmt::Display for StartError<S> {
             }
             StartError::AlreadyStarted(_) => {
                 write!(f, "{server} is already started under this name")
+            }
+            StartError::KeyTaken(holder) => {
+                write!(f, "the registry key is held by server {}", holder.id())
             }
             StartError::NameTaken { name, holder } => {
                 write!(f, "the name {name:?} is taken by server {holder} of another type")

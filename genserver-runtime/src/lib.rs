@@ -182,10 +182,12 @@
 //! their server exits, before the exit can be observed. [`Registry::lookup`] lists a
 //! key's entries, [`Registry::dispatch`] runs a function on each (publish/subscribe with
 //! duplicate keys), and [`Registry::whereis`] gives the typed handle under a key, which is
-//! how a server is called by its key. Where it differs: any holder of a handle can
-//! register a server (Elixir registers the calling process), and there is no "via" option
-//! on [`Builder`]: register the server after its start, or from its `init` with
-//! [`Context::server_ref`]. There is no partitioning and no listener.
+//! how a server is called by its key; [`Builder::via`] registers a server before its
+//! `init` runs (Elixir's `{:via, Registry, ...}` name), and refuses the start with
+//! [`StartError::KeyTaken`] if a unique key is held. Where it differs: any holder of a
+//! handle can register a server (Elixir registers the calling process), a "via" name is
+//! looked up with `whereis` rather than passed to each call, and there is no partitioning
+//! and no listener.
 //!
 //! # Process groups
 //!

@@ -99,12 +99,22 @@ pub struct Builder<S: GenServer> {
     name: Option<Arc<str>>,
     init_timeout: Option<Duration>,
     mailbox: Mailbox,
+    /// Registers the server in a [`Registry`](crate::Registry) before `init` runs.
+    via: Option<Via<S>>,
     _server: PhantomData<fn() -> S>,
 }
 
+type Via<S> = Box<dyn FnOnce(&ServerRef<S>) -> Result<(), crate::RegisterError> + Send>;
+
 impl<S: GenServer> Default for Builder<S> {
     fn default() -> Self {
-        Builder { name: None, init_timeout: None, mailbox: Mailbox::default(), _server: PhantomData }
+        Builder {
+            name: None,
+            init_timeout: None,
+            mailbox: Mailbox::default(),
+            via: None,
+            _server: PhantomData,
+        }
     }
 }
 
@@ -115,6 +125,7 @@ impl<S: GenServer> std::fmt::Debug for Builder<S> {
             .field("name", &self.name)
             .field("init_timeout", &self.init_timeout)
             .field("mailbox", &self.mailbox)
+            .field("via", &self.via.is_some())
             .finish()
     }
 }
@@ -138,6 +149,21 @@ impl<S: GenServer> Builder<S> {
         self
     }
 
+    /// Registers the server under `key` with `value` in `registry` before its `init` runs
+    /// (Elixir: `name: {:via, Registry, {registry, key, value}}`); the entry goes when it
+    /// exits. If a unique key is held, `init` does not run and the start returns
+    /// [`StartError::KeyTaken`]. Call the server by key with
+    /// [`Registry::whereis`](crate::Registry::whereis).
+    pub fn via<K, V>(mut self, registry: &crate::Registry<K, V>, key: K, value: V) -> Self
+    where
+        K: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        let registry = registry.clone();
+        self.via = Some(Box::new(move |server| registry.register(key, server, value)));
+        self
+    }
+
     /// Chooses the mailbox kind (unbounded by default).
     pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
         self.mailbox = mailbox;
@@ -152,7 +178,7 @@ impl<S: GenServer> Builder<S> {
 
     /// Starts the server; returns its handle and its shared part.
     async fn spawn(self, args: S::Args) -> Result<(S::Ref, Arc<Shared<S>>), StartError<S>> {
-        let Builder { name, init_timeout, mailbox, .. } = self;
+        let Builder { name, init_timeout, mailbox, via, .. } = self;
         let id = ServerId::next();
         let shared = Shared::new(id, name.clone(), Queue::new(mailbox));
         let rx = Receiver::new(shared.clone());
@@ -163,6 +189,18 @@ impl<S: GenServer> Builder<S> {
                 Taken::BySameType(holder) => StartError::AlreadyStarted(holder),
                 Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
             })?;
+        }
+        if let Some(via) = via {
+            if let Err(error) = via(&me) {
+                if let Some(name) = &name {
+                    registry::unregister(name, id);
+                }
+                return Err(match error {
+                    crate::RegisterError::AlreadyRegistered(holder) => StartError::KeyTaken(holder),
+                    // Not before the task runs; said as the registry would.
+                    crate::RegisterError::NoServer => StartError::Stopped(ExitReason::NoProc),
+                });
+            }
         }
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
