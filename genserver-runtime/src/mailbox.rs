@@ -105,11 +105,6 @@ impl<S: GenServer> Queue<S> {
         self.push(envelope).map_err(|(error, _)| error)
     }
 
-    /// Queues without waiting; on failure, gives the entry back.
-    pub(crate) fn try_push(&self, envelope: Envelope<S>) -> Result<(), (SendError, Envelope<S>)> {
-        self.push(envelope)
-    }
-
     /// Queues, waiting for room in a bounded mailbox.
     pub(crate) async fn send(&self, mut envelope: Envelope<S>) -> Result<(), SendError> {
         loop {
@@ -133,7 +128,8 @@ impl<S: GenServer> Queue<S> {
         let _ = self.push_with(envelope, false);
     }
 
-    fn push(&self, envelope: Envelope<S>) -> Result<(), (SendError, Envelope<S>)> {
+    /// Queues without waiting; on failure, gives the entry back.
+    pub(crate) fn push(&self, envelope: Envelope<S>) -> Result<(), (SendError, Envelope<S>)> {
         self.push_with(envelope, true)
     }
 
@@ -200,7 +196,7 @@ impl<S: GenServer> Receiver<S> {
     }
 
     /// The next entry of the batch already taken, without waiting or locking.
-    pub(crate) fn next_in_batch(&mut self) -> Option<Envelope<S>> {
+    fn next_in_batch(&mut self) -> Option<Envelope<S>> {
         let next = self.batch.pop_front()?;
         if let Some(bound) = &self.shared.mailbox.bound {
             bound.queued.fetch_sub(1, Ordering::AcqRel);

@@ -61,6 +61,17 @@ enum InitFailure {
     Panicked(Arc<str>),
 }
 
+impl InitFailure {
+    /// The server's exit reason: an ignore is a quiet normal exit.
+    fn exit_reason(&self) -> ExitReason {
+        match self {
+            InitFailure::Stopped(reason) => reason.clone(),
+            InitFailure::Ignored => ExitReason::Normal,
+            InitFailure::Panicked(message) => ExitReason::Panic(message.clone()),
+        }
+    }
+}
+
 /// Options for starting a server: a name, an init timeout, the mailbox kind.
 ///
 /// `#[genserver]` gives every server a `builder()`; `start` and `start_link` are
@@ -257,26 +268,22 @@ async fn run<S: GenServer>(
 ) {
     let mut guard = ExitGuard { shared: me.shared.clone(), mailbox, finished: false };
     let mut cx = Context::new(me);
-    let (mut state, action) = match catch_panic(async { S::init(args, &mut cx).await }).await {
-        Ok(InitOutcome(InitAction::Ready(state, action))) => (state, action),
-        Ok(InitOutcome(InitAction::Stop(reason))) => {
+    let failure = match catch_panic(async { S::init(args, &mut cx).await }).await {
+        Ok(InitOutcome(InitAction::Ready(state, action))) => Ok((state, action)),
+        Ok(InitOutcome(InitAction::Stop(reason))) => Err(InitFailure::Stopped(reason)),
+        Ok(InitOutcome(InitAction::Ignore)) => Err(InitFailure::Ignored),
+        Err(message) => Err(InitFailure::Panicked(message)),
+    };
+    let (mut state, action) = match failure {
+        Ok(ready) => ready,
+        Err(failure) => {
+            // The start returns only once the server is gone (OTP 26+); no terminate.
+            let reason = failure.exit_reason();
             if reason.is_abnormal() {
                 crash_report(&reason, "init");
             }
-            guard.finish(reason.clone());
-            let _ = ack.send(Err(InitFailure::Stopped(reason)));
-            return;
-        }
-        Ok(InitOutcome(InitAction::Ignore)) => {
-            guard.finish(ExitReason::Normal);
-            let _ = ack.send(Err(InitFailure::Ignored));
-            return;
-        }
-        Err(message) => {
-            let reason = ExitReason::Panic(message.clone());
-            crash_report(&reason, "init");
             guard.finish(reason);
-            let _ = ack.send(Err(InitFailure::Panicked(message)));
+            let _ = ack.send(Err(failure));
             return;
         }
     };
@@ -322,10 +329,8 @@ async fn serve<S: GenServer>(
                 flow = state.handle_continue(value, cx).await;
                 continue;
             }
-            Action::Proceed | Action::Hibernate => match mailbox.next_in_batch() {
-                Some(next) => Some(next),
-                None => mailbox.recv().await,
-            },
+            // A batch already taken is handed out by the first poll, without locking.
+            Action::Proceed | Action::Hibernate => mailbox.recv().await,
             Action::Timeout(after) => {
                 idle_timeout = Some(after);
                 let deadline = crate::timer::deadline_after(Instant::now(), after);
