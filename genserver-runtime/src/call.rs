@@ -97,7 +97,7 @@ pub struct CallFuture<'a, S: GenServer, R> {
     msg: Option<S::Msg>,
     pending: Option<oneshot::Receiver<R>>,
     timeout: Option<Duration>,
-    turns_left: Option<usize>,
+    turns: crate::timer::Turns,
     slow: Option<SlowPath<'a, R>>,
 }
 
@@ -147,14 +147,9 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
                 this.slow = Some(Box::pin(exit_within(process, deadline_from_now(timeout), timeout)));
             }
             Poll::Pending => {
-                if timeout.is_some() {
-                    let turns_left = this.turns_left.get_or_insert_with(crate::timer::turns_before_timer);
-                    if *turns_left > 0 {
-                        // The reply, once sent, wakes this task anyway.
-                        *turns_left -= 1;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
+                // The reply, once sent, wakes this task anyway.
+                if timeout.is_some() && this.turns.requeue(cx) {
+                    return Poll::Pending;
                 }
                 // The deadline leaves out the turns above, a few microseconds.
                 let pending = this.pending.take().expect("a call's reply channel");
@@ -254,6 +249,13 @@ impl<'a, S: GenServer, R: Send + 'static> IntoFuture for Call<'a, S, R> {
 
     fn into_future(self) -> Self::IntoFuture {
         let Call { server, msg, pending, timeout } = self;
-        CallFuture { server, msg: Some(msg), pending: Some(pending), timeout, turns_left: None, slow: None }
+        CallFuture {
+            server,
+            msg: Some(msg),
+            pending: Some(pending),
+            timeout,
+            turns: crate::timer::Turns::new(),
+            slow: None,
+        }
     }
 }

@@ -173,24 +173,41 @@ where
 /// or stop. On a current-thread runtime the server, woken by the request, runs within one
 /// turn; on a multi-thread one, tokio runs a task re-queued from its own poll up to three
 /// times in a row before others.
-pub(crate) fn turns_before_timer() -> usize {
+fn turns_before_timer() -> usize {
     match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => 1,
         _ => 4,
     }
 }
 
+/// The turns a task waiting on a server may still take before it arms a deadline's timer.
+pub(crate) struct Turns(Option<usize>);
+
+impl Turns {
+    pub(crate) const fn new() -> Self {
+        Turns(None)
+    }
+
+    /// After a pending poll: re-queues the task and returns `true` while turns are left;
+    /// `false` once it is time to arm the timer.
+    pub(crate) fn requeue(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        let left = self.0.get_or_insert_with(turns_before_timer);
+        if *left == 0 {
+            return false;
+        }
+        *left -= 1;
+        cx.waker().wake_by_ref();
+        true
+    }
+}
+
 /// Polls `future`, re-queueing the task for [`turns_before_timer`] turns while it is
 /// pending: its output if it finished within them.
 pub(crate) async fn ready_within_turns<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
-    let mut turns_left = turns_before_timer();
+    let mut turns = Turns::new();
     std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
         Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending if turns_left > 0 => {
-            turns_left -= 1;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
+        Poll::Pending if turns.requeue(cx) => Poll::Pending,
         Poll::Pending => Poll::Ready(None),
     })
     .await
