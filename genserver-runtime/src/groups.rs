@@ -15,12 +15,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use crate::process::Tie;
-use crate::{GenServer, ProcessRef, ServerId, ServerRef};
+use crate::{GenServer, ProcessRef, ServerRef};
 
 struct Member {
     process: ProcessRef,
     /// The typed handle, a `ServerRef<S>`.
     handle: Box<dyn Any + Send + Sync>,
+    /// Names the cleanup tie that removes this membership when the server exits.
+    token: u64,
 }
 
 static GROUPS: LazyLock<Mutex<HashMap<Arc<str>, Vec<Member>>>> = LazyLock::new(Default::default);
@@ -33,47 +35,51 @@ fn groups() -> MutexGuard<'static, HashMap<Arc<str>, Vec<Member>>> {
 /// in which case nothing is added.
 pub fn join<S: GenServer>(group: &str, server: &ServerRef<S>) -> bool {
     let group: Arc<str> = group.into();
-    // The tie first, under the process's lock: an exit after this finds it and removes
+    let token = crate::process::next_cleanup_token();
+    // The tie first, under the groups' lock: an exit after this finds it and removes
     // the membership added below.
     let mut members = groups();
-    if server.add_tie(Tie::Group(group.clone()), |_| false).is_err() {
+    let name = group.clone();
+    let cleanup = Box::new(move || {
+        remove(&name, |member| member.token == token);
+    });
+    if server.add_tie(Tie::Cleanup(token, cleanup), |_| false).is_err() {
         return false;
     }
-    members
-        .entry(group)
-        .or_default()
-        .push(Member { process: server.to_ref(), handle: Box::new(server.clone()) });
+    members.entry(group).or_default().push(Member {
+        process: server.to_ref(),
+        handle: Box::new(server.clone()),
+        token,
+    });
     true
 }
 
 /// Removes one join of `server` from `group` (OTP: `pg:leave/2`). `false` if it was not
 /// a member.
 pub fn leave(group: &str, server: &crate::Process) -> bool {
-    let removed = remove(group, server.id());
-    if removed {
-        let group = group.to_owned();
-        drop(server.remove_tie(move |tie| matches!(tie, Tie::Group(name) if **name == *group)));
-    }
-    removed
+    let id = server.id();
+    let Some(token) = remove(group, |member| member.process.id() == id) else { return false };
+    drop(server.remove_tie(|tie| matches!(tie, Tie::Cleanup(tie_token, _) if *tie_token == token)));
+    true
 }
 
-/// Removes one membership of `server` in `group`; called by `leave` and by the exit.
-pub(crate) fn remove(group: &str, server: ServerId) -> bool {
+/// Removes the first membership of `group` that `matches`, for `leave` and for the
+/// exit's cleanup; its token if there was one.
+fn remove(group: &str, matches: impl Fn(&Member) -> bool) -> Option<u64> {
     let removed = {
         let mut groups = groups();
-        let Some(members) = groups.get_mut(group) else { return false };
-        let Some(position) = members.iter().position(|member| member.process.id() == server) else {
-            return false;
-        };
+        let members = groups.get_mut(group)?;
+        let position = members.iter().position(matches)?;
         let removed = members.remove(position);
         if members.is_empty() {
             groups.remove(group);
         }
         removed
     };
+    let token = removed.token;
     // The handles are dropped outside the lock.
     drop(removed);
-    true
+    Some(token)
 }
 
 /// Every member of `group`, in join order (OTP: `pg:get_members/1`).

@@ -12,7 +12,6 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::process::Tie;
@@ -152,8 +151,7 @@ where
         server: &ServerRef<S>,
         value: V,
     ) -> Result<(), RegisterError> {
-        static TOKENS: AtomicU64 = AtomicU64::new(1);
-        let token = TOKENS.fetch_add(1, Ordering::Relaxed);
+        let token = crate::process::next_cleanup_token();
         let mut entries = self.inner.entries();
         if self.inner.keys == Keys::Unique {
             if let Some(holder) = entries.get(&key).and_then(|list| list.first()) {

@@ -52,10 +52,15 @@ pub(crate) enum Tie {
     Link(crate::link::Link),
     /// This server traps exits: how an exit signal becomes its info message.
     Trap(crate::link::Trap),
-    /// This server is a member of the group: it leaves as it exits.
-    Group(Arc<str>),
-    /// Runs as the server exits: removes a registry entry, named by its token.
+    /// Runs as the server exits: removes a registry entry or a group membership, named
+    /// by its token.
     Cleanup(u64, Box<dyn FnOnce() + Send>),
+}
+
+/// A fresh token naming a [`Tie::Cleanup`], so that its owner can remove it again.
+pub(crate) fn next_cleanup_token() -> u64 {
+    static TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// What a server's handles share: the untyped [`Process`] and the typed mailbox.
@@ -244,9 +249,6 @@ impl Process {
                     Tie::Watching(watching) => watching.cancel(),
                     Tie::Link(link) => link.signal(self.id, reason),
                     Tie::Trap(_) => {}
-                    Tie::Group(group) => {
-                        crate::groups::remove(&group, self.id);
-                    }
                     Tie::Cleanup(_, cleanup) => cleanup(),
                 }
             }
