@@ -10,7 +10,6 @@
 //! Groups are global to the program. Members are kept with their typed handle, so
 //! [`members_of`] and [`cast`] reach the members of one server type.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
@@ -19,8 +18,6 @@ use crate::{GenServer, ProcessRef, ServerRef};
 
 struct Member {
     process: ProcessRef,
-    /// The typed handle, a `ServerRef<S>`.
-    handle: Box<dyn Any + Send + Sync>,
     /// Names the cleanup tie that removes this membership when the server exits.
     token: u64,
 }
@@ -46,11 +43,7 @@ pub fn join<S: GenServer>(group: &str, server: &ServerRef<S>) -> bool {
     if server.add_tie(Tie::Cleanup(token, cleanup), |_| false).is_err() {
         return false;
     }
-    members.entry(group).or_default().push(Member {
-        process: server.to_ref(),
-        handle: Box::new(server.clone()),
-        token,
-    });
+    members.entry(group).or_default().push(Member { process: server.to_ref(), token });
     true
 }
 
@@ -92,11 +85,7 @@ pub fn members_of<S: GenServer>(group: &str) -> Vec<S::Ref> {
     groups()
         .get(group)
         .map(|members| {
-            members
-                .iter()
-                .filter_map(|member| member.handle.downcast_ref::<ServerRef<S>>())
-                .map(|server| S::Ref::from(server.clone()))
-                .collect()
+            members.iter().filter_map(|member| member.process.typed::<S>()).map(S::Ref::from).collect()
         })
         .unwrap_or_default()
 }
@@ -107,13 +96,7 @@ pub fn members_of<S: GenServer>(group: &str) -> Vec<S::Ref> {
 pub fn cast<S: GenServer>(group: &str, make: impl Fn() -> S::Msg) -> usize {
     let targets: Vec<ServerRef<S>> = groups()
         .get(group)
-        .map(|members| {
-            members
-                .iter()
-                .filter_map(|member| member.handle.downcast_ref::<ServerRef<S>>())
-                .cloned()
-                .collect()
-        })
+        .map(|members| members.iter().filter_map(|member| member.process.typed::<S>()).collect())
         .unwrap_or_default();
     // Sent outside the lock.
     for target in &targets {

@@ -8,7 +8,6 @@
 //! "via" naming, looked up at each use); [`Registry::dispatch`] runs a function on every
 //! entry of a key, typically to cast to every subscriber of a topic.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
@@ -51,8 +50,6 @@ impl std::error::Error for RegisterError {}
 
 struct Entry<V> {
     process: ProcessRef,
-    /// The typed handle, a `ServerRef<S>`.
-    handle: Box<dyn Any + Send + Sync>,
     value: V,
     /// Names the tie that removes the entry on exit.
     token: u64,
@@ -170,7 +167,7 @@ where
         if server.add_tie(Tie::Cleanup(token, cleanup), |_| false).is_err() {
             return Err(RegisterError::NoServer);
         }
-        let entry = Entry { process: server.to_ref(), handle: Box::new(server.clone()), value, token };
+        let entry = Entry { process: server.to_ref(), value, token };
         entries.entry(key).or_default().push(entry);
         Ok(())
     }
@@ -208,9 +205,8 @@ where
     /// call a server by its key.
     pub fn whereis<S: GenServer>(&self, key: &K) -> Option<S::Ref> {
         let entries = self.inner.entries();
-        let handle =
-            entries.get(key)?.iter().find_map(|entry| entry.handle.downcast_ref::<ServerRef<S>>())?;
-        Some(S::Ref::from(handle.clone()))
+        let handle = entries.get(key)?.iter().find_map(|entry| entry.process.typed::<S>())?;
+        Some(S::Ref::from(handle))
     }
 
     /// Calls `f` with the typed handle and value of every entry of type `S` under `key`,
@@ -224,7 +220,7 @@ where
             .map(|list| {
                 list.iter()
                     .filter_map(|entry| {
-                        entry.handle.downcast_ref::<ServerRef<S>>().map(|h| (h.clone(), entry.value.clone()))
+                        entry.process.typed::<S>().map(|handle| (handle, entry.value.clone()))
                     })
                     .collect()
             })

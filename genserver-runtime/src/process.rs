@@ -82,6 +82,9 @@ impl<S: GenServer> Shared<S> {
 pub(crate) trait Control: Send + Sync + 'static {
     fn process(&self) -> &Process;
 
+    /// The shared allocation as `Any`, to get the typed handle back.
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
+
     /// Queues a stop request behind the messages already in the mailbox, waiting for room
     /// in a bounded one.
     fn send_stop(
@@ -93,6 +96,10 @@ pub(crate) trait Control: Send + Sync + 'static {
 impl<S: GenServer> Control for Shared<S> {
     fn process(&self) -> &Process {
         &self.process
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
+        self
     }
 
     fn send_stop(
@@ -317,6 +324,14 @@ impl Eq for ProcessRef {}
 impl fmt::Debug for ProcessRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.0.process(), f)
+    }
+}
+
+impl ProcessRef {
+    /// The typed handle of this server, if it is an `S`.
+    pub(crate) fn typed<S: GenServer>(&self) -> Option<crate::ServerRef<S>> {
+        let shared = self.0.clone().into_any().downcast::<Shared<S>>().ok()?;
+        Some(crate::ServerRef { shared })
     }
 }
 

@@ -11,17 +11,15 @@
 //! Names are global to the program and typed at lookup: [`whereis`] returns a handle of
 //! the server type asked for, or `None` if the name is free or held by another type.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use crate::{GenServer, ServerId};
+use crate::{GenServer, ProcessRef, ServerId, ServerRef};
 
 struct Registered {
-    id: ServerId,
-    /// The typed client handle, an `S::Ref`.
-    handle: Box<dyn Any + Send + Sync>,
+    /// The server; its typed handle is recovered from it at lookup.
+    process: ProcessRef,
 }
 
 static NAMES: LazyLock<Mutex<HashMap<Arc<str>, Registered>>> = LazyLock::new(Default::default);
@@ -32,12 +30,12 @@ fn names() -> MutexGuard<'static, HashMap<Arc<str>, Registered>> {
 
 /// The handle of the server of type `S` registered under `name`, if there is one.
 pub fn whereis<S: GenServer>(name: &str) -> Option<S::Ref> {
-    names().get(name)?.handle.downcast_ref::<S::Ref>().cloned()
+    names().get(name)?.process.typed::<S>().map(S::Ref::from)
 }
 
 /// The id of whichever server is registered under `name`, whatever its type.
 pub fn whereis_id(name: &str) -> Option<ServerId> {
-    names().get(name).map(|entry| entry.id)
+    names().get(name).map(|entry| entry.process.id())
 }
 
 /// Who already holds a name.
@@ -46,14 +44,14 @@ pub(crate) enum Taken<S: GenServer> {
     ByOtherType(ServerId),
 }
 
-pub(crate) fn register<S: GenServer>(name: &Arc<str>, id: ServerId, handle: &S::Ref) -> Result<(), Taken<S>> {
+pub(crate) fn register<S: GenServer>(name: &Arc<str>, server: &ServerRef<S>) -> Result<(), Taken<S>> {
     match names().entry(name.clone()) {
-        Entry::Occupied(held) => Err(match held.get().handle.downcast_ref::<S::Ref>() {
-            Some(handle) => Taken::BySameType(handle.clone()),
-            None => Taken::ByOtherType(held.get().id),
+        Entry::Occupied(held) => Err(match held.get().process.typed::<S>() {
+            Some(holder) => Taken::BySameType(S::Ref::from(holder)),
+            None => Taken::ByOtherType(held.get().process.id()),
         }),
         Entry::Vacant(free) => {
-            free.insert(Registered { id, handle: Box::new(handle.clone()) });
+            free.insert(Registered { process: server.to_ref() });
             Ok(())
         }
     }
@@ -64,7 +62,7 @@ pub(crate) fn unregister(name: &str, id: ServerId) {
     let removed = {
         let mut names = names();
         match names.get(name) {
-            Some(entry) if entry.id == id => names.remove(name),
+            Some(entry) if entry.process.id() == id => names.remove(name),
             _ => None,
         }
     };

@@ -196,7 +196,7 @@ impl<S: GenServer> Builder<S> {
         let me = ServerRef { shared: shared.clone() };
         let handle = S::Ref::from(me.clone());
         if let Some(name) = &name {
-            registry::register::<S>(name, id, &handle).map_err(|taken| match taken {
+            registry::register::<S>(name, &me).map_err(|taken| match taken {
                 Taken::BySameType(holder) => StartError::AlreadyStarted(holder),
                 Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
             })?;
