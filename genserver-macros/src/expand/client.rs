@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::messages::reply_type;
-use super::{Names, local, variant_name};
+use super::{Names, local, one_or_tuple, variant_name};
 use crate::model::{Handler, Kind, last_ident_is};
 
 pub(super) fn expand(names: &Names<'_>) -> TokenStream {
@@ -178,14 +178,9 @@ fn start_arguments(names: &Names<'_>) -> (TokenStream, TokenStream) {
         let state = local("state");
         return (quote!(#state: Self), quote!(#state));
     };
-    let fields: Vec<_> = init.fields().collect();
-    let params = fields.iter().map(|(field, ty)| quote!(#field: #ty));
-    let idents = fields.iter().map(|(field, _)| field);
-    let args = match fields.as_slice() {
-        [(only, _)] => quote!(#only),
-        _ => quote!((#(#idents,)*)),
-    };
-    (quote!(#(#params),*), args)
+    let params = init.fields().map(|(field, ty)| quote!(#field: #ty));
+    let idents: Vec<_> = init.fields().map(|(field, _)| field).collect();
+    (quote!(#(#params),*), one_or_tuple(&idents))
 }
 
 /// The `GenServer::Args` type for the server.
@@ -194,10 +189,7 @@ pub(super) fn args_type(names: &Names<'_>) -> TokenStream {
         return quote!(Self);
     };
     let types: Vec<_> = init.fields().map(|(_, ty)| ty).collect();
-    match types.as_slice() {
-        [only] => quote!(#only),
-        _ => quote!((#(#types,)*)),
-    }
+    one_or_tuple(&types)
 }
 
 /// Whether `#[init]` returns the state itself rather than `Init` or `Result`.

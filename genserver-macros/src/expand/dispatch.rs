@@ -6,7 +6,7 @@ use quote::quote;
 
 use super::client::{args_type, init_returns_self};
 use super::messages::phantom_arm;
-use super::{Names, invoke, local, variant_name};
+use super::{Names, invoke, local, one_or_tuple, variant_name};
 use crate::model::{Handler, Kind, last_ident_is};
 
 pub(super) fn expand(names: &Names<'_>) -> TokenStream {
@@ -67,10 +67,8 @@ fn init(names: &Names<'_>) -> TokenStream {
         None => quote!(#rt::IntoInit::<Self>::into_init(#rt::Init::<Self>::ok(#args))),
         Some(init) => {
             let fields: Vec<_> = init.fields().map(|(field, _)| field).collect();
-            let unpack = match fields.as_slice() {
-                [only] => quote!(let #only = #args;),
-                _ => quote!(let (#(#fields,)*) = #args;),
-            };
+            let pattern = one_or_tuple(&fields);
+            let unpack = quote!(let #pattern = #args;);
             let call = invoke(init, false);
             let call =
                 if init_returns_self(names, init) { quote!(#rt::Init::<Self>::ok(#call)) } else { call };

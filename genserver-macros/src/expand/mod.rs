@@ -111,6 +111,15 @@ pub(crate) fn local(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
+/// How `#[init]`'s arguments travel as `GenServer::Args`: one argument as itself,
+/// several (or none) as a tuple. Used alike for their types, values and patterns.
+pub(crate) fn one_or_tuple<T: quote::ToTokens>(items: &[T]) -> TokenStream {
+    match items {
+        [only] => quote!(#only),
+        _ => quote!((#(#items,)*)),
+    }
+}
+
 /// `get_all` → `GetAll`.
 pub(crate) fn variant_name(method: &Ident) -> Ident {
     let name = method.to_string();
