@@ -5,6 +5,10 @@
 //! cast, `start`/`start_link`/`builder`, and the dispatch; this crate runs it: one tokio
 //! task per server with a mailbox, timers, names, exit reasons and crash reports.
 //!
+//! Coming from Elixir? The guide "From Elixir GenServer to `#[genserver]`"
+//! (`docs/elixir-to-rust.md` in the repository) sets every concept of Elixir's GenServer
+//! beside its Rust form and walks through the code the macro generates.
+//!
 //! ```
 //! use genserver_runtime::prelude::*;
 //! use std::collections::HashMap;

@@ -1,0 +1,1 @@
+#![doc = include_str!("../docs/elixir-to-rust.md")]
