@@ -7,7 +7,9 @@
 //! timer task stops without sending, and the timer counts as cancelled (OTP cancels a
 //! timer when its target process dies). [`TimerRef::cancel`] says how much time was left,
 //! or `None` if the timer had already fired, been cancelled or outlived its server; after
-//! `None`, its message may already be in the mailbox.
+//! `None`, its message may already be in the mailbox or on its way there (as OTP's
+//! `erlang:cancel_timer/1` says of `false`). After `Some`, no message of that timer
+//! arrives: an interval's tick is delivered under a claim that `cancel` respects.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,9 +35,55 @@ pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
     start.checked_add(after).unwrap_or_else(|| start + FAR_FUTURE)
 }
 
-const PENDING: u8 = 0;
-const FIRED: u8 = 1;
-const CANCELLED: u8 = 2;
+/// Where a timer is in its life. The timer task claims each delivery before queueing a
+/// message, and `cancel` takes the timer out of any state, so a `cancel` that finds the
+/// timer waiting knows no message of it can follow.
+struct TimerState(AtomicU8);
+
+impl TimerState {
+    /// Waiting for its deadline.
+    const PENDING: u8 = 0;
+    /// A one-shot timer that fired.
+    const FIRED: u8 = 1;
+    /// Cancelled.
+    const CANCELLED: u8 = 2;
+    /// An interval timer delivering a tick; back to `PENDING` once the tick is queued.
+    const TICKING: u8 = 3;
+
+    const fn new() -> Self {
+        TimerState(AtomicU8::new(Self::PENDING))
+    }
+
+    fn claim(&self, from: u8, to: u8) -> bool {
+        self.0.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+
+    /// Claims the right to deliver a one-shot timer's message; `false` if cancelled.
+    fn fire(&self) -> bool {
+        self.claim(Self::PENDING, Self::FIRED)
+    }
+
+    /// Claims the right to deliver an interval's tick; `false` if cancelled.
+    fn begin_tick(&self) -> bool {
+        self.claim(Self::PENDING, Self::TICKING)
+    }
+
+    /// Ends a tick begun by [`begin_tick`](Self::begin_tick); `false` if the timer was
+    /// cancelled meanwhile, so no further tick may follow.
+    fn end_tick(&self) -> bool {
+        self.claim(Self::TICKING, Self::PENDING)
+    }
+
+    /// Cancels; `true` if the timer was waiting, so that none of its messages is on its way.
+    fn cancel(&self) -> bool {
+        self.0.swap(Self::CANCELLED, Ordering::AcqRel) == Self::PENDING
+    }
+
+    /// `true` while the timer will still fire (an interval counts while delivering a tick).
+    fn is_scheduled(&self) -> bool {
+        matches!(self.0.load(Ordering::Acquire), Self::PENDING | Self::TICKING)
+    }
+}
 
 /// A running timer; cancel it with [`TimerRef::cancel`]. Dropping the `TimerRef` does not
 /// cancel the timer.
@@ -54,7 +102,7 @@ impl std::fmt::Debug for TimerRef {
 }
 
 struct TimerInner {
-    state: AtomicU8,
+    state: TimerState,
     /// When the timer fires next.
     deadline: Mutex<Instant>,
     task: OnceLock<AbortHandle>,
@@ -70,11 +118,12 @@ impl TimerRef {
     /// timer), was already cancelled, or its server has exited (OTP:
     /// `Process.cancel_timer/1` returning `false`).
     pub fn cancel(&self) -> Option<Duration> {
-        self.inner.state.compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire).ok()?;
+        let was_waiting = self.inner.state.cancel();
         if let Some(task) = self.inner.task.get() {
             task.abort();
         }
-        if self.server_exited() {
+        // A tick being delivered is on its way to the mailbox: like a fired timer, `None`.
+        if !was_waiting || self.server_exited() {
             return None;
         }
         let deadline = *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner());
@@ -84,7 +133,7 @@ impl TimerRef {
     /// The time left before the timer fires next; `None` once it has fired for good or was
     /// cancelled, or once its server has exited (OTP: `Process.read_timer/1`).
     pub fn remaining(&self) -> Option<Duration> {
-        if self.inner.state.load(Ordering::Acquire) != PENDING || self.server_exited() {
+        if !self.inner.state.is_scheduled() || self.server_exited() {
             return None;
         }
         let deadline = *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner());
@@ -94,7 +143,7 @@ impl TimerRef {
     fn new(deadline: Instant, server: Arc<dyn Control>) -> Self {
         TimerRef {
             inner: Arc::new(TimerInner {
-                state: AtomicU8::new(PENDING),
+                state: TimerState::new(),
                 deadline: Mutex::new(deadline),
                 task: OnceLock::new(),
                 server,
@@ -109,15 +158,6 @@ impl TimerRef {
     fn set_next_deadline(&self, deadline: Instant) {
         *self.inner.deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
     }
-
-    /// Claims the right to deliver a one-shot timer's message; `false` if it was cancelled.
-    fn fire(&self) -> bool {
-        self.inner.state.compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire).is_ok()
-    }
-
-    fn is_cancelled(&self) -> bool {
-        self.inner.state.load(Ordering::Acquire) == CANCELLED
-    }
 }
 
 /// Queues `info` in `server`'s mailbox after `delay`.
@@ -129,7 +169,7 @@ pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, i
     let task = tokio::spawn(async move {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => {
-                if handle.fire() {
+                if handle.inner.state.fire() {
                     let _ = server.mailbox().send(Envelope::Info(info)).await;
                 }
             }
@@ -157,11 +197,15 @@ where
                 () = tokio::time::sleep_until(next) => {}
                 _ = server.exited() => return,
             }
-            if handle.is_cancelled() || server.mailbox().send(Envelope::Info(info.clone())).await.is_err() {
+            if !handle.inner.state.begin_tick() {
                 return;
             }
             next = deadline_after(next, period);
             handle.set_next_deadline(next);
+            let queued = server.mailbox().send(Envelope::Info(info.clone())).await.is_ok();
+            if !handle.inner.state.end_tick() || !queued {
+                return;
+            }
         }
     });
     let _ = timer.inner.task.set(task.abort_handle());
@@ -211,4 +255,44 @@ pub(crate) async fn ready_within_turns<F: Future>(mut future: Pin<&mut F>) -> Op
         Poll::Pending => Poll::Ready(None),
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TimerState;
+
+    #[test]
+    fn a_cancel_that_finds_the_timer_waiting_stops_every_later_delivery() {
+        let state = TimerState::new();
+        assert!(state.cancel(), "a waiting timer: nothing is on its way");
+        assert!(!state.fire(), "a cancelled one-shot timer never fires");
+        assert!(!state.begin_tick(), "a cancelled interval never ticks");
+        assert!(!state.is_scheduled());
+    }
+
+    #[test]
+    fn a_cancel_during_a_tick_says_the_tick_is_on_its_way_and_ends_the_interval() {
+        let state = TimerState::new();
+        assert!(state.begin_tick());
+        assert!(state.is_scheduled(), "an interval delivering a tick still counts as set");
+        assert!(!state.cancel(), "the tick being delivered may still arrive");
+        assert!(!state.end_tick(), "the interval stops after the tick in flight");
+        assert!(!state.begin_tick());
+    }
+
+    #[test]
+    fn an_interval_between_ticks_is_waiting_again() {
+        let state = TimerState::new();
+        assert!(state.begin_tick() && state.end_tick());
+        assert!(state.begin_tick() && state.end_tick());
+        assert!(state.cancel());
+    }
+
+    #[test]
+    fn a_one_shot_timer_that_fired_cannot_be_cancelled() {
+        let state = TimerState::new();
+        assert!(state.fire());
+        assert!(!state.is_scheduled());
+        assert!(!state.cancel());
+    }
 }
