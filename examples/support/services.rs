@@ -10,7 +10,7 @@
 //! | `/items/{key}` | 200 with a text naming the key and the fetch number, or 503 when its [`Switch`] is off; counts every request |
 //!
 //! [`refused_url`] gives a URL whose connection is refused. Tests flip the switches
-//! themselves; a demo can make `/flapping` flip on a schedule ([`LocalServices::flap_every`]).
+//! themselves; a demo can make `/flapping` flip on a schedule ([`LocalServices::flap`]).
 //! [`LocalServices::shutdown`] stops the server and everything it started.
 
 use std::io;
@@ -170,16 +170,15 @@ impl LocalServices {
         let _ = abandoned.wait_for(|given_up| *given_up >= count).await;
     }
 
-    /// Flips `/flapping` every `period`, the first time one period from now, until the
-    /// services shut down.
-    pub fn flap_every(&self, period: Duration) {
+    /// Flips `/flapping` after `first`, then every `period`, until the services shut down.
+    pub fn flap(&self, first: Duration, period: Duration) {
         let switch = self.shared.flapping.clone();
         let mut stopping = self.shared.stopping.clone();
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            let mut flips = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
             loop {
                 tokio::select! {
-                    _ = ticks.tick() => switch.set(!switch.is_on()),
+                    _ = flips.tick() => switch.set(!switch.is_on()),
                     _ = stopping.wait_for(|stop| *stop) => return,
                 }
             }
