@@ -50,7 +50,8 @@ impl HealthChecker {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let services = LocalServices::start().await?;
-    let urls = vec![services.healthy_url(), services.failing_url(), services.hanging_url(), refused_url().await?];
+    let urls =
+        vec![services.healthy_url(), services.failing_url(), services.hanging_url(), refused_url().await?];
     let timeout = Duration::from_secs(1);
     println!("Checking {} URLs, each request timing out after {timeout:?}:", urls.len());
 
@@ -83,10 +84,7 @@ mod tests {
         let services = LocalServices::start().await.expect("services start");
         let (ok, failing) = (services.healthy_url(), services.failing_url());
         let statuses = checked(vec![ok.clone(), failing.clone()], HttpClient::DEFAULT_TIMEOUT).await;
-        assert_eq!(
-            statuses,
-            BTreeMap::from([(ok, Health::Healthy), (failing, Health::Unhealthy(500))])
-        );
+        assert_eq!(statuses, BTreeMap::from([(ok, Health::Healthy), (failing, Health::Unhealthy(500))]));
     }
 
     #[tokio::test]
@@ -132,10 +130,9 @@ mod tests {
 
     #[tokio::test]
     async fn before_any_check_the_status_is_empty() {
-        let checker =
-            HealthChecker::start(vec!["http://127.0.0.1:9/".into()], HttpClient::DEFAULT_TIMEOUT)
-                .await
-                .expect("the checker starts");
+        let checker = HealthChecker::start(vec!["http://127.0.0.1:9/".into()], HttpClient::DEFAULT_TIMEOUT)
+            .await
+            .expect("the checker starts");
         assert_eq!(checker.get_status().await.expect("answers"), BTreeMap::new());
     }
 }

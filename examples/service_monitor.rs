@@ -26,8 +26,8 @@ use support::services::{LocalServices, refused_url};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::FmtContext;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::registry::LookupSpan;
 
 /// How a [`ServiceMonitor`] checks its services.
@@ -127,7 +127,9 @@ impl fmt::Display for MonitorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MonitorError::ServiceNotFound(name) => write!(f, "no service named {name:?}"),
-            MonitorError::AlreadyMonitored(name) => write!(f, "a service named {name:?} is already monitored"),
+            MonitorError::AlreadyMonitored(name) => {
+                write!(f, "a service named {name:?} is already monitored")
+            }
             MonitorError::InvalidUrl { url, reason } => write!(f, "cannot check {url:?}: {reason}"),
             MonitorError::InvalidConfig(why) => write!(f, "invalid configuration: {why}"),
             MonitorError::HttpClient(why) => write!(f, "cannot build the HTTP client: {why}"),
@@ -177,8 +179,8 @@ impl ServiceMonitor {
         if config.check_interval.is_zero() {
             return Err(MonitorError::InvalidConfig("check_interval must be longer than zero"));
         }
-        let client =
-            HttpClient::new(config.request_timeout).map_err(|error| MonitorError::HttpClient(error.to_string()))?;
+        let client = HttpClient::new(config.request_timeout)
+            .map_err(|error| MonitorError::HttpClient(error.to_string()))?;
         cx.send_after(config.check_interval, ServiceMonitorInfo::PerformCheck {});
         Ok(ServiceMonitor {
             config,
@@ -220,7 +222,8 @@ impl ServiceMonitor {
     /// Stops monitoring `name`, cancelling its check if one is under way.
     #[call]
     pub fn remove_service(&mut self, name: String) -> Result<(), MonitorError> {
-        let service = self.services.remove(&name).ok_or_else(|| MonitorError::ServiceNotFound(name.clone()))?;
+        let service =
+            self.services.remove(&name).ok_or_else(|| MonitorError::ServiceNotFound(name.clone()))?;
         tracing::info!("stopped monitoring {name}");
         if let Some(check) = service.check {
             check.task.abort();
@@ -485,7 +488,12 @@ where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, cx: &FmtContext<'_, S, N>, mut out: Writer<'_>, event: &tracing::Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        cx: &FmtContext<'_, S, N>,
+        mut out: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
         write!(out, "  log {:>5}: ", event.metadata().level())?;
         cx.field_format().format_fields(out.by_ref(), event)?;
         writeln!(out)
@@ -506,5 +514,324 @@ fn print_table(elapsed: Duration, changes: &[StatusChange], statuses: &Statuses)
         let failure = report.last_failure.as_ref().map_or_else(|| "-".into(), ToString::to_string);
         let failures = report.consecutive_failures;
         println!("  {name:<9} {:<9} {failures:<9} {response:<9} {failure}", report.status);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A configuration where only `check_now` checks: the interval never passes in a test.
+    fn on_demand(request_timeout: Duration) -> MonitorConfig {
+        MonitorConfig { check_interval: Duration::from_secs(3600), max_failures: 3, request_timeout }
+    }
+
+    async fn monitor(config: MonitorConfig, services: &[(&str, String)]) -> ServiceMonitorRef {
+        let monitor = ServiceMonitor::start(config).await.expect("the monitor starts");
+        for (name, url) in services {
+            monitor.add_service(name.to_string(), url.clone()).await.expect("answers").expect("added");
+        }
+        monitor
+    }
+
+    /// Checks now, and returns the report of `name` from the reply.
+    async fn check(monitor: &ServiceMonitorRef, name: &str) -> ServiceReport {
+        let statuses = monitor.check_now().await.expect("check_now answers");
+        statuses.get(name).cloned().expect("the service is in the reply")
+    }
+
+    /// Waits until the hanging endpoint has seen its client leave, failing after 10 s.
+    async fn request_abandoned(services: &LocalServices) {
+        tokio::time::timeout(Duration::from_secs(10), services.hanging_abandoned_reach(1))
+            .await
+            .expect("the request is cancelled");
+    }
+
+    /// The status and failure count of a report.
+    fn state(report: &ServiceReport) -> (ServiceStatus, u32) {
+        (report.status, report.consecutive_failures)
+    }
+
+    #[tokio::test]
+    async fn a_new_service_is_unknown_until_its_first_check() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor =
+            monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("api", services.healthy_url())]).await;
+        let report = monitor.get_service_status("api".into()).await.expect("answers").expect("known");
+        assert_eq!(
+            report,
+            ServiceReport {
+                url: services.healthy_url(),
+                status: ServiceStatus::Unknown,
+                consecutive_failures: 0,
+                last_check: None,
+                response_time: None,
+                last_failure: None,
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_200_makes_a_service_healthy_with_its_check_time_and_response_time() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor =
+            monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("api", services.healthy_url())]).await;
+        let before = SystemTime::now();
+        let report = check(&monitor, "api").await;
+        let after = SystemTime::now();
+        assert_eq!(state(&report), (ServiceStatus::Healthy, 0));
+        assert_eq!(report.last_failure, None);
+        let checked = report.last_check.expect("a check time");
+        assert!(before <= checked && checked <= after, "checked at {checked:?}");
+        let response_time = report.response_time.expect("a response time");
+        assert!(response_time <= after.duration_since(before).expect("time goes forward"));
+        assert_eq!(monitor.get_service_status("api".into()).await.expect("answers"), Ok(report));
+    }
+
+    #[tokio::test]
+    async fn failures_make_a_service_degraded_then_critical_at_max_failures() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor =
+            monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("api", services.failing_url())]).await;
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            let report = check(&monitor, "api").await;
+            assert_eq!(report.last_failure, Some(HttpFailure::BadStatus(500)));
+            assert_eq!(report.response_time, None);
+            assert!(report.last_check.is_some());
+            seen.push(state(&report));
+        }
+        assert_eq!(
+            seen,
+            [
+                (ServiceStatus::Degraded, 1),
+                (ServiceStatus::Degraded, 2),
+                (ServiceStatus::Critical, 3),
+                (ServiceStatus::Critical, 4),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_success_resets_the_failure_count() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor =
+            monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("pay", services.flapping_url())]).await;
+        let switch = services.flapping();
+        let mut seen = Vec::new();
+        // Two failures, a success, then three failures: critical only at the third in a row.
+        for healthy in [false, false, true, false, false, false, true] {
+            switch.set(healthy);
+            seen.push(state(&check(&monitor, "pay").await));
+        }
+        assert_eq!(
+            seen,
+            [
+                (ServiceStatus::Degraded, 1),
+                (ServiceStatus::Degraded, 2),
+                (ServiceStatus::Healthy, 0),
+                (ServiceStatus::Degraded, 1),
+                (ServiceStatus::Degraded, 2),
+                (ServiceStatus::Critical, 3),
+                (ServiceStatus::Healthy, 0),
+            ]
+        );
+        let report = monitor.get_service_status("pay".into()).await.expect("answers").expect("known");
+        assert_eq!(report.last_failure, None, "a success clears the last failure");
+        assert!(report.response_time.is_some());
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_each_status_change_once() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor =
+            monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("pay", services.flapping_url())]).await;
+        let mut changes = monitor.subscribe().await.expect("answers");
+        for healthy in [true, true, false, false, false, false, true] {
+            services.flapping().set(healthy);
+            check(&monitor, "pay").await;
+        }
+        let mut received = Vec::new();
+        while let Ok(change) = changes.try_recv() {
+            received.push((change.from, change.to));
+        }
+        use ServiceStatus::*;
+        assert_eq!(
+            received,
+            [(Unknown, Healthy), (Healthy, Degraded), (Degraded, Critical), (Critical, Healthy)]
+        );
+        assert!(received.iter().all(|(from, to)| from != to));
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_failure_that_says_unreachable() {
+        let refused = refused_url().await.expect("a free port");
+        let monitor = monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("old", refused)]).await;
+        let report = check(&monitor, "old").await;
+        assert_eq!(state(&report), (ServiceStatus::Degraded, 1));
+        match report.last_failure {
+            Some(HttpFailure::Unreachable(reason)) => assert!(reason.contains("refused"), "{reason}"),
+            other => panic!("expected unreachable, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hanging_service_fails_with_a_timeout_after_the_request_timeout() {
+        let services = LocalServices::start().await.expect("services start");
+        let timeout = Duration::from_millis(200);
+        let monitor = monitor(on_demand(timeout), &[("slow", services.hanging_url())]).await;
+        let started = std::time::Instant::now();
+        let report = check(&monitor, "slow").await;
+        let elapsed = started.elapsed();
+        assert_eq!(state(&report), (ServiceStatus::Degraded, 1));
+        assert_eq!(report.last_failure, Some(HttpFailure::TimedOut(timeout)));
+        assert!(elapsed >= timeout && elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn the_monitor_answers_calls_while_a_check_hangs() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor = monitor(on_demand(Duration::from_secs(60)), &[("slow", services.hanging_url())]).await;
+        let checking = tokio::spawn({
+            let monitor = monitor.clone();
+            async move { monitor.check_now().no_timeout().await }
+        });
+        services.hanging_requests_reach(1).await;
+        // The check hangs for a minute; the monitor answers at once anyway.
+        let statuses = monitor.get_status().timeout(Duration::from_secs(1)).await.expect("answers at once");
+        assert_eq!(statuses["slow"].status, ServiceStatus::Unknown);
+        monitor.add_service("api".into(), services.healthy_url()).await.expect("answers").expect("added");
+        assert!(!checking.is_finished());
+        checking.abort();
+    }
+
+    #[tokio::test]
+    async fn a_service_is_never_checked_twice_at_once() {
+        let services = LocalServices::start().await.expect("services start");
+        let timeout = Duration::from_millis(300);
+        let monitor = monitor(on_demand(timeout), &[("slow", services.hanging_url())]).await;
+        let (first, second) = tokio::join!(monitor.check_now(), monitor.check_now());
+        let (first, second) = (first.expect("answers"), second.expect("answers"));
+        assert_eq!(first, second, "both waited for the same check");
+        assert_eq!(state(&first["slow"]), (ServiceStatus::Degraded, 1), "one failure, not two");
+        assert_eq!(services.hanging_requests(), 1);
+    }
+
+    #[tokio::test]
+    async fn removing_a_service_during_its_check_cancels_the_check_and_answers_the_waiters() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor = monitor(
+            on_demand(Duration::from_secs(60)),
+            &[("slow", services.hanging_url()), ("api", services.healthy_url())],
+        )
+        .await;
+        let checking = tokio::spawn({
+            let monitor = monitor.clone();
+            async move { monitor.check_now().no_timeout().await }
+        });
+        services.hanging_requests_reach(1).await;
+        assert_eq!(monitor.remove_service("slow".into()).await.expect("answers"), Ok(()));
+        // The round no longer waits for the removed service.
+        let statuses = checking.await.expect("the task ran").expect("check_now answers");
+        assert_eq!(statuses.keys().collect::<Vec<_>>(), ["api"]);
+        assert_eq!(statuses["api"].status, ServiceStatus::Healthy);
+        // The check's request was cancelled: the hanging endpoint saw its client leave.
+        request_abandoned(&services).await;
+        assert_eq!(
+            monitor.get_service_status("slow".into()).await.expect("answers"),
+            Err(MonitorError::ServiceNotFound("slow".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_result_for_a_removed_or_replaced_service_is_dropped() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor =
+            monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("svc", services.failing_url())]).await;
+        check(&monitor, "svc").await; // check 0: degraded
+        let late = |name: &str, check_id| ServiceMonitorInfo::CheckFinished {
+            name: name.into(),
+            check_id,
+            outcome: Ok(Duration::from_millis(1)),
+            finished_at: SystemTime::now(),
+        };
+        // A result the monitor is not waiting for changes nothing...
+        monitor.send_info(late("svc", 0)).expect("sent");
+        let degraded = monitor.get_service_status("svc".into()).await.expect("answers").expect("known");
+        assert_eq!(state(&degraded), (ServiceStatus::Degraded, 1));
+        // ...nor does one for a service that is gone, or that was added again since.
+        monitor.send_info(late("gone", 1)).expect("sent");
+        monitor.remove_service("svc".into()).await.expect("answers").expect("removed");
+        monitor.add_service("svc".into(), services.failing_url()).await.expect("answers").expect("added");
+        monitor.send_info(late("svc", 0)).expect("sent");
+        let statuses = monitor.get_status().await.expect("answers");
+        assert_eq!(statuses.keys().collect::<Vec<_>>(), ["svc"]);
+        assert_eq!(state(&statuses["svc"]), (ServiceStatus::Unknown, 0));
+    }
+
+    #[tokio::test]
+    async fn checks_run_every_interval_without_being_asked() {
+        let services = LocalServices::start().await.expect("services start");
+        let interval = Duration::from_millis(50);
+        let config = MonitorConfig { check_interval: interval, ..on_demand(HttpClient::DEFAULT_TIMEOUT) };
+        let started = std::time::Instant::now();
+        let monitor = monitor(config, &[("api", services.failing_url())]).await;
+        let mut changes = monitor.subscribe().await.expect("answers");
+        let mut seen = Vec::new();
+        while seen.last() != Some(&ServiceStatus::Critical) {
+            let change = tokio::time::timeout(Duration::from_secs(10), changes.recv())
+                .await
+                .expect("a change within 10 s")
+                .expect("the monitor runs");
+            seen.push(change.to);
+        }
+        assert_eq!(seen, [ServiceStatus::Degraded, ServiceStatus::Critical]);
+        assert!(started.elapsed() >= interval * 3, "three rounds, one interval apart");
+    }
+
+    #[tokio::test]
+    async fn stopping_the_monitor_cancels_its_checks() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor = monitor(on_demand(Duration::from_secs(60)), &[("slow", services.hanging_url())]).await;
+        let checking = tokio::spawn({
+            let monitor = monitor.clone();
+            async move { monitor.check_now().no_timeout().await }
+        });
+        services.hanging_requests_reach(1).await;
+        monitor.stop(ExitReason::Shutdown, Duration::from_secs(1)).await.expect("stops at once");
+        request_abandoned(&services).await;
+        let waiter = checking.await.expect("the task ran");
+        assert!(waiter.is_err(), "the waiting caller is told: {waiter:?}");
+    }
+
+    #[tokio::test]
+    async fn bad_requests_get_typed_errors() {
+        let services = LocalServices::start().await.expect("services start");
+        let monitor =
+            monitor(on_demand(HttpClient::DEFAULT_TIMEOUT), &[("api", services.healthy_url())]).await;
+        let add = |name: &str, url: &str| monitor.add_service(name.into(), url.into());
+        assert_eq!(
+            add("api", "http://127.0.0.1:1/").await.expect("answers"),
+            Err(MonitorError::AlreadyMonitored("api".into()))
+        );
+        assert!(matches!(
+            add("x", "not a url").await.expect("answers"),
+            Err(MonitorError::InvalidUrl { .. })
+        ));
+        assert!(matches!(
+            add("x", "ftp://127.0.0.1/").await.expect("answers"),
+            Err(MonitorError::InvalidUrl { .. })
+        ));
+        assert_eq!(
+            monitor.remove_service("x".into()).await.expect("answers"),
+            Err(MonitorError::ServiceNotFound("x".into()))
+        );
+        assert_eq!(
+            monitor.get_service_status("x".into()).await.expect("answers"),
+            Err(MonitorError::ServiceNotFound("x".into()))
+        );
+        assert_eq!(monitor.get_status().await.expect("answers").len(), 1, "nothing was added");
+        let zero = MonitorConfig { check_interval: Duration::ZERO, ..MonitorConfig::default() };
+        assert!(ServiceMonitor::start(zero).await.is_err(), "a zero interval is refused");
     }
 }
