@@ -25,10 +25,6 @@ use support::http::{HttpClient, HttpFailure};
 use support::services::{LocalServices, refused_url};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::FmtContext;
-use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
-use tracing_subscriber::registry::LookupSpan;
 
 /// How a [`ServiceMonitor`] checks its services.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -411,8 +407,7 @@ const DEMO_LENGTH: Duration = Duration::from_millis(5200);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).event_format(PlainLog).init();
+    support::log_to_stdout();
 
     let services = LocalServices::start().await?;
     let watched = [
@@ -479,27 +474,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// Prints a log event as `  log LEVEL: message`, leaving out the spans around it (the
-/// server's type and id) to keep the demo's output short.
-struct PlainLog;
-
-impl<S, N> FormatEvent<S, N> for PlainLog
-where
-    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        cx: &FmtContext<'_, S, N>,
-        mut out: Writer<'_>,
-        event: &tracing::Event<'_>,
-    ) -> fmt::Result {
-        write!(out, "  log {:>5}: ", event.metadata().level())?;
-        cx.field_format().format_fields(out.by_ref(), event)?;
-        writeln!(out)
-    }
-}
-
 /// Prints what changed at `elapsed`, then every service's status.
 fn print_table(elapsed: Duration, changes: &[StatusChange], statuses: &Statuses) {
     let changes: Vec<String> =
@@ -538,13 +512,6 @@ mod tests {
     async fn check(monitor: &ServiceMonitorRef, name: &str) -> ServiceReport {
         let statuses = monitor.check_now().await.expect("check_now answers");
         statuses.get(name).cloned().expect("the service is in the reply")
-    }
-
-    /// Waits until the hanging endpoint has seen its client leave, failing after 10 s.
-    async fn request_abandoned(services: &LocalServices) {
-        tokio::time::timeout(Duration::from_secs(10), services.hanging_abandoned_reach(1))
-            .await
-            .expect("the request is cancelled");
     }
 
     /// The status and failure count of a report.
@@ -736,7 +703,7 @@ mod tests {
         assert_eq!(statuses.keys().collect::<Vec<_>>(), ["api"]);
         assert_eq!(statuses["api"].status, ServiceStatus::Healthy);
         // The check's request was cancelled: the hanging endpoint saw its client leave.
-        request_abandoned(&services).await;
+        services.hanging_abandoned_reach(1).await;
         assert_eq!(
             monitor.get_service_status("slow".into()).await.expect("answers"),
             Err(MonitorError::ServiceNotFound("slow".into()))
@@ -799,7 +766,7 @@ mod tests {
         });
         services.hanging_requests_reach(1).await;
         monitor.stop(ExitReason::Shutdown, Duration::from_secs(1)).await.expect("stops at once");
-        request_abandoned(&services).await;
+        services.hanging_abandoned_reach(1).await;
         let waiter = checking.await.expect("the task ran");
         assert!(waiter.is_err(), "the waiting caller is told: {waiter:?}");
     }

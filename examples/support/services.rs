@@ -27,6 +27,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+/// How long the waits meant for tests wait before they fail.
+const TEST_WAIT: Duration = Duration::from_secs(10);
+
 /// An on/off switch shared by the code that flips it and the endpoint that reads it.
 #[derive(Clone, Debug)]
 pub struct Switch(Arc<AtomicBool>);
@@ -157,17 +160,25 @@ impl LocalServices {
         *self.shared.hanging_requests.borrow()
     }
 
-    /// Waits until `/hanging` has received at least `count` requests.
+    /// Waits until `/hanging` has received at least `count` requests. Panics after 10 s:
+    /// for tests, which must fail rather than hang.
     pub async fn hanging_requests_reach(&self, count: u64) {
         let mut requests = self.shared.hanging_requests.subscribe();
-        let _ = requests.wait_for(|received| *received >= count).await;
+        let reached = requests.wait_for(|received| *received >= count);
+        if tokio::time::timeout(TEST_WAIT, reached).await.is_err() {
+            panic!("/hanging did not receive {count} request(s) within {TEST_WAIT:?}");
+        }
     }
 
     /// Waits until clients have given up at least `count` requests to `/hanging` (closed
-    /// the connection before the answer).
+    /// the connection before the answer). Panics after 10 s: for tests, which must fail
+    /// rather than hang.
     pub async fn hanging_abandoned_reach(&self, count: u64) {
         let mut abandoned = self.shared.hanging_abandoned.subscribe();
-        let _ = abandoned.wait_for(|given_up| *given_up >= count).await;
+        let reached = abandoned.wait_for(|given_up| *given_up >= count);
+        if tokio::time::timeout(TEST_WAIT, reached).await.is_err() {
+            panic!("clients did not abandon {count} request(s) to /hanging within {TEST_WAIT:?}");
+        }
     }
 
     /// Flips `/flapping` after `first`, then every `period`, until the services shut down.
