@@ -31,7 +31,8 @@ use tokio::task::AbortHandle;
 pub struct MonitorConfig {
     /// Time between two rounds of checks (the guide's default: 30 s).
     pub check_interval: Duration,
-    /// Consecutive failures after which a service is critical (the guide's default: 3).
+    /// Consecutive failures after which a service is critical (the guide's default: 3;
+    /// 0 or 1 make it critical at its first failure).
     pub max_failures: u32,
     /// How long a check waits for an answer (the guide's: 5 s).
     pub request_timeout: Duration,
@@ -86,6 +87,56 @@ pub struct ServiceReport {
     pub response_time: Option<Duration>,
     /// Why the last check failed; `None` if it succeeded.
     pub last_failure: Option<HttpFailure>,
+}
+
+impl ServiceReport {
+    /// Records the outcome of a check of the service `name`, and logs it: a success makes
+    /// it healthy and resets its failure count; a failure makes it degraded, or critical
+    /// once it has failed `max_failures` times in a row.
+    fn record(
+        &mut self,
+        name: &str,
+        outcome: Result<Duration, HttpFailure>,
+        at: SystemTime,
+        max_failures: u32,
+    ) {
+        let before = self.status;
+        self.last_check = Some(at);
+        match outcome {
+            Ok(response_time) => {
+                self.status = ServiceStatus::Healthy;
+                self.consecutive_failures = 0;
+                self.response_time = Some(response_time);
+                self.last_failure = None;
+                match before {
+                    ServiceStatus::Degraded | ServiceStatus::Critical => {
+                        tracing::info!("{name} recovered ({response_time:?})");
+                    }
+                    ServiceStatus::Unknown | ServiceStatus::Healthy => {
+                        tracing::debug!("{name} is healthy ({response_time:?})");
+                    }
+                }
+            }
+            Err(failure) => {
+                self.consecutive_failures = self.consecutive_failures.saturating_add(1);
+                let failures = self.consecutive_failures;
+                self.status =
+                    if failures >= max_failures { ServiceStatus::Critical } else { ServiceStatus::Degraded };
+                self.response_time = None;
+                // One alert when a service turns critical, not one every round after.
+                match (before, self.status) {
+                    (ServiceStatus::Critical, _) => {
+                        tracing::debug!("{name} still critical ({failures} failures): {failure}");
+                    }
+                    (_, ServiceStatus::Critical) => {
+                        tracing::error!("{name} is CRITICAL after {failures} failures in a row: {failure}");
+                    }
+                    _ => tracing::warn!("{name} check failed ({failures}/{max_failures}): {failure}"),
+                }
+                self.last_failure = Some(failure);
+            }
+        }
+    }
 }
 
 /// A service's status changed: what subscribers of [`ServiceMonitor::subscribe`] get.
@@ -246,6 +297,9 @@ impl ServiceMonitor {
     /// Checks every service now, and replies with every report once those checks are
     /// done. A service whose check is already under way is not checked twice: the reply
     /// waits for that check instead. The monitor answers other calls meanwhile.
+    ///
+    /// The reply can take as long as the request timeout, which is also the default call
+    /// timeout (5 s): give the call a longer one, `check_now().timeout(...)`.
     #[call]
     pub fn check_now(&mut self, reply_to: ReplyTo<Statuses>, cx: &mut Context<Self>) -> NoReply {
         let checks = self.check_all(cx);
@@ -257,7 +311,8 @@ impl ServiceMonitor {
         NoReply::ok()
     }
 
-    /// A channel that receives every status change from now on.
+    /// A channel that receives every status change from now on, to show it or raise an
+    /// alert. It is unbounded: read it, or drop it to unsubscribe.
     #[call]
     pub fn subscribe(&mut self) -> mpsc::UnboundedReceiver<StatusChange> {
         let (sender, receiver) = mpsc::unbounded_channel();
@@ -282,7 +337,6 @@ impl ServiceMonitor {
         outcome: Result<Duration, HttpFailure>,
         finished_at: SystemTime,
     ) {
-        let max_failures = self.config.max_failures;
         let Some(service) = self.services.get_mut(&name) else {
             tracing::debug!("dropped the result of a check of {name}, no longer monitored");
             return;
@@ -292,44 +346,9 @@ impl ServiceMonitor {
             return;
         }
         service.check = None;
-        let report = &mut service.report;
-        let before = report.status;
-        report.last_check = Some(finished_at);
-        match outcome {
-            Ok(response_time) => {
-                report.status = ServiceStatus::Healthy;
-                report.consecutive_failures = 0;
-                report.response_time = Some(response_time);
-                report.last_failure = None;
-                match before {
-                    ServiceStatus::Degraded | ServiceStatus::Critical => {
-                        tracing::info!("{name} recovered ({response_time:?})");
-                    }
-                    ServiceStatus::Unknown | ServiceStatus::Healthy => {
-                        tracing::debug!("{name} is healthy ({response_time:?})");
-                    }
-                }
-            }
-            Err(failure) => {
-                report.consecutive_failures = report.consecutive_failures.saturating_add(1);
-                let failures = report.consecutive_failures;
-                report.status =
-                    if failures >= max_failures { ServiceStatus::Critical } else { ServiceStatus::Degraded };
-                report.response_time = None;
-                // One alert when a service turns critical, not one every round after.
-                match (before, report.status) {
-                    (ServiceStatus::Critical, _) => {
-                        tracing::debug!("{name} still critical ({failures} failures): {failure}");
-                    }
-                    (_, ServiceStatus::Critical) => {
-                        tracing::error!("{name} is CRITICAL after {failures} failures in a row: {failure}");
-                    }
-                    _ => tracing::warn!("{name} check failed ({failures}/{max_failures}): {failure}"),
-                }
-                report.last_failure = Some(failure);
-            }
-        }
-        let after = report.status;
+        let before = service.report.status;
+        service.report.record(&name, outcome, finished_at, self.config.max_failures);
+        let after = service.report.status;
         if after != before {
             let change = StatusChange { service: name, from: before, to: after };
             self.subscribers.retain(|subscriber| subscriber.send(change.clone()).is_ok());
