@@ -447,7 +447,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         request_timeout: Duration::from_millis(800),
     };
     println!(
-        "\nMonitoring them every {:?} (request timeout {:?}, critical after {} failures in a row), under a supervisor.",
+        "\nA ServiceMonitor (a #[genserver] under a Supervisor) checks them every {:?}, with a {:?}\n\
+         request timeout; a service is critical after {} failures in a row. Each check runs in its\n\
+         own task and reports back as a message; a table prints whenever a status changes.\n",
         config.check_interval, config.request_timeout, config.max_failures
     );
     let supervisor = Supervisor::builder()
@@ -458,6 +460,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     let monitor = ServiceMonitor::whereis("service_monitor").ok_or("the supervisor starts the monitor")?;
     let mut changes = monitor.subscribe().await?;
+    // The services live in the monitor's state: were it to crash, the supervisor would
+    // restart it with none.
     for (name, url, _) in watched {
         monitor.add_service(name.to_string(), url).await??;
     }
