@@ -27,7 +27,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// How long the waits meant for tests wait before they fail.
+/// How long the waits meant for tests wait before they fail (in real time: under a
+/// paused clock they would fail at once, as the clock jumps ahead while sockets wait).
 const TEST_WAIT: Duration = Duration::from_secs(10);
 
 /// An on/off switch shared by the code that flips it and the endpoint that reads it.
