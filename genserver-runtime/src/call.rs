@@ -43,6 +43,14 @@ impl<R> ReplyTo<R> {
         let _ = self.tx.send(value);
     }
 
+    /// Sends the reply, or hands it back as `Err(value)` if the caller has given up (its
+    /// call timed out or was dropped). For replies that must not be lost, such as a pooled
+    /// connection, which then goes to the next caller. `Ok` means the reply reached the
+    /// call's channel: a caller that stops waiting at that very moment still gets it.
+    pub fn try_reply(self, value: R) -> Result<(), R> {
+        self.tx.send(value)
+    }
+
     /// `true` while the caller is still waiting for this reply.
     pub fn is_waiting(&self) -> bool {
         !self.tx.is_closed()
