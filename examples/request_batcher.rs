@@ -258,10 +258,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for client in 26..=28 {
         let sent = start.elapsed();
         let id = batcher.insert(format!("event from client {client}")).await?;
-        println!(
-            "client {client:>2}: row {id:?}, {} ms after it asked",
-            (start.elapsed() - sent).as_millis()
-        );
+        println!("client {client:>2}: {id:?}, {} ms after it asked", (start.elapsed() - sent).as_millis());
     }
     let refused = batcher.insert(String::new()).await?;
     println!("an empty event: {refused:?}");
