@@ -44,9 +44,11 @@ impl<R> ReplyTo<R> {
     }
 
     /// Sends the reply, or hands it back as `Err(value)` if the caller has given up (its
-    /// call timed out or was dropped). For replies that must not be lost, such as a pooled
-    /// connection, which then goes to the next caller. `Ok` means the reply reached the
-    /// call's channel: a caller that stops waiting at that very moment still gets it.
+    /// call timed out or was dropped), for replies that must not be lost: a pooled
+    /// connection then goes to the next caller. `Ok` means the reply reached the call's
+    /// channel. A call that times out at that very moment still returns it, but a call
+    /// future dropped at that moment drops it unread, so a value that must never be lost
+    /// should also put itself back when dropped.
     pub fn try_reply(self, value: R) -> Result<(), R> {
         self.tx.send(value)
     }
