@@ -127,7 +127,7 @@ impl DatabasePool {
         PoolStatus {
             size: self.size,
             idle: self.idle.len(),
-            in_use: self.size - self.idle.len(),
+            in_use: self.size.saturating_sub(self.idle.len()),
             waiting: self.waiting.iter().filter(|from| from.is_waiting()).count(),
         }
     }
@@ -138,7 +138,7 @@ impl DatabasePool {
     #[terminate]
     async fn terminate(&mut self, reason: &ExitReason) {
         let idle = std::mem::take(&mut self.idle);
-        let checked_out = self.size - idle.len();
+        let checked_out = self.size.saturating_sub(idle.len());
         let closing = tokio::task::spawn_blocking(move || {
             idle.into_iter().map(Connection::close).filter(Result::is_ok).count()
         });

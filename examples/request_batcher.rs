@@ -168,7 +168,8 @@ impl RequestBatcher {
         self.stats.requests_abandoned += (before - batch.len()) as u64;
         self.stats.requests_written += batch.len() as u64;
         if let (false, Some(writer)) = (batch.is_empty(), &self.writer) {
-            // The writer runs until this sender is dropped, so the send cannot fail.
+            // The writer runs until this sender is dropped. Only if it died (its blocking
+            // thread panicked) does the send fail: the callers then see their timeout.
             let _ = writer.send(batch);
         }
     }
