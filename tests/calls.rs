@@ -88,6 +88,13 @@ impl Desk {
     fn explode(&mut self, message: String) -> u32 {
         panic!("{message}")
     }
+
+    /// Answers the held caller with `value` through `try_reply`: `None` if no caller was
+    /// held, `Some(Err(value))` if the caller had given up.
+    #[call]
+    fn try_release(&mut self, value: u32) -> Option<Result<(), u32>> {
+        self.held.take().map(|from| from.try_reply(value))
+    }
 }
 
 async fn start_desk() -> DeskRef {
@@ -303,6 +310,32 @@ async fn reply_to_stops_waiting_when_the_caller_drops_its_call() {
     drop(held);
     assert_eq!(desk.held_is_waiting().await, Ok(Some(false)));
     assert_eq!(desk.release(5).await, Ok(true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn try_reply_reaches_a_waiting_caller() {
+    let desk = start_desk().await;
+    let mut held = desk.hold().into_future();
+    assert!(poll_once(&mut held).await.is_none());
+    assert_eq!(desk.try_release(8).await, Ok(Some(Ok(()))));
+    assert_eq!(held.await, Ok(8));
+}
+
+#[tokio::test(start_paused = true)]
+async fn try_reply_hands_the_value_back_when_the_caller_timed_out() {
+    let desk = start_desk().await;
+    let timeout = Duration::from_secs(1);
+    assert_eq!(desk.hold().timeout(timeout).await, Err(CallError::Timeout(timeout)));
+    assert_eq!(desk.try_release(8).await, Ok(Some(Err(8))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn try_reply_hands_the_value_back_when_the_caller_dropped_its_call() {
+    let desk = start_desk().await;
+    let mut held = desk.hold().into_future();
+    assert!(poll_once(&mut held).await.is_none());
+    drop(held);
+    assert_eq!(desk.try_release(8).await, Ok(Some(Err(8))));
 }
 
 #[tokio::test(start_paused = true)]

@@ -43,6 +43,16 @@ impl<R> ReplyTo<R> {
         let _ = self.tx.send(value);
     }
 
+    /// Sends the reply, or hands it back as `Err(value)` if the caller has given up (its
+    /// call timed out or was dropped), for replies that must not be lost: a pooled
+    /// connection then goes to the next caller. `Ok` means the reply reached the call's
+    /// channel. A call that times out at that very moment still returns it, but a call
+    /// future dropped at that moment drops it unread, so a value that must never be lost
+    /// should also put itself back when dropped.
+    pub fn try_reply(self, value: R) -> Result<(), R> {
+        self.tx.send(value)
+    }
+
     /// `true` while the caller is still waiting for this reply.
     pub fn is_waiting(&self) -> bool {
         !self.tx.is_closed()
