@@ -164,16 +164,20 @@
 //! - The graceful stop of a child is [`Process::stop`] with `Shutdown`: a request queued
 //!   behind the child's messages, after which `terminate` runs, rather than an exit
 //!   signal. A child that traps exits is stopped the same way.
-//! - A restart that fails is tried again at once, each attempt counting toward the
-//!   intensity, rather than through a queued `try_again_restart`; the supervisor serves
-//!   no call meanwhile. A child is therefore never seen in OTP's `restarting` state.
+//! - A restart that fails is tried again, as in OTP, through a message the supervisor
+//!   sends itself (`try_again_restart`): calls queued meanwhile are served between the
+//!   attempts, which see the child as [`ChildInfo::restarting`], and every attempt
+//!   counts toward the intensity, so a child that never starts again stops the
+//!   supervisor.
 //! - The supervisor report is one `tracing` event per child exit (child id, reason,
 //!   whether it restarts), at error level for an abnormal exit and info otherwise.
 //! - A [`DynamicSupervisor`] is the same server in a dynamic mode: children added with
 //!   `start_child` at run time, known by their [`ServerId`] (so several may share a
 //!   spec's id), an optional `max_children`, children forgotten once they exit for good,
 //!   and all stopped in parallel. `whereis` finds one as a [`Supervisor`].
-//! - Not yet: `auto_shutdown` and significant children.
+//! - [`AutoShutdown`] and [`ChildSpec::significant`] are OTP's `auto_shutdown` flag and
+//!   `significant` children: a supervisor can exit with `Shutdown` when any, or all, of
+//!   its significant children have exited by themselves.
 //!
 //! # Registries
 //!
@@ -233,7 +237,7 @@ pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoRep
 pub use run::Builder;
 pub use server::{Context, GenServer};
 pub use supervisor::{
-    ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
+    AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
     DynamicSupervisorBuilder, DynamicSupervisorRef, Restart, Shutdown, Strategy, Supervisor,
     SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
 };

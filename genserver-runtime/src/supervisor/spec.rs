@@ -1,5 +1,5 @@
 //! Child specifications: what a supervisor needs to know to start, restart and stop one
-//! child (OTP: the child spec map `%{id, start, restart, shutdown, type}`).
+//! child (OTP: the child spec map `%{id, start, restart, shutdown, type, significant}`).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -147,6 +147,7 @@ pub struct ChildSpec {
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
     pub(crate) child_type: ChildType,
+    pub(crate) significant: bool,
 }
 
 impl ChildSpec {
@@ -180,6 +181,7 @@ impl ChildSpec {
             restart: Restart::default(),
             shutdown: Shutdown::default(),
             child_type: ChildType::Worker,
+            significant: false,
         }
     }
 
@@ -201,6 +203,21 @@ impl ChildSpec {
         self.child_type = ChildType::Supervisor;
         self.shutdown = Shutdown::Infinity;
         self
+    }
+
+    /// Marks the child as significant (default `false`): its exit can shut the
+    /// supervisor down, by the supervisor's [`AutoShutdown`](crate::AutoShutdown) (OTP:
+    /// `significant`). A significant child must be transient or temporary, and its
+    /// supervisor must have an automatic shutdown; otherwise the supervisor refuses the
+    /// spec with [`SupervisorError::InvalidChildSpec`](crate::SupervisorError::InvalidChildSpec).
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Whether the child is significant.
+    pub fn is_significant(&self) -> bool {
+        self.significant
     }
 
     /// The child's id, unique among its supervisor's children.
@@ -235,6 +252,7 @@ impl fmt::Debug for ChildSpec {
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
             .field("child_type", &self.child_type)
+            .field("significant", &self.significant)
             .finish_non_exhaustive()
     }
 }
