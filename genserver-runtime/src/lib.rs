@@ -190,8 +190,10 @@
 //! `init` runs (Elixir's `{:via, Registry, ...}` name), and refuses the start with
 //! [`StartError::KeyTaken`] if a unique key is held. Where it differs: any holder of a
 //! handle can register a server (Elixir registers the calling process), a "via" name is
-//! looked up with `whereis` rather than passed to each call, and there is no partitioning
-//! and no listener.
+//! looked up with `whereis` rather than passed to each call. [`Registry::builder`] sets
+//! Elixir's `partitions` (the entries split by key, each part behind its own lock) and
+//! `listeners` (closures given a [`RegistryEvent`] for each entry added or removed;
+//! unlike Elixir, an entry removed because its server exited is reported too).
 //!
 //! # Process groups
 //!
@@ -227,7 +229,7 @@ pub use error::{CallError, CastError, StartError, StopError};
 pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::{ServerId, ServerRef};
-pub use keyed::{Keys, RegisterError, Registry};
+pub use keyed::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
 pub use link::Exit;
 pub use mailbox::Mailbox;
 pub use monitor::{Down, Monitor, MonitorRef};
