@@ -4,6 +4,11 @@
 //!
 //! Every wait is on an event (a reply, an exit); no test sleeps.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Waker};
+
 use genserver_runtime::prelude::*;
 use genserver_runtime::{Keys, RegisterError, Registry, RegistryEvent};
 use tokio::sync::mpsc;
@@ -258,4 +263,29 @@ async fn threads_registering_different_keys_in_a_partitioned_registry_lose_no_en
         server.exited().await;
     }
     assert_eq!(registry.count(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_entry_is_gone_before_the_exit_is_observed_even_if_the_monitor_came_first() {
+    // The monitor is set up before the entry, so its tie comes first in the server's list;
+    // the listener, called as the entry goes, checks that no DOWN has gone out yet.
+    let server = subscriber().await;
+    let monitor = Arc::new(Mutex::new(server.monitor()));
+    let down_before_removal = Arc::new(Mutex::new(None));
+    let registry: Registry<&'static str> = Registry::builder(Keys::Unique)
+        .listener({
+            let (monitor, down_before_removal) = (monitor.clone(), down_before_removal.clone());
+            move |event| {
+                if let RegistryEvent::Unregister { .. } = event {
+                    let mut monitor = monitor.lock().expect("monitor lock");
+                    let polled = Pin::new(&mut *monitor).poll(&mut TaskContext::from_waker(Waker::noop()));
+                    *down_before_removal.lock().expect("lock") = Some(polled.is_ready());
+                }
+            }
+        })
+        .build();
+    registry.register("key", server.as_ref(), ()).expect("registered");
+    server.kill();
+    server.exited().await;
+    assert_eq!(*down_before_removal.lock().expect("lock"), Some(false));
 }
