@@ -910,3 +910,50 @@ async fn a_significant_child_must_be_transient_or_temporary_under_an_auto_shutdo
     );
     assert_eq!(log.take(), ["start a"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_start_function_that_panics_is_a_start_error_not_a_supervisor_crash() {
+    let log = Log::default();
+    let panics_when_called =
+        ChildSpec::new("boom", || -> std::future::Ready<Result<WorkerRef, ChildStartError>> {
+            panic!("no config file")
+        });
+    let started = Supervisor::builder().child(worker("a", &log)).child(panics_when_called).start().await;
+    match started.expect_err("the start fails") {
+        SupervisorError::FailedToStartChild { id, reason } => {
+            assert_eq!(
+                (&*id, reason.to_string().as_str()),
+                ("boom", "the start function panicked: no config file")
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(log.take(), ["start a", "terminate a (shutdown)"]);
+
+    // A start whose future panics on a restart: each attempt is a failed restart, until
+    // the intensity is exceeded and the supervisor exits with Shutdown, not a panic.
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let panics_on_restart = {
+        let log = log.clone();
+        ChildSpec::new("later", move || {
+            let (first, log) = (first.swap(false, std::sync::atomic::Ordering::SeqCst), log.clone());
+            async move {
+                assert!(first, "the database is gone");
+                Worker::start_link("later".into(), log, false).await
+            }
+        })
+    };
+    let supervisor = Supervisor::builder()
+        .intensity(2, Duration::from_secs(5))
+        .child(worker("a", &log))
+        .child(panics_on_restart)
+        .start()
+        .await
+        .expect("started");
+    exit_child(&supervisor, "later", crash()).await;
+    assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
+    assert_eq!(
+        log.take(),
+        ["start a", "start later", "terminate later (error: crash)", "terminate a (shutdown)"]
+    );
+}

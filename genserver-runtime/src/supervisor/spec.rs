@@ -158,7 +158,9 @@ impl ChildSpec {
     /// `Server::start_link(args)`: its handle can be any that dereferences to a
     /// [`Process`] (every generated client handle does), its error anything that converts
     /// into a [`ChildStartError`] (a [`StartError`] does). It runs inside the supervisor,
-    /// so `start_link` links the child to it; the supervisor links it in any case.
+    /// so `start_link` links the child to it; the supervisor links it in any case. A panic
+    /// in `start` or in its future counts as a failed start, as OTP catches the exceptions
+    /// of a start function.
     pub fn new<F, Fut, H, E>(id: impl Into<Arc<str>>, start: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -240,8 +242,19 @@ impl ChildSpec {
         self.child_type
     }
 
+    /// Runs the start function. A panic in it, or in the future it returns, is a failed
+    /// start, as OTP catches an exception raised by a child's start function: it must not
+    /// take the supervisor down.
     pub(crate) fn start(&self) -> StartFuture {
-        (self.start)()
+        let start = self.start.clone();
+        Box::pin(async move {
+            match crate::run::catch_panic(async move { start().await }).await {
+                Ok(started) => started,
+                Err(message) => {
+                    Err(ChildStartError::failed(format!("the start function panicked: {message}")))
+                }
+            }
+        })
     }
 }
 
