@@ -8,6 +8,9 @@
 
 use std::sync::{Arc, Mutex};
 
+mod common;
+use common::poll_once;
+
 use genserver_runtime::prelude::*;
 use genserver_runtime::{AutoShutdown, ChildCounts, ChildStartError, ChildType, DynamicSupervisor};
 use tokio::sync::mpsc;
@@ -956,4 +959,55 @@ async fn a_start_function_that_panics_is_a_start_error_not_a_supervisor_crash() 
         log.take(),
         ["start a", "start later", "terminate later (error: crash)", "terminate a (shutdown)"]
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_crashes_while_the_supervisor_shuts_down_is_not_restarted_and_nothing_hangs() {
+    let log = Log::default();
+    let stubborn = {
+        let log = log.clone();
+        ChildSpec::new("c", move || Worker::start_link("c".into(), log.clone(), true))
+            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+    };
+    let supervisor = Supervisor::builder()
+        .child(worker("a", &log))
+        .child(worker("b", &log))
+        .child(stubborn)
+        .start()
+        .await
+        .expect("started");
+    let a = child(&supervisor, "a").await.expect("a running");
+    log.take();
+    // The stop request is queued first; a's crash, and its exit signal, come after it.
+    let mut stopping = Box::pin(supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)));
+    assert!(poll_once(&mut stopping).await.is_none());
+    a.stop(crash(), Duration::from_secs(1)).await.expect("crashed");
+    stopping.await.expect("the supervisor stops");
+    assert_eq!(a.exit_reason(), Some(crash()));
+    assert_eq!(
+        log.take(),
+        ["terminate a (error: crash)", "terminate c (shutdown)", "terminate b (shutdown)"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sibling_that_crashes_during_a_one_for_all_restart_costs_no_second_restart() {
+    let log = Log::default();
+    // With an intensity of 1, a second restart would stop the supervisor.
+    let supervisor =
+        three(&log, Strategy::OneForAll).intensity(1, Duration::from_secs(5)).start().await.expect("started");
+    let (a, b) = (child(&supervisor, "a").await.expect("a"), child(&supervisor, "b").await.expect("b"));
+    log.take();
+    // Both crash before the supervisor runs: it handles b's exit by stopping the others
+    // (a is already gone) and starting all three; a's exit signal then names a server
+    // that is no longer a child.
+    b.kill();
+    a.kill();
+    b.exited().await;
+    a.exited().await;
+    let children = supervisor.which_children().await.expect("listed");
+    assert!(children.iter().all(|child| child.process.as_ref().is_some_and(|p| p.is_alive())));
+    assert_ne!(children[0].process.as_ref().map(|p| p.id()), Some(a.id()));
+    assert_eq!(log.take(), ["terminate c (shutdown)", "start a", "start b", "start c"]);
+    assert!(supervisor.is_alive());
 }
