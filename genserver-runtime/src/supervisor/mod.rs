@@ -24,6 +24,14 @@ use server::Request;
 
 use crate::{CallError, Process, ProcessRef, ServerId, ServerRef, StartError};
 
+/// Whether a supervisor's children are given at start, each known by its id, or added at
+/// run time (a [`DynamicSupervisor`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Static,
+    Dynamic { max_children: Option<usize> },
+}
+
 /// How a supervisor answers a child's exit (OTP: the `strategy` flag).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Strategy {
@@ -108,8 +116,8 @@ pub struct SupervisorBuilder {
     parent: Option<ServerId>,
     /// Where `init` says why it failed.
     failure: Arc<Mutex<Option<SupervisorError>>>,
-    /// Set for a dynamic supervisor: its maximum number of children, if any.
-    dynamic: Option<Option<usize>>,
+    /// Static, or dynamic with its maximum of children.
+    kind: Kind,
 }
 
 impl Supervisor {
@@ -125,7 +133,7 @@ impl Supervisor {
             children: Vec::new(),
             parent: None,
             failure: Arc::default(),
-            dynamic: None,
+            kind: Kind::Static,
         }
     }
 }

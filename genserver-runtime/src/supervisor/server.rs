@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::{AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, Restart, Shutdown};
-use super::{Strategy, SupervisorBuilder, SupervisorError, SupervisorRef};
+use super::{Kind, Strategy, SupervisorBuilder, SupervisorError, SupervisorRef};
 use crate::returns::Action;
 use crate::{
     Context, Exit, ExitReason, Flow, GenServer, Init, InitOutcome, IntoInit, NoContinue, ProcessRef, ReplyTo,
@@ -39,8 +39,8 @@ pub struct Supervisor {
     restarts: VecDeque<Instant>,
     /// The server that started the supervisor: its exit stops the supervisor.
     parent: Option<ServerId>,
-    /// For a dynamic supervisor, its maximum number of children, if any.
-    dynamic: Option<Option<usize>>,
+    /// Static, or dynamic with its maximum of children.
+    kind: Kind,
 }
 
 struct Child {
@@ -195,7 +195,7 @@ impl Supervisor {
 
     /// Stops every child: last first, or for a dynamic supervisor all at once.
     async fn stop_all(&mut self, cx: &Context<Supervisor>) {
-        if self.dynamic.is_none() {
+        if self.kind == Kind::Static {
             self.stop_range(cx, 0, None).await;
             return;
         }
@@ -313,7 +313,7 @@ impl Supervisor {
             return self.restart(cx, index).await;
         }
         let (significant, temporary) = (child.spec.significant, child.spec.restart == Restart::Temporary);
-        if temporary || self.dynamic.is_some() {
+        if temporary || self.kind != Kind::Static {
             self.children.remove(index);
         }
         if significant && self.auto_shutdown_due() {
@@ -436,10 +436,12 @@ impl Supervisor {
         cx: &Context<Supervisor>,
     ) -> Result<Option<ProcessRef>, SupervisorError> {
         check_spec(&spec, self.auto_shutdown)?;
-        match self.dynamic {
-            Some(Some(max)) if self.children.len() >= max => return Err(SupervisorError::MaxChildren),
-            Some(_) => {}
-            None => {
+        match self.kind {
+            Kind::Dynamic { max_children: Some(max) } if self.children.len() >= max => {
+                return Err(SupervisorError::MaxChildren);
+            }
+            Kind::Dynamic { .. } => {}
+            Kind::Static => {
                 if let Some(index) = self.position(&spec.id) {
                     return Err(match &self.children[index].process {
                         Some(process) => SupervisorError::AlreadyStarted(process.clone()),
@@ -450,9 +452,9 @@ impl Supervisor {
         }
         match start_child(&spec, cx).await {
             Ok(process) => {
-                let keep = match self.dynamic {
-                    Some(_) => process.is_some(),
-                    None => process.is_some() || spec.restart != Restart::Temporary,
+                let keep = match self.kind {
+                    Kind::Dynamic { .. } => process.is_some(),
+                    Kind::Static => process.is_some() || spec.restart != Restart::Temporary,
                 };
                 if keep {
                     self.add_child(spec, process.clone());
@@ -511,7 +513,7 @@ impl GenServer for Supervisor {
             children,
             parent,
             failure,
-            dynamic,
+            kind,
             ..
         } = args;
         let mut supervisor = Supervisor {
@@ -523,7 +525,7 @@ impl GenServer for Supervisor {
             next_key: 0,
             restarts: VecDeque::new(),
             parent,
-            dynamic,
+            kind,
         };
         match supervisor.start_children(children, cx).await {
             Ok(()) => Init::<Self>::ok(supervisor).into_init(),
