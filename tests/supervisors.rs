@@ -1011,3 +1011,63 @@ async fn a_sibling_that_crashes_during_a_one_for_all_restart_costs_no_second_res
     assert_eq!(log.take(), ["terminate c (shutdown)", "start a", "start b", "start c"]);
     assert!(supervisor.is_alive());
 }
+
+/// A child whose `terminate` takes `delay` before it logs.
+pub struct SlowToStop {
+    delay: Duration,
+    log: Log,
+}
+
+#[genserver]
+impl SlowToStop {
+    #[terminate]
+    async fn terminate(&mut self, reason: &ExitReason) {
+        tokio::time::sleep(self.delay).await;
+        self.log.push(format!("slow terminated ({reason})"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_infinity_waits_for_a_slow_terminate_without_killing() {
+    let log = Log::default();
+    let slow = {
+        let log = log.clone();
+        ChildSpec::new("slow", move || {
+            SlowToStop::start_link(SlowToStop { delay: Duration::from_secs(30), log: log.clone() })
+        })
+        .shutdown(Shutdown::Infinity)
+    };
+    let supervisor = Supervisor::builder().child(slow).start().await.expect("started");
+    let process = child(&supervisor, "slow").await.expect("running");
+    let before = tokio::time::Instant::now();
+    supervisor.stop(ExitReason::Shutdown, Duration::from_secs(60)).await.expect("stopped");
+    assert_eq!(before.elapsed(), Duration::from_secs(30));
+    assert_eq!(process.exit_reason(), Some(ExitReason::Shutdown));
+    assert_eq!(log.take(), ["slow terminated (shutdown)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dynamic_supervisor_retries_a_failed_restart_and_counts_the_child_meanwhile() {
+    let log = Log::default();
+    let (flaky, gate) = gated("flaky", &log);
+    let dynamic = DynamicSupervisor::builder().max_children(1).start().await.expect("started");
+    gate.send(true).expect("gate open");
+    let old = dynamic.start_child(flaky).await.expect("started").expect("running");
+    old.stop(crash(), Duration::from_secs(1)).await.expect("crashed");
+    gate.send(false).expect("gate open");
+    let (children, refused) =
+        tokio::join!(dynamic.which_children(), dynamic.start_child(worker("other", &log)));
+    let children = children.expect("listed");
+    assert_eq!((children.len(), &children[0].process, children[0].restarting), (1, &None, true));
+    assert_eq!(refused, Err(SupervisorError::MaxChildren), "a restarting child still counts");
+    gate.send(true).expect("gate open");
+    let mut children = dynamic.which_children().await.expect("listed");
+    for _ in 0..10 {
+        if !children[0].restarting {
+            break;
+        }
+        children = dynamic.which_children().await.expect("listed");
+    }
+    assert!(children[0].process.as_ref().is_some_and(|p| p.is_alive() && p.id() != old.id()));
+    assert_eq!(log.take(), ["start flaky", "terminate flaky (error: crash)", "fail flaky", "start flaky"]);
+}
