@@ -1,6 +1,6 @@
 //! Supervisors: the restart table, restart intensity, the three strategies, start
-//! failures, shutdown order and timeouts, the child API and its errors, nesting, and
-//! names that follow restarts.
+//! failures, shutdown order and timeouts, the child API and its errors, nesting, names
+//! that follow restarts, retries of failed restarts, and automatic shutdown.
 //!
 //! Every wait is on an event (an exit, a reply); no test sleeps. A child's exit signal is
 //! queued at the supervisor before `exited()` returns, so a call made after that is
@@ -8,8 +8,12 @@
 
 use std::sync::{Arc, Mutex};
 
+mod common;
+use common::poll_once;
+
 use genserver_runtime::prelude::*;
-use genserver_runtime::{ChildCounts, ChildStartError, ChildType, DynamicSupervisor};
+use genserver_runtime::{AutoShutdown, ChildCounts, ChildStartError, ChildType, DynamicSupervisor};
+use tokio::sync::mpsc;
 
 /// What happened to the children of a test, in order.
 #[derive(Clone, Default)]
@@ -445,6 +449,15 @@ async fn a_client_by_name_reaches_the_restarted_server_and_an_old_handle_gets_no
     assert_ne!(new.id(), old.id());
     assert_eq!(new.label().await, Ok("named".to_string()));
     assert_eq!(old.label().await, Err(CallError::NoServer));
+
+    // A call already queued when the instance crashes gets the crash, not a hang; the
+    // name then leads to the next instance.
+    new.exit_with(crash());
+    assert_eq!(new.label().await, Err(CallError::Exited(crash())));
+    supervisor.count_children().await.expect("the exit is handled");
+    let third = Worker::whereis("supervised-by-name").expect("registered a third time");
+    assert!(third.id() != new.id() && third.id() != old.id());
+    assert_eq!(third.label().await, Ok("named".to_string()));
 }
 
 #[tokio::test(start_paused = true)]
@@ -607,4 +620,454 @@ async fn one_for_all_keeps_its_order_on_a_multi_thread_runtime() {
             ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]
         );
     }
+}
+
+/// A child `id` whose every start waits for the test's word: `true` starts it, `false`
+/// fails the start (logged as `fail id`).
+fn gated(id: &'static str, log: &Log) -> (ChildSpec, mpsc::UnboundedSender<bool>) {
+    let (open, gate) = mpsc::unbounded_channel::<bool>();
+    let gate = Arc::new(tokio::sync::Mutex::new(gate));
+    let log = log.clone();
+    let spec = ChildSpec::new(id, move || {
+        let (gate, log) = (gate.clone(), log.clone());
+        async move {
+            if gate.lock().await.recv().await == Some(true) {
+                Worker::start_link(id.into(), log, false).await.map_err(ChildStartError::from)
+            } else {
+                log.push(format!("fail {id}"));
+                Err(ChildStartError::failed("not now"))
+            }
+        }
+    });
+    (spec, open)
+}
+
+/// The children once no restart is pending. A retry is queued behind the calls that came
+/// before it, so this asks again until the retries are through.
+async fn settled(supervisor: &SupervisorRef) -> Vec<genserver_runtime::ChildInfo> {
+    for _ in 0..10 {
+        let children = supervisor.which_children().await.expect("listed");
+        if children.iter().all(|child| !child.restarting) {
+            return children;
+        }
+    }
+    panic!("still restarting after 10 calls");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failed_restart_is_retried_by_a_message_and_calls_are_served_in_between() {
+    let log = Log::default();
+    let (flaky, gate) = gated("flaky", &log);
+    gate.send(true).expect("gate open");
+    let supervisor =
+        Supervisor::builder().child(worker("a", &log)).child(flaky).start().await.expect("started");
+    assert_eq!(log.take(), ["start a", "start flaky"]);
+    let old = exit_child(&supervisor, "flaky", crash()).await;
+
+    // The first attempt fails; the calls queued meanwhile are answered before the retry.
+    gate.send(false).expect("gate open");
+    let (children, restarted, deleted) = tokio::join!(
+        supervisor.which_children(),
+        supervisor.restart_child("flaky"),
+        supervisor.delete_child("flaky"),
+    );
+    let children = children.expect("listed");
+    assert_eq!((&*children[1].id, &children[1].process, children[1].restarting), ("flaky", &None, true));
+    assert_eq!(restarted, Err(SupervisorError::Restarting("flaky".into())));
+    assert_eq!(deleted, Err(SupervisorError::Restarting("flaky".into())));
+
+    // The retry, now waiting at the gate, fails once more, then the next one succeeds.
+    gate.send(false).expect("gate open");
+    gate.send(true).expect("gate open");
+    let children = settled(&supervisor).await;
+    let new = children[1].process.clone().expect("running again");
+    assert_ne!(new.id(), old.id());
+    assert_eq!(log.take(), ["terminate flaky (error: crash)", "fail flaky", "fail flaky", "start flaky"]);
+    assert!(supervisor.is_alive());
+}
+
+#[tokio::test(start_paused = true)]
+async fn terminate_child_cancels_the_retry_of_a_restarting_child() {
+    let log = Log::default();
+    let (flaky, gate) = gated("flaky", &log);
+    gate.send(true).expect("gate open");
+    let supervisor = Supervisor::builder().child(flaky).start().await.expect("started");
+    exit_child(&supervisor, "flaky", crash()).await;
+    gate.send(false).expect("gate open");
+    let (terminated, children) =
+        tokio::join!(supervisor.terminate_child("flaky"), supervisor.which_children());
+    terminated.expect("terminated");
+    let children = children.expect("listed");
+    assert_eq!((&children[0].process, children[0].restarting), (&None, false));
+    // The queued retry finds the child no longer restarting: no attempt is made (the gate
+    // is never read again) and the spec can be deleted.
+    supervisor.delete_child("flaky").await.expect("deleted");
+    assert_eq!(log.take(), ["start flaky", "terminate flaky (error: crash)", "fail flaky"]);
+    assert!(supervisor.is_alive());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_one_for_all_restart_stops_and_starts_every_child_again() {
+    let log = Log::default();
+    let (c, gate) = gated("c", &log);
+    gate.send(true).expect("gate open");
+    let supervisor = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .child(worker("a", &log))
+        .child(worker("b", &log))
+        .child(c)
+        .start()
+        .await
+        .expect("started");
+    log.take();
+    exit_child(&supervisor, "b", crash()).await;
+    gate.send(false).expect("gate open");
+    gate.send(true).expect("gate open");
+    assert!(settled(&supervisor).await.iter().all(|child| child.process.is_some()));
+    assert_eq!(
+        log.take(),
+        [
+            "terminate b (error: crash)",
+            "terminate c (shutdown)",
+            "terminate a (shutdown)",
+            "start a",
+            "start b",
+            "fail c",
+            // The retry of c is a one-for-all restart again.
+            "terminate b (shutdown)",
+            "terminate a (shutdown)",
+            "start a",
+            "start b",
+            "start c",
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_rest_for_one_restart_starts_the_child_and_those_after_it() {
+    let log = Log::default();
+    let (b, gate) = gated("b", &log);
+    gate.send(true).expect("gate open");
+    let supervisor = Supervisor::builder()
+        .strategy(Strategy::RestForOne)
+        .child(worker("a", &log))
+        .child(b)
+        .child(worker("c", &log))
+        .start()
+        .await
+        .expect("started");
+    let a = child(&supervisor, "a").await.expect("a running");
+    log.take();
+    exit_child(&supervisor, "b", crash()).await;
+    gate.send(false).expect("gate open");
+    gate.send(true).expect("gate open");
+    assert!(settled(&supervisor).await.iter().all(|child| child.process.is_some()));
+    assert_eq!(
+        log.take(),
+        ["terminate b (error: crash)", "terminate c (shutdown)", "fail b", "start b", "start c"]
+    );
+    assert_eq!(child(&supervisor, "a").await, Some(a), "a is left alone");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_never_starts_again_exhausts_the_intensity_through_its_retries() {
+    let log = Log::default();
+    let (flaky, gate) = gated("flaky", &log);
+    gate.send(true).expect("gate open");
+    let supervisor = Supervisor::builder()
+        .intensity(2, Duration::from_secs(5))
+        .child(worker("a", &log))
+        .child(flaky)
+        .start()
+        .await
+        .expect("started");
+    log.take();
+    exit_child(&supervisor, "flaky", crash()).await;
+    // Restart 1 fails, its retry (restart 2) fails, the next retry is restart 3: too many.
+    gate.send(false).expect("gate open");
+    gate.send(false).expect("gate open");
+    assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
+    assert_eq!(
+        log.take(),
+        ["terminate flaky (error: crash)", "fail flaky", "fail flaky", "terminate a (shutdown)"]
+    );
+}
+
+fn significant(name: &str, restart: Restart, log: &Log) -> ChildSpec {
+    worker(name, log).restart(restart).significant(true)
+}
+
+#[tokio::test(start_paused = true)]
+async fn any_significant_shuts_the_supervisor_down_when_a_significant_child_exits_by_itself() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder()
+        .auto_shutdown(AutoShutdown::AnySignificant)
+        .child(worker("a", &log))
+        .child(significant("s", Restart::Transient, &log))
+        .child(worker("b", &log))
+        .start()
+        .await
+        .expect("started");
+    log.take();
+    // A crash of a transient child is restarted, not an automatic shutdown.
+    exit_child(&supervisor, "s", crash()).await;
+    assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
+    // A normal exit is not restarted: the supervisor stops the others and exits.
+    exit_child(&supervisor, "s", ExitReason::Normal).await;
+    assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
+    assert_eq!(
+        log.take(),
+        [
+            "terminate s (error: crash)",
+            "start s",
+            "terminate s (normal)",
+            "terminate b (shutdown)",
+            "terminate a (shutdown)"
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn all_significant_shuts_the_supervisor_down_once_the_last_significant_child_exits() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder()
+        .auto_shutdown(AutoShutdown::AllSignificant)
+        .child(worker("a", &log))
+        .child(significant("s1", Restart::Temporary, &log))
+        .child(significant("s2", Restart::Temporary, &log))
+        .start()
+        .await
+        .expect("started");
+    log.take();
+    exit_child(&supervisor, "s1", crash()).await;
+    assert_eq!(supervisor.count_children().await.expect("counted").active, 2, "s2 still runs");
+    exit_child(&supervisor, "s2", ExitReason::Normal).await;
+    assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
+    assert_eq!(
+        log.take(),
+        ["terminate s1 (error: crash)", "terminate s2 (normal)", "terminate a (shutdown)"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_significant_child_stopped_by_the_supervisor_does_not_shut_it_down() {
+    let log = Log::default();
+    let supervisor = Supervisor::builder()
+        .strategy(Strategy::OneForAll)
+        .auto_shutdown(AutoShutdown::AnySignificant)
+        .child(worker("a", &log))
+        .child(significant("s", Restart::Temporary, &log))
+        .child(significant("t", Restart::Transient, &log))
+        .start()
+        .await
+        .expect("started");
+    log.take();
+    // Stopped because a sibling crashed: a temporary child is dropped, no shutdown.
+    exit_child(&supervisor, "a", crash()).await;
+    // Stopped by terminate_child: no shutdown either.
+    supervisor.terminate_child("t").await.expect("terminated");
+    assert_eq!(
+        supervisor.count_children().await.expect("counted"),
+        ChildCounts { specs: 2, active: 1, supervisors: 0, workers: 2 }
+    );
+    assert_eq!(
+        log.take(),
+        [
+            "terminate a (error: crash)",
+            "terminate t (shutdown)",
+            "terminate s (shutdown)",
+            "start a",
+            "start t",
+            "terminate t (shutdown)"
+        ]
+    );
+    assert!(supervisor.is_alive());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_significant_child_must_be_transient_or_temporary_under_an_auto_shutdown() {
+    let log = Log::default();
+    let permanent = Supervisor::builder()
+        .auto_shutdown(AutoShutdown::AnySignificant)
+        .child(worker("a", &log))
+        .child(significant("p", Restart::Permanent, &log))
+        .start()
+        .await;
+    let invalid = |id: &str, reason| SupervisorError::InvalidChildSpec { id: id.into(), reason };
+    assert_eq!(
+        permanent.expect_err("refused"),
+        invalid("p", "a significant child must be transient or temporary")
+    );
+    assert!(log.take().is_empty(), "the specs are checked before anything starts");
+
+    let supervisor = Supervisor::builder().child(worker("a", &log)).start().await.expect("started");
+    let never = "a significant child needs a supervisor with an automatic shutdown";
+    assert_eq!(
+        supervisor.start_child(significant("t", Restart::Transient, &log)).await,
+        Err(invalid("t", never))
+    );
+    let dynamic = DynamicSupervisor::builder().start().await.expect("started");
+    assert_eq!(
+        dynamic.start_child(significant("t", Restart::Temporary, &log)).await,
+        Err(invalid("t", never))
+    );
+    assert_eq!(log.take(), ["start a"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_start_function_that_panics_is_a_start_error_not_a_supervisor_crash() {
+    let log = Log::default();
+    let panics_when_called =
+        ChildSpec::new("boom", || -> std::future::Ready<Result<WorkerRef, ChildStartError>> {
+            panic!("no config file")
+        });
+    let started = Supervisor::builder().child(worker("a", &log)).child(panics_when_called).start().await;
+    match started.expect_err("the start fails") {
+        SupervisorError::FailedToStartChild { id, reason } => {
+            assert_eq!(
+                (&*id, reason.to_string().as_str()),
+                ("boom", "the start function panicked: no config file")
+            );
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(log.take(), ["start a", "terminate a (shutdown)"]);
+
+    // A start whose future panics on a restart: each attempt is a failed restart, until
+    // the intensity is exceeded and the supervisor exits with Shutdown, not a panic.
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let panics_on_restart = {
+        let log = log.clone();
+        ChildSpec::new("later", move || {
+            let (first, log) = (first.swap(false, std::sync::atomic::Ordering::SeqCst), log.clone());
+            async move {
+                assert!(first, "the database is gone");
+                Worker::start_link("later".into(), log, false).await
+            }
+        })
+    };
+    let supervisor = Supervisor::builder()
+        .intensity(2, Duration::from_secs(5))
+        .child(worker("a", &log))
+        .child(panics_on_restart)
+        .start()
+        .await
+        .expect("started");
+    exit_child(&supervisor, "later", crash()).await;
+    assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
+    assert_eq!(
+        log.take(),
+        ["start a", "start later", "terminate later (error: crash)", "terminate a (shutdown)"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_child_that_crashes_while_the_supervisor_shuts_down_is_not_restarted_and_nothing_hangs() {
+    let log = Log::default();
+    let stubborn = {
+        let log = log.clone();
+        ChildSpec::new("c", move || Worker::start_link("c".into(), log.clone(), true))
+            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+    };
+    let supervisor = Supervisor::builder()
+        .child(worker("a", &log))
+        .child(worker("b", &log))
+        .child(stubborn)
+        .start()
+        .await
+        .expect("started");
+    let a = child(&supervisor, "a").await.expect("a running");
+    log.take();
+    // The stop request is queued first; a's crash, and its exit signal, come after it.
+    let mut stopping = Box::pin(supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)));
+    assert!(poll_once(&mut stopping).await.is_none());
+    a.stop(crash(), Duration::from_secs(1)).await.expect("crashed");
+    stopping.await.expect("the supervisor stops");
+    assert_eq!(a.exit_reason(), Some(crash()));
+    assert_eq!(
+        log.take(),
+        ["terminate a (error: crash)", "terminate c (shutdown)", "terminate b (shutdown)"]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sibling_that_crashes_during_a_one_for_all_restart_costs_no_second_restart() {
+    let log = Log::default();
+    // With an intensity of 1, a second restart would stop the supervisor.
+    let supervisor =
+        three(&log, Strategy::OneForAll).intensity(1, Duration::from_secs(5)).start().await.expect("started");
+    let (a, b) = (child(&supervisor, "a").await.expect("a"), child(&supervisor, "b").await.expect("b"));
+    log.take();
+    // Both crash before the supervisor runs: it handles b's exit by stopping the others
+    // (a is already gone) and starting all three; a's exit signal then names a server
+    // that is no longer a child.
+    b.kill();
+    a.kill();
+    b.exited().await;
+    a.exited().await;
+    let children = supervisor.which_children().await.expect("listed");
+    assert!(children.iter().all(|child| child.process.as_ref().is_some_and(|p| p.is_alive())));
+    assert_ne!(children[0].process.as_ref().map(|p| p.id()), Some(a.id()));
+    assert_eq!(log.take(), ["terminate c (shutdown)", "start a", "start b", "start c"]);
+    assert!(supervisor.is_alive());
+}
+
+/// A child whose `terminate` takes `delay` before it logs.
+pub struct SlowToStop {
+    delay: Duration,
+    log: Log,
+}
+
+#[genserver]
+impl SlowToStop {
+    #[terminate]
+    async fn terminate(&mut self, reason: &ExitReason) {
+        tokio::time::sleep(self.delay).await;
+        self.log.push(format!("slow terminated ({reason})"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_infinity_waits_for_a_slow_terminate_without_killing() {
+    let log = Log::default();
+    let slow = {
+        let log = log.clone();
+        ChildSpec::new("slow", move || {
+            SlowToStop::start_link(SlowToStop { delay: Duration::from_secs(30), log: log.clone() })
+        })
+        .shutdown(Shutdown::Infinity)
+    };
+    let supervisor = Supervisor::builder().child(slow).start().await.expect("started");
+    let process = child(&supervisor, "slow").await.expect("running");
+    let before = tokio::time::Instant::now();
+    supervisor.stop(ExitReason::Shutdown, Duration::from_secs(60)).await.expect("stopped");
+    assert_eq!(before.elapsed(), Duration::from_secs(30));
+    assert_eq!(process.exit_reason(), Some(ExitReason::Shutdown));
+    assert_eq!(log.take(), ["slow terminated (shutdown)"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dynamic_supervisor_retries_a_failed_restart_and_counts_the_child_meanwhile() {
+    let log = Log::default();
+    let (flaky, gate) = gated("flaky", &log);
+    let dynamic = DynamicSupervisor::builder().max_children(1).start().await.expect("started");
+    gate.send(true).expect("gate open");
+    let old = dynamic.start_child(flaky).await.expect("started").expect("running");
+    old.stop(crash(), Duration::from_secs(1)).await.expect("crashed");
+    gate.send(false).expect("gate open");
+    let (children, refused) =
+        tokio::join!(dynamic.which_children(), dynamic.start_child(worker("other", &log)));
+    let children = children.expect("listed");
+    assert_eq!((children.len(), &children[0].process, children[0].restarting), (1, &None, true));
+    assert_eq!(refused, Err(SupervisorError::MaxChildren), "a restarting child still counts");
+    gate.send(true).expect("gate open");
+    let mut children = dynamic.which_children().await.expect("listed");
+    for _ in 0..10 {
+        if !children[0].restarting {
+            break;
+        }
+        children = dynamic.which_children().await.expect("listed");
+    }
+    assert!(children[0].process.as_ref().is_some_and(|p| p.is_alive() && p.id() != old.id()));
+    assert_eq!(log.take(), ["start flaky", "terminate flaky (error: crash)", "fail flaky", "start flaky"]);
 }

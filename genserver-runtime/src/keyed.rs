@@ -7,10 +7,15 @@
 //! server under a unique key with its typed handle, so it can be called by key (Elixir's
 //! "via" naming, looked up at each use); [`Registry::dispatch`] runs a function on every
 //! entry of a key, typically to cast to every subscriber of a topic.
+//!
+//! The entries are split into partitions by a hash of the key, each behind its own lock,
+//! so that servers registering different keys from several threads rarely wait for each
+//! other (Elixir: `partitions`). Listeners see every entry added and removed, as a
+//! [`RegistryEvent`] (Elixir: `listeners`).
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::process::Tie;
@@ -55,26 +60,160 @@ struct Entry<V> {
     token: u64,
 }
 
-struct Inner<K, V> {
-    keys: Keys,
-    entries: Mutex<HashMap<K, Vec<Entry<V>>>>,
+/// A change to a registry, as its listeners see it (Elixir: the `{:register, ...}` and
+/// `{:unregister, ...}` messages of `listeners`).
+#[derive(Clone, Debug)]
+pub enum RegistryEvent<K, V> {
+    /// `server` was registered under `key` with `value`.
+    Register {
+        /// The key.
+        key: K,
+        /// The server.
+        server: ProcessRef,
+        /// The entry's value.
+        value: V,
+    },
+    /// The entry of `server` under `key` was removed: by [`Registry::unregister`], or
+    /// because the server exited (then `server.exit_reason()` says why). Elixir sends no
+    /// event for an exit and leaves it to listeners to monitor the servers; here a
+    /// listener's picture of the registry stays exact without monitors.
+    Unregister {
+        /// The key.
+        key: K,
+        /// The server.
+        server: ProcessRef,
+    },
 }
 
-impl<K: Eq + Hash, V> Inner<K, V> {
-    fn entries(&self) -> MutexGuard<'_, HashMap<K, Vec<Entry<V>>>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+type Listener<K, V> = Box<dyn Fn(RegistryEvent<K, V>) + Send + Sync>;
+
+/// One partition: the entries of the keys that hash to it.
+type Partition<K, V> = Mutex<HashMap<K, Vec<Entry<V>>>>;
+
+struct Inner<K, V> {
+    keys: Keys,
+    partitions: Box<[Partition<K, V>]>,
+    /// Picks a key's partition.
+    hasher: RandomState,
+    listeners: Vec<Listener<K, V>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Inner<K, V> {
+    /// The partition of `key`, locked.
+    fn entries(&self, key: &K) -> MutexGuard<'_, HashMap<K, Vec<Entry<V>>>> {
+        let index = self.hasher.hash_one(key) as usize % self.partitions.len();
+        lock(&self.partitions[index])
+    }
+
+    /// Tells every listener. Called with the key's partition locked, so that listeners see
+    /// the changes of a key in the order they happened.
+    fn notify(&self, event: impl FnOnce() -> RegistryEvent<K, V>) {
+        if let Some((last, others)) = self.listeners.split_last() {
+            let event = event();
+            for listener in others {
+                listener(event.clone());
+            }
+            last(event);
+        }
     }
 
     /// Removes the entry `token` under `key`; returns it, to be dropped outside the lock.
     fn remove(&self, key: &K, token: u64) -> Option<Entry<V>> {
-        let mut entries = self.entries();
+        let mut entries = self.entries(key);
         let list = entries.get_mut(key)?;
         let position = list.iter().position(|entry| entry.token == token)?;
         let entry = list.remove(position);
         if list.is_empty() {
             entries.remove(key);
         }
+        self.notify(|| RegistryEvent::Unregister { key: key.clone(), server: entry.process.clone() });
         Some(entry)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // No code panics while holding the lock but a listener; the map is consistent then.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Options for a [`Registry`]: its partitions and listeners (Elixir: the options of
+/// `Registry.start_link/1`).
+///
+/// ```
+/// use genserver_runtime::prelude::*;
+/// use genserver_runtime::{Keys, Registry, RegistryEvent};
+///
+/// pub struct Session;
+///
+/// #[genserver]
+/// impl Session {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+/// let sessions: Registry<u64> = Registry::builder(Keys::Unique)
+///     .partitions(4)
+///     .listener(move |event| {
+///         let _ = events.send(event);
+///     })
+///     .build();
+/// let session = Session::start(Session).await?;
+/// sessions.register(7, session.as_ref(), ())?;
+/// session.kill();
+/// session.exited().await;
+/// assert!(matches!(received.recv().await, Some(RegistryEvent::Register { key: 7, .. })));
+/// assert!(matches!(received.recv().await, Some(RegistryEvent::Unregister { key: 7, .. })));
+/// # Ok(())
+/// # }
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct RegistryBuilder<K, V = ()> {
+    keys: Keys,
+    partitions: usize,
+    listeners: Vec<Listener<K, V>>,
+}
+
+impl<K, V> fmt::Debug for RegistryBuilder<K, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryBuilder")
+            .field("keys", &self.keys)
+            .field("partitions", &self.partitions)
+            .field("listeners", &self.listeners.len())
+            .finish()
+    }
+}
+
+impl<K, V> RegistryBuilder<K, V>
+where
+    K: Eq + Hash + Clone + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    /// Splits the entries into `partitions` parts by a hash of the key, each with its own
+    /// lock (default 1; 0 counts as 1). Only a matter of speed: with many threads
+    /// registering and looking up different keys at once, more partitions mean less
+    /// waiting. Counting the entries or the keys of a server visits every partition.
+    pub fn partitions(mut self, partitions: usize) -> Self {
+        self.partitions = partitions.max(1);
+        self
+    }
+
+    /// Adds a listener, called with every [`RegistryEvent`]: each entry added, and each
+    /// removed, whether by [`Registry::unregister`] or because its server exited.
+    ///
+    /// It is called while the key's partition is locked, so that the events of a key
+    /// arrive in order: it should only pass the event on (a channel's `send`, a cast, a
+    /// server's `send_info`) and must not use the registry, which would deadlock.
+    pub fn listener(mut self, listener: impl Fn(RegistryEvent<K, V>) + Send + Sync + 'static) -> Self {
+        self.listeners.push(Box::new(listener));
+        self
+    }
+
+    /// The registry, empty.
+    pub fn build(self) -> Registry<K, V> {
+        let partitions = (0..self.partitions).map(|_| Mutex::new(HashMap::new())).collect();
+        let inner =
+            Inner { keys: self.keys, partitions, hasher: RandomState::new(), listeners: self.listeners };
+        Registry { inner: Arc::new(inner) }
     }
 }
 
@@ -120,7 +259,10 @@ impl<K, V> Clone for Registry<K, V> {
 
 impl<K, V> fmt::Debug for Registry<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registry").field("keys", &self.inner.keys).finish_non_exhaustive()
+        f.debug_struct("Registry")
+            .field("keys", &self.inner.keys)
+            .field("partitions", &self.inner.partitions.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,9 +271,19 @@ where
     K: Eq + Hash + Clone + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    /// An empty registry.
+    /// An empty registry, with one partition and no listener.
     pub fn new(keys: Keys) -> Self {
-        Registry { inner: Arc::new(Inner { keys, entries: Mutex::new(HashMap::new()) }) }
+        Registry::builder(keys).build()
+    }
+
+    /// A builder, to set partitions and listeners.
+    pub fn builder(keys: Keys) -> RegistryBuilder<K, V> {
+        RegistryBuilder { keys, partitions: 1, listeners: Vec::new() }
+    }
+
+    /// How many partitions the entries are split into.
+    pub fn partitions(&self) -> usize {
+        self.inner.partitions.len()
     }
 
     /// Whether keys are unique or duplicate.
@@ -149,7 +301,7 @@ where
         value: V,
     ) -> Result<(), RegisterError> {
         let token = crate::process::next_cleanup_token();
-        let mut entries = self.inner.entries();
+        let mut entries = self.inner.entries(&key);
         if self.inner.keys == Keys::Unique {
             if let Some(holder) = entries.get(&key).and_then(|list| list.first()) {
                 return Err(RegisterError::AlreadyRegistered(holder.process.clone()));
@@ -167,15 +319,20 @@ where
         if server.add_tie(Tie::Cleanup(token, cleanup), |_| false).is_err() {
             return Err(RegisterError::NoServer);
         }
-        let entry = Entry { process: server.to_ref(), value, token };
-        entries.entry(key).or_default().push(entry);
+        let process = server.to_ref();
+        self.inner.notify(|| RegistryEvent::Register {
+            key: key.clone(),
+            server: process.clone(),
+            value: value.clone(),
+        });
+        entries.entry(key).or_default().push(Entry { process, value, token });
         Ok(())
     }
 
     /// Removes every entry of `server` under `key` (Elixir: `Registry.unregister/2`).
     pub fn unregister(&self, key: &K, server: &Process) {
         let removed: Vec<Entry<V>> = {
-            let mut entries = self.inner.entries();
+            let mut entries = self.inner.entries(key);
             let Some(list) = entries.get_mut(key) else { return };
             let (gone, kept): (Vec<_>, Vec<_>) =
                 std::mem::take(list).into_iter().partition(|entry| entry.process.id() == server.id());
@@ -183,6 +340,10 @@ where
                 entries.remove(key);
             } else {
                 *list = kept;
+            }
+            for entry in &gone {
+                self.inner
+                    .notify(|| RegistryEvent::Unregister { key: key.clone(), server: entry.process.clone() });
             }
             gone
         };
@@ -195,7 +356,7 @@ where
     /// (Elixir: `Registry.lookup/2`).
     pub fn lookup(&self, key: &K) -> Vec<(ProcessRef, V)> {
         self.inner
-            .entries()
+            .entries(key)
             .get(key)
             .map(|list| list.iter().map(|entry| (entry.process.clone(), entry.value.clone())).collect())
             .unwrap_or_default()
@@ -204,7 +365,7 @@ where
     /// The server of type `S` under `key`, the first if the keys are duplicate: how to
     /// call a server by its key.
     pub fn whereis<S: GenServer>(&self, key: &K) -> Option<S::Ref> {
-        let entries = self.inner.entries();
+        let entries = self.inner.entries(key);
         let handle = entries.get(key)?.iter().find_map(|entry| entry.process.typed::<S>())?;
         Some(S::Ref::from(handle))
     }
@@ -215,7 +376,7 @@ where
     pub fn dispatch<S: GenServer>(&self, key: &K, mut f: impl FnMut(S::Ref, V)) -> usize {
         let targets: Vec<(ServerRef<S>, V)> = self
             .inner
-            .entries()
+            .entries(key)
             .get(key)
             .map(|list| {
                 list.iter()
@@ -234,16 +395,25 @@ where
 
     /// The keys `server` is registered under (Elixir: `Registry.keys/2`).
     pub fn keys_of(&self, server: &Process) -> Vec<K> {
-        self.inner
-            .entries()
-            .iter()
-            .filter(|(_, list)| list.iter().any(|entry| entry.process.id() == server.id()))
-            .map(|(key, _)| key.clone())
-            .collect()
+        let mut keys = Vec::new();
+        for partition in &self.inner.partitions {
+            let entries = lock(partition);
+            keys.extend(
+                entries
+                    .iter()
+                    .filter(|(_, list)| list.iter().any(|entry| entry.process.id() == server.id()))
+                    .map(|(key, _)| key.clone()),
+            );
+        }
+        keys
     }
 
     /// How many entries the registry holds (Elixir: `Registry.count/1`).
     pub fn count(&self) -> usize {
-        self.inner.entries().values().map(Vec::len).sum()
+        self.inner
+            .partitions
+            .iter()
+            .map(|partition| lock(partition).values().map(Vec::len).sum::<usize>())
+            .sum()
     }
 }

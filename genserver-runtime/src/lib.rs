@@ -160,6 +160,14 @@
 //! like any other, so it can be the child of another; when the server that started it
 //! exits, it stops its children and exits too.
 //!
+//! A restart that fails is tried again, as in OTP, through a message the supervisor sends
+//! itself (`try_again_restart`): calls queued meanwhile are served between the attempts
+//! (they see the child as [`ChildInfo::restarting`]), and every attempt counts toward the
+//! intensity, so a child that never starts again stops the supervisor. A panic in a start
+//! function is a failed start. [`AutoShutdown`] and [`ChildSpec::significant`] are OTP's
+//! `auto_shutdown` flag and `significant` children: a supervisor can exit with
+//! `Shutdown` once any, or all, of its significant children have exited by themselves.
+//!
 //! Where it differs from OTP:
 //! - A child spec's start function is a closure that returns any handle that
 //!   dereferences to a [`Process`] (every generated client does); the supervisor keeps a
@@ -168,16 +176,13 @@
 //! - The graceful stop of a child is [`Process::stop`] with `Shutdown`: a request queued
 //!   behind the child's messages, after which `terminate` runs, rather than an exit
 //!   signal. A child that traps exits is stopped the same way.
-//! - A restart that fails is tried again at once, each attempt counting toward the
-//!   intensity, rather than through a queued `try_again_restart`; the supervisor serves
-//!   no call meanwhile. A child is therefore never seen in OTP's `restarting` state.
 //! - The supervisor report is one `tracing` event per child exit (child id, reason,
 //!   whether it restarts), at error level for an abnormal exit and info otherwise.
 //! - A [`DynamicSupervisor`] is the same server in a dynamic mode: children added with
 //!   `start_child` at run time, known by their [`ServerId`] (so several may share a
 //!   spec's id), an optional `max_children`, children forgotten once they exit for good,
-//!   and all stopped in parallel. `whereis` finds one as a [`Supervisor`].
-//! - Not yet: `auto_shutdown` and significant children.
+//!   and all stopped in parallel. `whereis` finds one as a [`Supervisor`]. It has no
+//!   automatic shutdown, so it refuses significant children.
 //!
 //! # Registries
 //!
@@ -188,10 +193,13 @@
 //! duplicate keys), and [`Registry::whereis`] gives the typed handle under a key, which is
 //! how a server is called by its key; [`Builder::via`] registers a server before its
 //! `init` runs (Elixir's `{:via, Registry, ...}` name), and refuses the start with
-//! [`StartError::KeyTaken`] if a unique key is held. Where it differs: any holder of a
-//! handle can register a server (Elixir registers the calling process), a "via" name is
-//! looked up with `whereis` rather than passed to each call, and there is no partitioning
-//! and no listener.
+//! [`StartError::KeyTaken`] if a unique key is held. [`Registry::builder`] sets Elixir's
+//! `partitions` (the entries split by a hash of the key, each part behind its own lock)
+//! and `listeners` (closures given a [`RegistryEvent`] for each entry added or removed).
+//! Where it differs: any holder of a handle can register a server (Elixir registers the
+//! calling process); a "via" name is looked up with `whereis` rather than passed to each
+//! call; listeners also hear of the entries removed because their server exited (Elixir
+//! leaves that to monitors); and the partitions are only locks, not processes.
 //!
 //! # Process groups
 //!
@@ -227,7 +235,7 @@ pub use error::{CallError, CastError, StartError, StopError};
 pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::{ServerId, ServerRef};
-pub use keyed::{Keys, RegisterError, Registry};
+pub use keyed::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
 pub use link::Exit;
 pub use mailbox::Mailbox;
 pub use monitor::{Down, Monitor, MonitorRef};
@@ -237,7 +245,7 @@ pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoRep
 pub use run::Builder;
 pub use server::{Context, GenServer};
 pub use supervisor::{
-    ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
+    AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
     DynamicSupervisorBuilder, DynamicSupervisorRef, Restart, Shutdown, Strategy, Supervisor,
     SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
 };

@@ -237,10 +237,11 @@ impl Process {
         self.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
-    /// Publishes the exit: frees the name, sets the reason, sends the DOWNs of its
-    /// monitors and the exit signals of its links, then wakes its waiters. Anyone who
-    /// observes the exit therefore finds the name free, every reply the server sent has
-    /// gone out before its DOWN, and an awaited `exited()` returns after the DOWNs went out.
+    /// Publishes the exit: frees the name, sets the reason, removes its registry entries
+    /// and group memberships, sends the DOWNs of its monitors and the exit signals of its
+    /// links, then wakes its waiters. Anyone who observes the exit therefore finds the
+    /// name, entries and memberships gone, every reply the server sent has gone out
+    /// before its DOWN, and an awaited `exited()` returns after the DOWNs went out.
     pub(crate) fn finish(&self, reason: ExitReason) {
         if let Some(name) = &self.name {
             registry::unregister(name, self.id);
@@ -248,7 +249,20 @@ impl Process {
         if self.exit.set(reason).is_ok() {
             // Once the reason is set no tie can be added (see `add_tie`), so this list is
             // the last one.
-            let ties = std::mem::take(&mut *self.ties());
+            let mut ties = std::mem::take(&mut *self.ties());
+            // The cleanups first, in order, whenever they were added: a monitor or a link
+            // made before a registration must not announce the exit while the entry is
+            // still there.
+            let mut index = 0;
+            while index < ties.len() {
+                if matches!(ties[index], Tie::Cleanup(..)) {
+                    if let Tie::Cleanup(_, cleanup) = ties.remove(index) {
+                        cleanup();
+                    }
+                } else {
+                    index += 1;
+                }
+            }
             let reason = self.exit.get().expect("just set");
             for tie in ties {
                 match tie {

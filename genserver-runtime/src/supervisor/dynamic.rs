@@ -83,7 +83,7 @@ impl DynamicSupervisorBuilder {
     /// [`SupervisorBuilder::start`](super::SupervisorBuilder::start) does.
     pub async fn start(self) -> Result<DynamicSupervisorRef, SupervisorError> {
         let mut inner = self.inner;
-        inner.dynamic = Some(self.max_children);
+        inner.kind = super::Kind::Dynamic { max_children: self.max_children };
         inner.start().await.map(DynamicSupervisorRef)
     }
 }

@@ -24,6 +24,14 @@ use server::Request;
 
 use crate::{CallError, Process, ProcessRef, ServerId, ServerRef, StartError};
 
+/// Whether a supervisor's children are given at start, each known by its id, or added at
+/// run time (a [`DynamicSupervisor`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Static,
+    Dynamic { max_children: Option<usize> },
+}
+
 /// How a supervisor answers a child's exit (OTP: the `strategy` flag).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Strategy {
@@ -38,7 +46,28 @@ pub enum Strategy {
     RestForOne,
 }
 
-/// Options for starting a [`Supervisor`]: strategy, restart intensity, name, children.
+/// When a supervisor shuts itself down because its significant children exited (OTP:
+/// the `auto_shutdown` flag; Elixir 1.14: `:auto_shutdown`).
+///
+/// Only an exit that a child makes by itself and that is not followed by a restart
+/// counts: a transient significant child that exits normally or with a shutdown, a
+/// temporary one that exits for any reason. A child stopped by the supervisor
+/// (`terminate_child`, a sibling's restart, the supervisor's own shutdown) does not. The
+/// supervisor then stops its other children and exits with
+/// [`ExitReason::Shutdown`](crate::ExitReason::Shutdown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum AutoShutdown {
+    /// Never (the default); no child may then be marked significant.
+    #[default]
+    Never,
+    /// As soon as any significant child has exited.
+    AnySignificant,
+    /// Once every significant child has exited.
+    AllSignificant,
+}
+
+/// Options for starting a [`Supervisor`]: strategy, restart intensity, automatic
+/// shutdown, name, children.
 ///
 /// ```
 /// use genserver_runtime::prelude::*;
@@ -80,14 +109,15 @@ pub struct SupervisorBuilder {
     strategy: Strategy,
     intensity: u32,
     period: Duration,
+    auto_shutdown: AutoShutdown,
     name: Option<Arc<str>>,
     children: Vec<ChildSpec>,
     /// The server that starts the supervisor, set by `start`.
     parent: Option<ServerId>,
     /// Where `init` says why it failed.
     failure: Arc<Mutex<Option<SupervisorError>>>,
-    /// Set for a dynamic supervisor: its maximum number of children, if any.
-    dynamic: Option<Option<usize>>,
+    /// Static, or dynamic with its maximum of children.
+    kind: Kind,
 }
 
 impl Supervisor {
@@ -98,11 +128,12 @@ impl Supervisor {
             strategy: Strategy::OneForOne,
             intensity: 3,
             period: Duration::from_secs(5),
+            auto_shutdown: AutoShutdown::Never,
             name: None,
             children: Vec::new(),
             parent: None,
             failure: Arc::default(),
-            dynamic: None,
+            kind: Kind::Static,
         }
     }
 }
@@ -120,6 +151,13 @@ impl SupervisorBuilder {
     pub fn intensity(mut self, max_restarts: u32, period: Duration) -> Self {
         self.intensity = max_restarts;
         self.period = period;
+        self
+    }
+
+    /// Sets when the supervisor shuts itself down because its significant children
+    /// exited (default [`AutoShutdown::Never`]); see [`ChildSpec::significant`].
+    pub fn auto_shutdown(mut self, auto_shutdown: AutoShutdown) -> Self {
+        self.auto_shutdown = auto_shutdown;
         self
     }
 
@@ -196,9 +234,12 @@ impl fmt::Debug for SupervisorRef {
 pub struct ChildInfo {
     /// The child's id.
     pub id: Arc<str>,
-    /// The running child, or `None` if it is not running (terminated, or it ignored its
-    /// start).
+    /// The running child, or `None` if it is not running (terminated, restarting, or it
+    /// ignored its start).
     pub process: Option<ProcessRef>,
+    /// Its restart failed and the supervisor will try again (OTP: `restarting` in place of
+    /// the pid).
+    pub restarting: bool,
     /// Worker or supervisor.
     pub child_type: ChildType,
     /// Its restart type.
@@ -245,6 +286,7 @@ impl SupervisorRef {
     ///
     /// Errors: [`SupervisorError::AlreadyStarted`] if a running child has the id,
     /// [`SupervisorError::AlreadyPresent`] if a stopped one does,
+    /// [`SupervisorError::InvalidChildSpec`] if the spec breaks a rule,
     /// [`SupervisorError::FailedToStartChild`] if the start fails (the spec is not kept).
     pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<ProcessRef>, SupervisorError> {
         self.request(|reply_to| Request::StartChild(spec, reply_to)).await?
@@ -252,7 +294,8 @@ impl SupervisorRef {
 
     /// Stops the child `id` by its [`Shutdown`] and keeps its spec, so that
     /// [`restart_child`](Self::restart_child) can start it again; a temporary child's spec
-    /// is dropped (OTP: `terminate_child/2`). Stopping a child that is not running is fine.
+    /// is dropped (OTP: `terminate_child/2`). Stopping a child that is not running is fine;
+    /// for a restarting child it cancels the next attempt.
     ///
     /// Errors: [`SupervisorError::NotFound`].
     pub async fn terminate_child(&self, id: &str) -> Result<(), SupervisorError> {
@@ -264,7 +307,7 @@ impl SupervisorRef {
     /// `Ok(None)` if it ignored its start.
     ///
     /// Errors: [`SupervisorError::NotFound`], [`SupervisorError::Running`],
-    /// [`SupervisorError::FailedToStartChild`].
+    /// [`SupervisorError::Restarting`], [`SupervisorError::FailedToStartChild`].
     pub async fn restart_child(&self, id: &str) -> Result<Option<ProcessRef>, SupervisorError> {
         let id: Arc<str> = id.into();
         self.request(|reply_to| Request::RestartChild(id, reply_to)).await?
@@ -273,7 +316,8 @@ impl SupervisorRef {
     /// Forgets the spec of the child `id`, which must not be running (OTP:
     /// `delete_child/2`).
     ///
-    /// Errors: [`SupervisorError::NotFound`], [`SupervisorError::Running`].
+    /// Errors: [`SupervisorError::NotFound`], [`SupervisorError::Running`],
+    /// [`SupervisorError::Restarting`].
     pub async fn delete_child(&self, id: &str) -> Result<(), SupervisorError> {
         let id: Arc<str> = id.into();
         self.request(|reply_to| Request::DeleteChild(id, reply_to)).await?
@@ -300,6 +344,18 @@ pub enum SupervisorError {
     NotFound(Arc<str>),
     /// The child is running, so it cannot be restarted or deleted (OTP: `:running`).
     Running(Arc<str>),
+    /// The child's restart failed and the supervisor will try again, so it cannot be
+    /// restarted or deleted meanwhile (OTP: `:restarting`).
+    Restarting(Arc<str>),
+    /// A child spec breaks a rule (OTP: `{:invalid_child_spec, _}`, `:bad_combination`):
+    /// a significant child that is permanent, or under a supervisor without an automatic
+    /// shutdown.
+    InvalidChildSpec {
+        /// The child's id.
+        id: Arc<str>,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
     /// `start_child` with the id of a running child, here (OTP: `{:already_started, pid}`).
     AlreadyStarted(ProcessRef),
     /// `start_child` with the id of a child that is not running (OTP: `:already_present`).
@@ -325,10 +381,14 @@ impl PartialEq for SupervisorError {
             (DuplicateChild(a), DuplicateChild(b))
             | (NotFound(a), NotFound(b))
             | (Running(a), Running(b))
+            | (Restarting(a), Restarting(b))
             | (AlreadyPresent(a), AlreadyPresent(b)) => a == b,
             (AlreadyStarted(a), AlreadyStarted(b)) => a == b,
             (Start(a), Start(b)) => a.to_string() == b.to_string(),
             (Call(a), Call(b)) => a == b,
+            (InvalidChildSpec { id: a, reason: r }, InvalidChildSpec { id: b, reason: s }) => {
+                a == b && r == s
+            }
             (MaxChildren, MaxChildren) => true,
             (NoChild(a), NoChild(b)) => a == b,
             _ => false,
@@ -345,6 +405,10 @@ impl fmt::Display for SupervisorError {
             SupervisorError::DuplicateChild(id) => write!(f, "two children have the id {id:?}"),
             SupervisorError::NotFound(id) => write!(f, "no child has the id {id:?}"),
             SupervisorError::Running(id) => write!(f, "child {id:?} is running"),
+            SupervisorError::Restarting(id) => write!(f, "child {id:?} is restarting"),
+            SupervisorError::InvalidChildSpec { id, reason } => {
+                write!(f, "invalid child spec {id:?}: {reason}")
+            }
             SupervisorError::AlreadyStarted(process) => {
                 write!(f, "a child with this id is already running ({})", process.id())
             }

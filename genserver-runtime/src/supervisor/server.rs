@@ -5,6 +5,10 @@
 //! an [`Exit`] info message. Children are known by their [`ServerId`], so an exit signal
 //! of a child already stopped or replaced (queued before the unlink) finds no child and
 //! is ignored.
+//!
+//! A restart that fails is retried through a message the supervisor sends itself (OTP:
+//! `try_again_restart`), so calls queued meanwhile are served between the attempts; every
+//! attempt counts toward the restart intensity.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,8 +16,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use super::{ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, Restart, Shutdown, Strategy};
-use super::{SupervisorBuilder, SupervisorError, SupervisorRef};
+use super::{AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, Restart, Shutdown};
+use super::{Kind, Strategy, SupervisorBuilder, SupervisorError, SupervisorRef};
 use crate::returns::Action;
 use crate::{
     Context, Exit, ExitReason, Flow, GenServer, Init, InitOutcome, IntoInit, NoContinue, ProcessRef, ReplyTo,
@@ -26,19 +30,27 @@ pub struct Supervisor {
     strategy: Strategy,
     intensity: u32,
     period: Duration,
+    auto_shutdown: AutoShutdown,
     /// Children in start order.
     children: Vec<Child>,
+    /// The key of the next child added.
+    next_key: u64,
     /// When the recent restarts happened, oldest first.
     restarts: VecDeque<Instant>,
     /// The server that started the supervisor: its exit stops the supervisor.
     parent: Option<ServerId>,
-    /// For a dynamic supervisor, its maximum number of children, if any.
-    dynamic: Option<Option<usize>>,
+    /// Static, or dynamic with its maximum of children.
+    kind: Kind,
 }
 
 struct Child {
+    /// Names the child in the supervisor's retry messages; never reused, so a retry aimed
+    /// at a child since deleted (or replaced under the same id) finds nothing.
+    key: u64,
     spec: ChildSpec,
     process: Option<ProcessRef>,
+    /// Its restart failed and a retry is queued (OTP: `{restarting, Pid}`).
+    restarting: bool,
 }
 
 /// A request to a supervisor, as its handle's methods send it. Opaque.
@@ -54,14 +66,22 @@ pub(super) enum Request {
     TerminateProcess(ServerId, ReplyTo<Result<(), SupervisorError>>),
 }
 
-/// An info message of a supervisor: the exit signal of a linked server. Opaque.
-pub struct SupervisorInfo(Exit);
+/// An info message of a supervisor: the exit signal of a linked server, or a retry of a
+/// failed restart. Opaque.
+pub struct SupervisorInfo(Info);
+
+enum Info {
+    Exit(Exit),
+    /// Try again to restart the child with this key (OTP: `try_again_restart`).
+    TryAgain(u64),
+}
 
 fn stop<S: GenServer>(reason: ExitReason) -> Flow<S> {
     Flow { action: Action::Stop(reason), after_terminate: None }
 }
 
-/// Starts a child from inside the supervisor and links it.
+/// Starts a child from inside the supervisor and links it. `Ok(None)` if it ignored its
+/// start.
 async fn start_child(
     spec: &ChildSpec,
     cx: &Context<Supervisor>,
@@ -76,14 +96,9 @@ async fn start_child(
     }
 }
 
-/// Stops one child by its shutdown spec and waits until it has exited.
-async fn shutdown_child(supervisor: ServerId, cx: &Context<Supervisor>, child: &mut Child) {
-    let Some(process) = child.process.take() else { return };
-    cx.unlink(&process);
-    stop_unlinked(supervisor, process, &child.spec).await;
-}
-
-/// Stops a child already unlinked from the supervisor and waits until it has exited.
+/// Stops a child already unlinked from the supervisor by its shutdown spec, and waits
+/// until it has exited. A child that exits with another reason than the one asked gets a
+/// `shutdown_error` report.
 async fn stop_unlinked(supervisor: ServerId, process: ProcessRef, spec: &ChildSpec) {
     match spec.shutdown {
         Shutdown::BrutalKill => process.kill(),
@@ -128,31 +143,46 @@ async fn join_all<F: std::future::Future<Output = ()>>(futures: Vec<F>) {
     .await;
 }
 
+/// The spec rules that OTP checks when a child is added: a significant child must be
+/// transient or temporary, under a supervisor with an automatic shutdown.
+fn check_spec(spec: &ChildSpec, auto_shutdown: AutoShutdown) -> Result<(), SupervisorError> {
+    let invalid = |reason| Err(SupervisorError::InvalidChildSpec { id: spec.id.clone(), reason });
+    if spec.significant && spec.restart == Restart::Permanent {
+        return invalid("a significant child must be transient or temporary");
+    }
+    if spec.significant && auto_shutdown == AutoShutdown::Never {
+        return invalid("a significant child needs a supervisor with an automatic shutdown");
+    }
+    Ok(())
+}
+
 impl Supervisor {
     fn position(&self, id: &str) -> Option<usize> {
         self.children.iter().position(|child| &*child.spec.id == id)
     }
 
-    /// Stops every running child from `from` on except `except`, last first; temporary
-    /// children stopped this way are forgotten. A dynamic supervisor stops all of them at
-    /// once and forgets them.
-    async fn shutdown_range(&mut self, cx: &Context<Supervisor>, from: usize, except: Option<usize>) {
-        let me = cx.id();
-        if self.dynamic.is_some() {
-            // A dynamic supervisor stops its children in parallel, and forgets them.
-            let mut stops = Vec::new();
-            for child in self.children.drain(..) {
-                if let Some(process) = child.process {
-                    cx.unlink(&process);
-                    stops.push(async move { stop_unlinked(me, process, &child.spec).await });
-                }
-            }
-            join_all(stops).await;
-            return;
-        }
+    fn add_child(&mut self, spec: ChildSpec, process: Option<ProcessRef>) {
+        let key = self.next_key;
+        self.next_key += 1;
+        self.children.push(Child { key, spec, process, restarting: false });
+    }
+
+    /// Stops the child at `index`, if running, by its shutdown spec and waits until it has
+    /// exited. A pending retry of its restart is dropped.
+    async fn stop_child(&mut self, cx: &Context<Supervisor>, index: usize) {
+        let child = &mut self.children[index];
+        child.restarting = false;
+        let Some(process) = child.process.take() else { return };
+        cx.unlink(&process);
+        stop_unlinked(cx.id(), process, &child.spec).await;
+    }
+
+    /// Stops every child from `from` on except `except`, last first; temporary children
+    /// stopped this way are forgotten.
+    async fn stop_range(&mut self, cx: &Context<Supervisor>, from: usize, except: Option<usize>) {
         for index in (from..self.children.len()).rev() {
             if Some(index) != except {
-                shutdown_child(me, cx, &mut self.children[index]).await;
+                self.stop_child(cx, index).await;
             }
         }
         let mut index = 0;
@@ -161,6 +191,23 @@ impl Supervisor {
             index += 1;
             !(stopped_here && child.spec.restart == Restart::Temporary)
         });
+    }
+
+    /// Stops every child: last first, or for a dynamic supervisor all at once.
+    async fn stop_all(&mut self, cx: &Context<Supervisor>) {
+        if self.kind == Kind::Static {
+            self.stop_range(cx, 0, None).await;
+            return;
+        }
+        let me = cx.id();
+        let mut stops = Vec::new();
+        for child in self.children.drain(..) {
+            if let Some(process) = child.process {
+                cx.unlink(&process);
+                stops.push(async move { stop_unlinked(me, process, &child.spec).await });
+            }
+        }
+        join_all(stops).await;
     }
 
     /// Counts a restart; `false` if that is one too many.
@@ -177,27 +224,67 @@ impl Supervisor {
         self.restarts.len() <= self.intensity as usize
     }
 
-    /// Starts the child at `index` again, counting every failed attempt as one more
-    /// restart. `false` once the intensity is exceeded.
-    async fn restart_at(&mut self, cx: &Context<Supervisor>, index: usize) -> bool {
-        loop {
-            let spec = self.children[index].spec.clone();
-            match start_child(&spec, cx).await {
-                Ok(process) => {
-                    self.children[index].process = process;
-                    return true;
-                }
-                Err(error) => {
-                    tracing::error!(
-                        supervisor = %cx.id(), child = %spec.id, %error,
-                        "supervisor report: start_error, trying again"
-                    );
-                    if !self.add_restart() {
-                        return false;
-                    }
-                }
+    /// Starts the child at `index`. If the start fails, the child is marked restarting and
+    /// the error is its key.
+    async fn start_at(&mut self, cx: &Context<Supervisor>, index: usize) -> Result<(), u64> {
+        let child = &self.children[index];
+        let spec = child.spec.clone();
+        let result = start_child(&spec, cx).await;
+        let child = &mut self.children[index];
+        match result {
+            Ok(process) => {
+                child.process = process;
+                child.restarting = false;
+                Ok(())
+            }
+            Err(error) => {
+                tracing::error!(
+                    supervisor = %cx.id(), child = %spec.id, %error,
+                    "supervisor report: start_error, trying again"
+                );
+                child.restarting = true;
+                Err(child.key)
             }
         }
+    }
+
+    /// Stops the children from `from` on except `failed` (last first), then starts every
+    /// one of them that is not running, in order, up to the first that fails.
+    async fn restart_range(
+        &mut self,
+        cx: &Context<Supervisor>,
+        from: usize,
+        failed: usize,
+    ) -> Result<(), u64> {
+        self.stop_range(cx, from, Some(failed)).await;
+        for index in from..self.children.len() {
+            if self.children[index].process.is_none() {
+                self.start_at(cx, index).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Restarts the child at `index` by the strategy, counting one restart. A failed start
+    /// is retried by a message to itself; too many restarts stop the supervisor.
+    async fn restart(&mut self, cx: &Context<Supervisor>, index: usize) -> Flow<Self> {
+        if !self.add_restart() {
+            tracing::error!(
+                supervisor = %cx.id(), child = %self.children[index].spec.id,
+                "supervisor report: reached_max_restart_intensity, shutting down"
+            );
+            // `terminate` stops the children.
+            return stop(ExitReason::Shutdown);
+        }
+        let started = match self.strategy {
+            Strategy::OneForOne => self.start_at(cx, index).await,
+            Strategy::OneForAll => self.restart_range(cx, 0, index).await,
+            Strategy::RestForOne => self.restart_range(cx, index, index).await,
+        };
+        if let Err(key) = started {
+            let _ = cx.server_ref().send_info(SupervisorInfo(Info::TryAgain(key)));
+        }
+        Flow::proceed()
     }
 
     /// Handles the exit of the child at `index`.
@@ -207,15 +294,14 @@ impl Supervisor {
         index: usize,
         reason: ExitReason,
     ) -> Flow<Self> {
-        let me = cx.id();
         let child = &mut self.children[index];
         child.process = None;
-        let id = child.spec.id.clone();
         let restart = match child.spec.restart {
             Restart::Permanent => true,
             Restart::Transient => reason.is_abnormal(),
             Restart::Temporary => false,
         };
+        let (me, id) = (cx.id(), &child.spec.id);
         let action = if restart { "restarting" } else { "not restarting" };
         const REPORT: &str = "supervisor report: child_terminated";
         if reason.is_abnormal() {
@@ -223,43 +309,31 @@ impl Supervisor {
         } else {
             tracing::info!(supervisor = %me, child = %id, %reason, action, "{REPORT}");
         }
-        if !restart {
-            if child.spec.restart == Restart::Temporary || self.dynamic.is_some() {
-                self.children.remove(index);
-            }
-            return Flow::proceed();
+        if restart {
+            return self.restart(cx, index).await;
         }
-        if !self.add_restart() {
-            return self.give_up(cx, &id).await;
+        let (significant, temporary) = (child.spec.significant, child.spec.restart == Restart::Temporary);
+        if temporary || self.kind != Kind::Static {
+            self.children.remove(index);
         }
-        let restarted_ok = match self.strategy {
-            Strategy::OneForOne => self.restart_at(cx, index).await,
-            Strategy::OneForAll => self.restart_from(cx, 0, index).await,
-            Strategy::RestForOne => self.restart_from(cx, index, index).await,
-        };
-        if restarted_ok { Flow::proceed() } else { self.give_up(cx, &id).await }
+        if significant && self.auto_shutdown_due() {
+            tracing::info!(supervisor = %me, "supervisor report: auto_shutdown, a significant child exited");
+            // `terminate` stops the other children.
+            return stop(ExitReason::Shutdown);
+        }
+        Flow::proceed()
     }
 
-    /// Stops the children from `from` on except `failed` (last first), then starts every
-    /// one of them that is not running, in order. `false` once the intensity is exceeded.
-    async fn restart_from(&mut self, cx: &Context<Supervisor>, from: usize, failed: usize) -> bool {
-        self.shutdown_range(cx, from, Some(failed)).await;
-        for at in from..self.children.len() {
-            if self.children[at].process.is_none() && !self.restart_at(cx, at).await {
-                return false;
-            }
+    /// Whether the exit of a significant child shuts the supervisor down.
+    fn auto_shutdown_due(&self) -> bool {
+        match self.auto_shutdown {
+            AutoShutdown::Never => false,
+            AutoShutdown::AnySignificant => true,
+            AutoShutdown::AllSignificant => !self
+                .children
+                .iter()
+                .any(|child| child.spec.significant && (child.process.is_some() || child.restarting)),
         }
-        true
-    }
-
-    /// Too many restarts: stop every child and exit with `Shutdown`.
-    async fn give_up(&mut self, cx: &Context<Supervisor>, id: &str) -> Flow<Self> {
-        tracing::error!(
-            supervisor = %cx.id(), child = %id,
-            "supervisor report: reached_max_restart_intensity, shutting down"
-        );
-        self.shutdown_range(cx, 0, None).await;
-        stop(ExitReason::Shutdown)
     }
 
     async fn handle_request(&mut self, request: Request, cx: &Context<Supervisor>) {
@@ -270,6 +344,7 @@ impl Supervisor {
                     .map(|child| ChildInfo {
                         id: child.spec.id.clone(),
                         process: child.process.clone(),
+                        restarting: child.restarting,
                         child_type: child.spec.child_type,
                         restart: child.spec.restart,
                     })
@@ -286,23 +361,7 @@ impl Supervisor {
                 }
                 reply_to.reply(counts);
             }
-            Request::StartChild(spec, reply_to) if self.dynamic.is_some() => {
-                let result = if self.dynamic.flatten().is_some_and(|max| self.children.len() >= max) {
-                    Err(SupervisorError::MaxChildren)
-                } else {
-                    match start_child(&spec, cx).await {
-                        Ok(Some(process)) => {
-                            self.children.push(Child { spec, process: Some(process.clone()) });
-                            Ok(Some(process))
-                        }
-                        Ok(None) => Ok(None),
-                        Err(reason) => {
-                            Err(SupervisorError::FailedToStartChild { id: spec.id.clone(), reason })
-                        }
-                    }
-                };
-                reply_to.reply(result);
-            }
+            Request::StartChild(spec, reply_to) => reply_to.reply(self.add_and_start(spec, cx).await),
             Request::TerminateProcess(server, reply_to) => {
                 let found = self
                     .children
@@ -311,30 +370,10 @@ impl Supervisor {
                 let result = match found {
                     None => Err(SupervisorError::NoChild(server)),
                     Some(index) => {
-                        let mut child = self.children.remove(index);
-                        shutdown_child(cx.id(), cx, &mut child).await;
+                        self.stop_child(cx, index).await;
+                        self.children.remove(index);
                         Ok(())
                     }
-                };
-                reply_to.reply(result);
-            }
-            Request::StartChild(spec, reply_to) => {
-                let result = match self.position(&spec.id) {
-                    Some(index) => Err(match &self.children[index].process {
-                        Some(process) => SupervisorError::AlreadyStarted(process.clone()),
-                        None => SupervisorError::AlreadyPresent(spec.id.clone()),
-                    }),
-                    None => match start_child(&spec, cx).await {
-                        Ok(process) => {
-                            if process.is_some() || spec.restart != Restart::Temporary {
-                                self.children.push(Child { spec, process: process.clone() });
-                            }
-                            Ok(process)
-                        }
-                        Err(reason) => {
-                            Err(SupervisorError::FailedToStartChild { id: spec.id.clone(), reason })
-                        }
-                    },
                 };
                 reply_to.reply(result);
             }
@@ -342,7 +381,7 @@ impl Supervisor {
                 let result = match self.position(&id) {
                     None => Err(SupervisorError::NotFound(id)),
                     Some(index) => {
-                        shutdown_child(cx.id(), cx, &mut self.children[index]).await;
+                        self.stop_child(cx, index).await;
                         if self.children[index].spec.restart == Restart::Temporary {
                             self.children.remove(index);
                         }
@@ -357,6 +396,7 @@ impl Supervisor {
                     Some(index) if self.children[index].process.is_some() => {
                         Err(SupervisorError::Running(id))
                     }
+                    Some(index) if self.children[index].restarting => Err(SupervisorError::Restarting(id)),
                     Some(index) => {
                         let spec = self.children[index].spec.clone();
                         match start_child(&spec, cx).await {
@@ -376,6 +416,7 @@ impl Supervisor {
                     Some(index) if self.children[index].process.is_some() => {
                         Err(SupervisorError::Running(id))
                     }
+                    Some(index) if self.children[index].restarting => Err(SupervisorError::Restarting(id)),
                     Some(index) => {
                         self.children.remove(index);
                         Ok(())
@@ -384,6 +425,74 @@ impl Supervisor {
                 reply_to.reply(result);
             }
         }
+    }
+
+    /// `start_child`: checks the spec, starts the child and keeps it (a dynamic
+    /// supervisor keeps only running children, a static one every spec but a temporary
+    /// one that ignored its start).
+    async fn add_and_start(
+        &mut self,
+        spec: ChildSpec,
+        cx: &Context<Supervisor>,
+    ) -> Result<Option<ProcessRef>, SupervisorError> {
+        check_spec(&spec, self.auto_shutdown)?;
+        match self.kind {
+            Kind::Dynamic { max_children: Some(max) } if self.children.len() >= max => {
+                return Err(SupervisorError::MaxChildren);
+            }
+            Kind::Dynamic { .. } => {}
+            Kind::Static => {
+                if let Some(index) = self.position(&spec.id) {
+                    return Err(match &self.children[index].process {
+                        Some(process) => SupervisorError::AlreadyStarted(process.clone()),
+                        None => SupervisorError::AlreadyPresent(spec.id.clone()),
+                    });
+                }
+            }
+        }
+        match start_child(&spec, cx).await {
+            Ok(process) => {
+                let keep = match self.kind {
+                    Kind::Dynamic { .. } => process.is_some(),
+                    Kind::Static => process.is_some() || spec.restart != Restart::Temporary,
+                };
+                if keep {
+                    self.add_child(spec, process.clone());
+                }
+                Ok(process)
+            }
+            Err(reason) => Err(SupervisorError::FailedToStartChild { id: spec.id.clone(), reason }),
+        }
+    }
+
+    /// Checks the specs and starts the children in order; on the first failure stops those
+    /// started, last first.
+    async fn start_children(
+        &mut self,
+        specs: Vec<ChildSpec>,
+        cx: &Context<Supervisor>,
+    ) -> Result<(), SupervisorError> {
+        for (index, spec) in specs.iter().enumerate() {
+            if specs[..index].iter().any(|earlier| earlier.id == spec.id) {
+                return Err(SupervisorError::DuplicateChild(spec.id.clone()));
+            }
+            check_spec(spec, self.auto_shutdown)?;
+        }
+        for spec in specs {
+            match start_child(&spec, cx).await {
+                Ok(None) if spec.restart == Restart::Temporary => {}
+                Ok(process) => self.add_child(spec, process),
+                Err(reason) => {
+                    tracing::error!(
+                        supervisor = %cx.id(), child = %spec.id, %reason,
+                        "supervisor report: start_error"
+                    );
+                    self.stop_all(cx).await;
+                    return Err(SupervisorError::FailedToStartChild { id: spec.id.clone(), reason });
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -395,46 +504,32 @@ impl GenServer for Supervisor {
     type Ref = SupervisorRef;
 
     async fn init(args: SupervisorBuilder, cx: &mut Context<Self>) -> InitOutcome<Self> {
-        cx.trap_exits(SupervisorInfo);
+        cx.trap_exits(|exit| SupervisorInfo(Info::Exit(exit)));
         let SupervisorBuilder {
-            strategy, intensity, period, children: specs, parent, failure, dynamic, ..
+            strategy,
+            intensity,
+            period,
+            auto_shutdown,
+            children,
+            parent,
+            failure,
+            kind,
+            ..
         } = args;
         let mut supervisor = Supervisor {
             strategy,
             intensity,
             period,
-            children: Vec::with_capacity(specs.len()),
+            auto_shutdown,
+            children: Vec::with_capacity(children.len()),
+            next_key: 0,
             restarts: VecDeque::new(),
             parent,
-            dynamic,
+            kind,
         };
-        let mut error = None;
-        for (index, spec) in specs.iter().enumerate() {
-            if specs[..index].iter().any(|earlier| earlier.id == spec.id) {
-                error = Some(SupervisorError::DuplicateChild(spec.id.clone()));
-                break;
-            }
-        }
-        if error.is_none() {
-            for spec in specs {
-                match start_child(&spec, cx).await {
-                    Ok(None) if spec.restart == Restart::Temporary => {}
-                    Ok(process) => supervisor.children.push(Child { spec, process }),
-                    Err(reason) => {
-                        tracing::error!(
-                            supervisor = %cx.id(), child = %spec.id, %reason,
-                            "supervisor report: start_error"
-                        );
-                        error = Some(SupervisorError::FailedToStartChild { id: spec.id.clone(), reason });
-                        break;
-                    }
-                }
-            }
-        }
-        match error {
-            None => Init::<Self>::ok(supervisor).into_init(),
-            Some(error) => {
-                supervisor.shutdown_range(cx, 0, None).await;
+        match supervisor.start_children(children, cx).await {
+            Ok(()) => Init::<Self>::ok(supervisor).into_init(),
+            Err(error) => {
                 let reason = ExitReason::shutdown_with(error.to_string());
                 *failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
                 Init::<Self>::stop(reason).into_init()
@@ -448,16 +543,28 @@ impl GenServer for Supervisor {
     }
 
     async fn handle_info(&mut self, info: SupervisorInfo, cx: &mut Context<Self>) -> Flow<Self> {
-        let Exit { server, reason } = info.0;
-        let found =
-            self.children.iter().position(|child| child.process.as_ref().is_some_and(|p| p.id() == server));
-        match found {
-            Some(index) => self.child_exited(cx, index, reason).await,
-            // The parent exited, even normally: so does the supervisor, after its children
-            // (OTP: a gen_server stops on any exit signal from its parent).
-            None if self.parent == Some(server) => stop(reason),
-            // A child already stopped or replaced, or a server that linked itself to us.
-            None => Flow::proceed(),
+        match info.0 {
+            Info::Exit(Exit { server, reason }) => {
+                let found = self
+                    .children
+                    .iter()
+                    .position(|child| child.process.as_ref().is_some_and(|p| p.id() == server));
+                match found {
+                    Some(index) => self.child_exited(cx, index, reason).await,
+                    // The parent exited, even normally: so does the supervisor, after its
+                    // children (OTP: a gen_server stops on any exit signal from its parent).
+                    None if self.parent == Some(server) => stop(reason),
+                    // A child already stopped or replaced, or a server that linked itself
+                    // to us.
+                    None => Flow::proceed(),
+                }
+            }
+            // Only if the child still waits for it: `terminate_child` or `delete_child`
+            // may have come first.
+            Info::TryAgain(key) => match self.children.iter().position(|c| c.key == key && c.restarting) {
+                Some(index) => self.restart(cx, index).await,
+                None => Flow::proceed(),
+            },
         }
     }
 
@@ -466,7 +573,7 @@ impl GenServer for Supervisor {
     }
 
     async fn terminate(&mut self, _: &ExitReason, cx: &mut Context<Self>) {
-        self.shutdown_range(cx, 0, None).await;
+        self.stop_all(cx).await;
     }
 
     fn message_name(msg: &SupervisorMsg) -> &'static str {
@@ -481,7 +588,10 @@ impl GenServer for Supervisor {
         }
     }
 
-    fn info_name(_: &SupervisorInfo) -> &'static str {
-        "exit"
+    fn info_name(info: &SupervisorInfo) -> &'static str {
+        match info.0 {
+            Info::Exit(_) => "exit",
+            Info::TryAgain(_) => "try_again_restart",
+        }
     }
 }

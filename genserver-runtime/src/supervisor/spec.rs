@@ -1,5 +1,5 @@
 //! Child specifications: what a supervisor needs to know to start, restart and stop one
-//! child (OTP: the child spec map `%{id, start, restart, shutdown, type}`).
+//! child (OTP: the child spec map `%{id, start, restart, shutdown, type, significant}`).
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -147,6 +147,7 @@ pub struct ChildSpec {
     pub(crate) restart: Restart,
     pub(crate) shutdown: Shutdown,
     pub(crate) child_type: ChildType,
+    pub(crate) significant: bool,
 }
 
 impl ChildSpec {
@@ -157,7 +158,9 @@ impl ChildSpec {
     /// `Server::start_link(args)`: its handle can be any that dereferences to a
     /// [`Process`] (every generated client handle does), its error anything that converts
     /// into a [`ChildStartError`] (a [`StartError`] does). It runs inside the supervisor,
-    /// so `start_link` links the child to it; the supervisor links it in any case.
+    /// so `start_link` links the child to it; the supervisor links it in any case. A panic
+    /// in `start` or in its future counts as a failed start, as OTP catches the exceptions
+    /// of a start function.
     pub fn new<F, Fut, H, E>(id: impl Into<Arc<str>>, start: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
@@ -180,6 +183,7 @@ impl ChildSpec {
             restart: Restart::default(),
             shutdown: Shutdown::default(),
             child_type: ChildType::Worker,
+            significant: false,
         }
     }
 
@@ -203,6 +207,21 @@ impl ChildSpec {
         self
     }
 
+    /// Marks the child as significant (default `false`): its exit can shut the
+    /// supervisor down, by the supervisor's [`AutoShutdown`](crate::AutoShutdown) (OTP:
+    /// `significant`). A significant child must be transient or temporary, and its
+    /// supervisor must have an automatic shutdown; otherwise the supervisor refuses the
+    /// spec with [`SupervisorError::InvalidChildSpec`](crate::SupervisorError::InvalidChildSpec).
+    pub fn significant(mut self, significant: bool) -> Self {
+        self.significant = significant;
+        self
+    }
+
+    /// Whether the child is significant.
+    pub fn is_significant(&self) -> bool {
+        self.significant
+    }
+
     /// The child's id, unique among its supervisor's children.
     pub fn id(&self) -> &str {
         &self.id
@@ -223,8 +242,19 @@ impl ChildSpec {
         self.child_type
     }
 
+    /// Runs the start function. A panic in it, or in the future it returns, is a failed
+    /// start, as OTP catches an exception raised by a child's start function: it must not
+    /// take the supervisor down.
     pub(crate) fn start(&self) -> StartFuture {
-        (self.start)()
+        let start = self.start.clone();
+        Box::pin(async move {
+            match crate::run::catch_panic(async move { start().await }).await {
+                Ok(started) => started,
+                Err(message) => {
+                    Err(ChildStartError::failed(format!("the start function panicked: {message}")))
+                }
+            }
+        })
     }
 }
 
@@ -235,6 +265,7 @@ impl fmt::Debug for ChildSpec {
             .field("restart", &self.restart)
             .field("shutdown", &self.shutdown)
             .field("child_type", &self.child_type)
+            .field("significant", &self.significant)
             .finish_non_exhaustive()
     }
 }
