@@ -106,11 +106,65 @@ impl<S: GenServer> Context<S> {
 
     /// Sends the server a clone of `info` every `period`, the first one period from now
     /// (OTP: `:timer.send_interval/2`). Runs until cancelled or the server exits.
+    ///
+    /// The generated info enum is `Clone` when no `#[info]` handler takes arguments; for
+    /// one that is not, use [`send_interval_with`](Self::send_interval_with).
     pub fn send_interval(&self, period: Duration, info: S::Info) -> TimerRef
     where
         S::Info: Clone,
     {
-        crate::timer::send_interval(&self.me, period, info)
+        self.send_interval_with(period, move || info.clone())
+    }
+
+    /// Like [`send_interval`](Self::send_interval), with each tick's message built by
+    /// `make`, so the info type need not be `Clone`.
+    ///
+    /// ```
+    /// use genserver_runtime::prelude::*;
+    ///
+    /// pub struct Sampler {
+    ///     ticks: u32,
+    ///     samples: Vec<Vec<u8>>,
+    /// }
+    ///
+    /// #[genserver]
+    /// impl Sampler {
+    ///     #[init]
+    ///     fn init(cx: &mut Context<Self>) -> Init<Self> {
+    ///         cx.send_interval_with(Duration::from_secs(1), || SamplerInfo::Tick {});
+    ///         Init::ok(Sampler { ticks: 0, samples: Vec::new() })
+    ///     }
+    ///
+    ///     #[info]
+    ///     fn tick(&mut self) {
+    ///         self.ticks += 1;
+    ///     }
+    ///
+    ///     /// An info with data: `SamplerInfo` is not `Clone`.
+    ///     #[info]
+    ///     fn sample(&mut self, bytes: Vec<u8>) {
+    ///         self.samples.push(bytes);
+    ///     }
+    ///
+    ///     #[call]
+    ///     fn ticks(&self) -> u32 {
+    ///         self.ticks
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sampler = Sampler::start().await?;
+    /// tokio::time::sleep(Duration::from_millis(3500)).await;
+    /// assert_eq!(sampler.ticks().await?, 3);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn send_interval_with<F>(&self, period: Duration, make: F) -> TimerRef
+    where
+        F: FnMut() -> S::Info + Send + 'static,
+    {
+        crate::timer::send_interval(&self.me, period, make)
     }
 }
 

@@ -180,10 +180,11 @@ pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, i
     timer
 }
 
-/// Queues a clone of `info` in `server`'s mailbox every `period`, first after one period.
-pub(crate) fn send_interval<S: GenServer>(server: &ServerRef<S>, period: Duration, info: S::Info) -> TimerRef
+/// Queues `make()` in `server`'s mailbox every `period`, first after one period.
+pub(crate) fn send_interval<S, F>(server: &ServerRef<S>, period: Duration, mut make: F) -> TimerRef
 where
-    S::Info: Clone,
+    S: GenServer,
+    F: FnMut() -> S::Info + Send + 'static,
 {
     let server = server.clone();
     let period = period.max(Duration::from_nanos(1));
@@ -202,7 +203,7 @@ where
             }
             next = deadline_after(next, period);
             handle.set_next_deadline(next);
-            let queued = server.mailbox().send(Envelope::Info(info.clone())).await.is_ok();
+            let queued = server.mailbox().send(Envelope::Info(make())).await.is_ok();
             if !handle.inner.state.end_tick() || !queued {
                 return;
             }
