@@ -100,7 +100,8 @@
 //! - **Calls** time out after 5 s by default ([`DEFAULT_CALL_TIMEOUT`]). A call to a
 //!   server that is not running fails at once with [`CallError::NoServer`]; a server
 //!   that exits while a call waits fails it with [`CallError::Exited`] and the reason. A
-//!   reply that arrives after the caller gave up is dropped.
+//!   reply that arrives after the caller gave up is dropped; a deferred reply sent with
+//!   [`ReplyTo::try_reply`] comes back instead, for values that must not be lost.
 //! - **Casts** never wait and never fail: toward a server that is gone they are
 //!   dropped, as in OTP. [`ServerRef::try_cast`] reports what happened instead.
 //! - **Panics** are OTP's exceptions: a panicking handler stops its server with
