@@ -511,6 +511,27 @@ async fn the_generated_child_spec_starts_the_server_under_its_type_name() {
     assert_eq!(child(&supervisor, "Worker").await, None, "transient: not restarted after a normal exit");
 }
 
+#[tokio::test(start_paused = true)]
+async fn two_servers_of_one_type_run_side_by_side_once_their_generated_specs_get_their_own_ids() {
+    let log = Log::default();
+    let spec = |name: &str| Worker::child_spec((name.to_string(), log.clone(), false));
+    let clash = Supervisor::builder().child(spec("first")).child(spec("second")).start().await;
+    assert_eq!(clash.err(), Some(SupervisorError::DuplicateChild("Worker".into())));
+    log.take();
+
+    let supervisor = Supervisor::builder()
+        .child(spec("first").with_id("worker_1"))
+        .child(spec("second").with_id("worker_2"))
+        .start()
+        .await
+        .expect("started");
+    assert_eq!(log.take(), ["start first", "start second"]);
+    let ids: Vec<_> = supervisor.which_children().await.expect("listed").into_iter().map(|c| c.id).collect();
+    assert_eq!(ids, [Arc::from("worker_1"), Arc::from("worker_2")]);
+    exit_child(&supervisor, "worker_2", crash()).await;
+    assert_eq!(log.take(), ["terminate second (error: crash)", "start second"]);
+}
+
 /// A server that starts a supervisor from one of its handlers, so it is the parent.
 pub struct Parent {
     log: Log,

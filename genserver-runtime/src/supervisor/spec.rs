@@ -187,6 +187,14 @@ impl ChildSpec {
         }
     }
 
+    /// Sets the child's id, for example to run two servers of one type under the same
+    /// supervisor from their generated `child_spec` (Elixir: `Supervisor.child_spec/2`
+    /// with `id:`).
+    pub fn with_id(mut self, id: impl Into<Arc<str>>) -> Self {
+        self.id = id.into();
+        self
+    }
+
     /// Sets when the child is restarted (default [`Restart::Permanent`]).
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
