@@ -1,6 +1,6 @@
 //! Supervisor reports: one `tracing` event per child exit the supervisor handles, with
 //! the child's id, the reason and what the supervisor does about it; at error level for
-//! an abnormal exit, info otherwise.
+//! an abnormal exit or any exit of a permanent child (as OTP), info otherwise.
 //!
 //! A file of its own with a single test: `tracing` caches per callsite whether anyone is
 //! interested, so a capturing test must not share its binary with tests that run without
@@ -80,7 +80,11 @@ async fn each_child_exit_handled_logs_one_supervisor_report() {
         .start()
         .await
         .expect("started");
-    for (id, reason) in [("permanent", ExitReason::error("crash")), ("transient", ExitReason::Normal)] {
+    for (id, reason) in [
+        ("permanent", ExitReason::error("crash")),
+        ("permanent", ExitReason::Normal),
+        ("transient", ExitReason::Normal),
+    ] {
         let child = supervisor.which_children().await.expect("listed");
         let process = child.into_iter().find(|c| &*c.id == id).and_then(|c| c.process).expect("running");
         process.stop(reason, Duration::from_secs(1)).await.expect("stopped");
@@ -96,6 +100,8 @@ async fn each_child_exit_handled_logs_one_supervisor_report() {
         seen,
         [
             report(Level::ERROR, "permanent", "error: crash", "restarting"),
+            // A permanent child should never exit: even a normal exit is an error (OTP).
+            report(Level::ERROR, "permanent", "normal", "restarting"),
             report(Level::INFO, "transient", "normal", "not restarting"),
         ]
     );

@@ -178,7 +178,8 @@
 //!   behind the child's messages, after which `terminate` runs, rather than an exit
 //!   signal. A child that traps exits is stopped the same way.
 //! - The supervisor report is one `tracing` event per child exit (child id, reason,
-//!   whether it restarts), at error level for an abnormal exit and info otherwise.
+//!   whether it restarts), at error level for an abnormal exit or any exit of a permanent
+//!   child (OTP reports both), and info otherwise.
 //! - A [`DynamicSupervisor`] is the same server in a dynamic mode: children added with
 //!   `start_child` at run time, known by their [`ServerId`] (so several may share a
 //!   spec's id), an optional `max_children`, children forgotten once they exit for good,

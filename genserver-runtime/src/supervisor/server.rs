@@ -304,7 +304,9 @@ impl Supervisor {
         let (me, id) = (cx.id(), &child.spec.id);
         let action = if restart { "restarting" } else { "not restarting" };
         const REPORT: &str = "supervisor report: child_terminated";
-        if reason.is_abnormal() {
+        // As OTP: a permanent child is not meant to exit at all, so any exit of one is an
+        // error, a normal one included.
+        if reason.is_abnormal() || child.spec.restart == Restart::Permanent {
             tracing::error!(supervisor = %me, child = %id, %reason, action, "{REPORT}");
         } else {
             tracing::info!(supervisor = %me, child = %id, %reason, action, "{REPORT}");
