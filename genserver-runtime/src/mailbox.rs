@@ -15,14 +15,12 @@
 //!   not per message. The two buffers trade places, so after warm-up nothing allocates.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::process::Shared;
 use crate::{ExitReason, GenServer, MonitorRef};
 
 /// Which kind of mailbox a server gets; set with
@@ -154,31 +152,26 @@ impl<S: GenServer> Queue<S> {
     }
 }
 
-/// The receiving side, owned by the server task: the shared queue and the batch taken
-/// from it.
+/// The receiving side, owned by the server task: the batch taken from the shared
+/// [`Queue`], which each method is given (the task reaches it through its own handle,
+/// so the receiver keeps no pointer of its own).
 pub(crate) struct Receiver<S: GenServer> {
-    shared: Arc<Shared<S>>,
     batch: VecDeque<Envelope<S>>,
 }
 
 impl<S: GenServer> Receiver<S> {
-    pub(crate) fn new(shared: Arc<Shared<S>>) -> Self {
-        Receiver { shared, batch: VecDeque::new() }
-    }
-
-    /// The next entry, waiting while the mailbox is empty. `None` once it is closed.
-    pub(crate) async fn recv(&mut self) -> Option<Envelope<S>> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+    pub(crate) fn new() -> Self {
+        Receiver { batch: VecDeque::new() }
     }
 
     /// The next entry if there is one; otherwise registers to be woken by the next send.
     /// `Ready(None)` once the mailbox is closed.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
-        if let Some(next) = self.next_in_batch() {
+    pub(crate) fn poll_recv(&mut self, queue: &Queue<S>, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
+        if let Some(next) = self.next_in_batch(queue) {
             return Poll::Ready(Some(next));
         }
         {
-            let mut state = self.shared.mailbox.lock();
+            let mut state = queue.lock();
             if state.entries.is_empty() {
                 if state.closed {
                     return Poll::Ready(None);
@@ -192,13 +185,13 @@ impl<S: GenServer> Receiver<S> {
             // Take the whole queue: the batch is handled without the lock.
             std::mem::swap(&mut state.entries, &mut self.batch);
         }
-        Poll::Ready(self.next_in_batch())
+        Poll::Ready(self.next_in_batch(queue))
     }
 
     /// The next entry of the batch already taken, without waiting or locking.
-    fn next_in_batch(&mut self) -> Option<Envelope<S>> {
+    fn next_in_batch(&mut self, queue: &Queue<S>) -> Option<Envelope<S>> {
         let next = self.batch.pop_front()?;
-        if let Some(bound) = &self.shared.mailbox.bound {
+        if let Some(bound) = &queue.bound {
             bound.queued.fetch_sub(1, Ordering::AcqRel);
             bound.room.notify_one();
         }
@@ -207,9 +200,9 @@ impl<S: GenServer> Receiver<S> {
 
     /// Refuses further sends and drops everything still queued. Dropping a queued call
     /// drops its [`ReplyTo`](crate::ReplyTo), which tells the caller the server is gone.
-    pub(crate) fn close_and_drain(&mut self) {
+    pub(crate) fn close_and_drain(&mut self, queue: &Queue<S>) {
         let queued = {
-            let mut state = self.shared.mailbox.lock();
+            let mut state = queue.lock();
             state.closed = true;
             state.parked = None;
             std::mem::take(&mut state.entries)
@@ -217,7 +210,7 @@ impl<S: GenServer> Receiver<S> {
         // Dropped outside the lock: a dropped entry may run arbitrary `Drop` code.
         drop(queued);
         self.batch.clear();
-        if let Some(bound) = &self.shared.mailbox.bound {
+        if let Some(bound) = &queue.bound {
             bound.room.notify_waiters();
         }
     }
