@@ -55,6 +55,9 @@ pub(crate) enum Tie {
     /// Runs as the server exits: removes a registry entry or a group membership, named
     /// by its token.
     Cleanup(u64, Box<dyn FnOnce() + Send>),
+    /// The server is being killed: the reason its exit publishes once its task is
+    /// dropped. Kept here rather than in a field because few servers are ever killed.
+    Kill(ExitReason),
 }
 
 /// A fresh token naming a [`Tie::Cleanup`], so that its owner can remove it again.
@@ -120,9 +123,8 @@ pub struct Process {
     exit: OnceLock<ExitReason>,
     exited: Notify,
     task: OnceLock<AbortHandle>,
-    /// The reason to publish when the task is dropped rather than finishing.
-    kill_reason: Mutex<Option<ExitReason>>,
-    /// Monitors, links and the trap: empty, and unallocated, for most servers.
+    /// Monitors, links, the trap and a pending kill's reason: empty, and unallocated,
+    /// for most servers.
     ties: Mutex<Vec<Tie>>,
     control: Weak<dyn Control>,
 }
@@ -135,7 +137,6 @@ impl Process {
             exit: OnceLock::new(),
             exited: Notify::new(),
             task: OnceLock::new(),
-            kill_reason: Mutex::new(None),
             ties: Mutex::new(Vec::new()),
             control,
         }
@@ -223,7 +224,8 @@ impl Process {
         if self.exit.get().is_some() {
             return;
         }
-        self.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason);
+        // The first kill's reason stays; refused only if the server has just exited.
+        let _ = self.add_tie(Tie::Kill(reason), |tie| matches!(tie, Tie::Kill(_)));
         if let Some(task) = self.task.get() {
             task.abort();
         }
@@ -234,7 +236,10 @@ impl Process {
     }
 
     pub(crate) fn take_kill_reason(&self) -> Option<ExitReason> {
-        self.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).take()
+        match self.remove_tie(|tie| matches!(tie, Tie::Kill(_)))? {
+            Tie::Kill(reason) => Some(reason),
+            _ => unreachable!("only a kill tie matches"),
+        }
     }
 
     /// Publishes the exit: frees the name, sets the reason, removes its registry entries
@@ -269,7 +274,7 @@ impl Process {
                     Tie::Watcher(watcher) => watcher.fire(self.id, reason.clone()),
                     Tie::Watching(watching) => watching.cancel(),
                     Tie::Link(link) => link.signal(self.id, reason),
-                    Tie::Trap(_) => {}
+                    Tie::Trap(_) | Tie::Kill(_) => {}
                     Tie::Cleanup(_, cleanup) => cleanup(),
                 }
             }
