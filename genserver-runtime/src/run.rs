@@ -477,9 +477,12 @@ async fn serve<S: GenServer>(running: &mut Running<S>) -> Stopping {
 impl<S: GenServer> Running<S> {
     /// Takes a handler's flow: the exit reason and deferred reply if it stops the server,
     /// otherwise `None` with the next action recorded.
+    #[inline(always)]
     fn follow(&mut self, flow: Flow<S>) -> Option<Stopping> {
         match flow.action {
             Action::Stop(reason) => Some((reason, flow.after_terminate)),
+            // The common case: `action` is already `Proceed`, and stays.
+            Action::Proceed if matches!(self.action, Action::Proceed) => None,
             action => {
                 self.action = action;
                 None
