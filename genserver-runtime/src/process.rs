@@ -88,6 +88,9 @@ pub(crate) trait Control: Send + Sync + 'static {
     /// The shared allocation as `Any`, to get the typed handle back.
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
 
+    /// Queues a stop request behind the messages already in the mailbox, without waiting.
+    fn try_send_stop(&self, reason: ExitReason) -> Result<(), SendError>;
+
     /// Queues a stop request behind the messages already in the mailbox, waiting for room
     /// in a bounded one.
     fn send_stop(
@@ -103,6 +106,10 @@ impl<S: GenServer> Control for Shared<S> {
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
+    }
+
+    fn try_send_stop(&self, reason: ExitReason) -> Result<(), SendError> {
+        self.mailbox.try_send(Envelope::Stop(reason))
     }
 
     fn send_stop(
@@ -193,7 +200,10 @@ impl Process {
         // closed while it waited for room (the server exited meanwhile), the exit reason
         // says how the stop went.
         let stopped = async {
-            let _ = control.send_stop(reason.clone()).await;
+            // Boxed waiting only when a bounded mailbox is full.
+            if let Err(SendError::Full) = control.try_send_stop(reason.clone()) {
+                let _ = control.send_stop(reason.clone()).await;
+            }
             self.exited().await
         };
         let mut stopped = std::pin::pin!(stopped);
