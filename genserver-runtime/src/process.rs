@@ -243,6 +243,13 @@ impl Process {
 
     pub(crate) fn set_task(&self, task: AbortHandle) {
         let _ = self.task.set(task);
+        // A kill that came before the task was known (during an `init` run by the
+        // starting task) could not abort it: abort it now.
+        if self.ties().iter().any(|tie| matches!(tie, Tie::Kill(_))) {
+            if let Some(task) = self.task.get() {
+                task.abort();
+            }
+        }
     }
 
     pub(crate) fn take_kill_reason(&self) -> Option<ExitReason> {

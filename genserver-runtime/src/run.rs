@@ -71,6 +71,15 @@ enum InitFailure {
 }
 
 impl InitFailure {
+    /// What the start returns.
+    fn into_start_error<S: GenServer>(self) -> StartError<S> {
+        match self {
+            InitFailure::Stopped(reason) => StartError::Stopped(reason),
+            InitFailure::Ignored => StartError::Ignored,
+            InitFailure::Panicked(message) => StartError::Panicked(message),
+        }
+    }
+
     /// The server's exit reason: an ignore is a quiet normal exit.
     fn exit_reason(&self) -> ExitReason {
         match self {
@@ -201,7 +210,6 @@ impl<S: GenServer> Builder<S> {
         let Builder { name, init_timeout, mailbox, via, .. } = self;
         let id = ServerId::next();
         let shared = Shared::new(id, name.clone(), Queue::new(mailbox));
-        let rx = Receiver::new();
         let me = ServerRef { shared: shared.clone() };
         let handle = S::Ref::from(me.clone());
         if let Some(name) = &name {
@@ -224,15 +232,34 @@ impl<S: GenServer> Builder<S> {
         }
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
-        let (ack, acked) = oneshot::channel();
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
-        let server_task = CURRENT.scope(Current { id, control }, run::<S>(me, rx, args, ack));
-        // Without a subscriber that wants the span, do not carry it in every task.
-        let task = if span.is_disabled() {
-            tokio::spawn(server_task)
-        } else {
-            tokio::spawn(server_task.instrument(span))
-        };
+        let current = || Current { id, control: control.clone() };
+        let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
+        if S::INIT_IS_READY && init_timeout.is_none() {
+            // `init` does its work when called: run it here, as the server (its task-local
+            // identity and its span), and spawn only the loop. The start saves a round trip
+            // to the new task; no init timeout can pass while it runs without awaiting.
+            let init = CURRENT.scope(current(), catch_panic(async { S::init(args, &mut guard.cx).await }));
+            let outcome = if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
+            return match init_result(outcome) {
+                Ok((state, action)) => {
+                    let running = Running { state, guard, action, last_message: "init" };
+                    let task = spawn_server(CURRENT.scope(current(), serve_phase(running)), span);
+                    shared.process.set_task(task.abort_handle());
+                    // This start did not wait for anything: count it against the task's
+                    // cooperative budget, so that a loop of starts still yields now and
+                    // then, to the servers it started and to other tasks.
+                    tokio::task::consume_budget().await;
+                    Ok((handle, shared))
+                }
+                Err(failure) => {
+                    CURRENT.sync_scope(current(), || span.in_scope(|| init_failed(&mut guard, &failure)));
+                    Err(failure.into_start_error())
+                }
+            };
+        }
+        let (ack, acked) = oneshot::channel();
+        let task = spawn_server(CURRENT.scope(current(), run::<S>(guard, args, ack)), span);
         shared.process.set_task(task.abort_handle());
         let acked = match init_timeout {
             None => acked.await,
@@ -247,9 +274,7 @@ impl<S: GenServer> Builder<S> {
         };
         match acked {
             Ok(Ok(())) => Ok((handle, shared)),
-            Ok(Err(InitFailure::Stopped(reason))) => Err(StartError::Stopped(reason)),
-            Ok(Err(InitFailure::Ignored)) => Err(StartError::Ignored),
-            Ok(Err(InitFailure::Panicked(message))) => Err(StartError::Panicked(message)),
+            Ok(Err(failure)) => Err(failure.into_start_error()),
             // The task was dropped during init: killed, or the runtime is shutting down.
             Err(_) => Err(StartError::Stopped(shared.process.exited().await)),
         }
@@ -274,13 +299,42 @@ impl<S: GenServer> Builder<S> {
 /// the acknowledgement, the init future) shares its bytes with the long-lived serving
 /// phase instead of staying in the task for the server's whole life.
 fn run<S: GenServer>(
-    me: ServerRef<S>,
-    mailbox: Receiver<S>,
+    guard: ExitGuard<S>,
     args: S::Args,
     ack: oneshot::Sender<Result<(), InitFailure>>,
 ) -> impl Future<Output = ()> + Send {
-    let guard = ExitGuard { cx: Context::new(me), mailbox };
     Phases::Init { init: init_phase(guard, args, ack), serve: serve_phase::<S> }
+}
+
+/// Spawns a server's task, in its span only if a subscriber wants the span: otherwise
+/// the task does not carry it.
+fn spawn_server<F>(task: F, span: tracing::Span) -> tokio::task::JoinHandle<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if span.is_disabled() { tokio::spawn(task) } else { tokio::spawn(task.instrument(span)) }
+}
+
+/// What `init` returned, or why there is no running server.
+fn init_result<S: GenServer>(
+    outcome: Result<InitOutcome<S>, Arc<str>>,
+) -> Result<(S, Action<S::Continue>), InitFailure> {
+    match outcome {
+        Ok(InitOutcome(InitAction::Ready(state, action))) => Ok((state, action)),
+        Ok(InitOutcome(InitAction::Stop(reason))) => Err(InitFailure::Stopped(reason)),
+        Ok(InitOutcome(InitAction::Ignore)) => Err(InitFailure::Ignored),
+        Err(message) => Err(InitFailure::Panicked(message)),
+    }
+}
+
+/// A failed `init`: the crash report if abnormal, then the exit, without `terminate`.
+/// The start returns only once the server is gone (OTP 26+).
+fn init_failed<S: GenServer>(guard: &mut ExitGuard<S>, failure: &InitFailure) {
+    let reason = failure.exit_reason();
+    if reason.is_abnormal() {
+        crash_report(&reason, "init");
+    }
+    guard.finish(reason);
 }
 
 pin_project_lite::pin_project! {
@@ -346,24 +400,14 @@ async fn init_phase<S: GenServer>(
     args: S::Args,
     ack: oneshot::Sender<Result<(), InitFailure>>,
 ) -> Option<Running<S>> {
-    let failure = match catch_panic(async { S::init(args, &mut guard.cx).await }).await {
-        Ok(InitOutcome(InitAction::Ready(state, action))) => Ok((state, action)),
-        Ok(InitOutcome(InitAction::Stop(reason))) => Err(InitFailure::Stopped(reason)),
-        Ok(InitOutcome(InitAction::Ignore)) => Err(InitFailure::Ignored),
-        Err(message) => Err(InitFailure::Panicked(message)),
-    };
-    match failure {
+    let outcome = catch_panic(async { S::init(args, &mut guard.cx).await }).await;
+    match init_result(outcome) {
         Ok((state, action)) => {
             let _ = ack.send(Ok(()));
             Some(Running { state, guard, action, last_message: "init" })
         }
         Err(failure) => {
-            // The start returns only once the server is gone (OTP 26+); no terminate.
-            let reason = failure.exit_reason();
-            if reason.is_abnormal() {
-                crash_report(&reason, "init");
-            }
-            guard.finish(reason);
+            init_failed(&mut guard, &failure);
             let _ = ack.send(Err(failure));
             None
         }
