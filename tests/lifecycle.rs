@@ -628,6 +628,30 @@ async fn a_kill_from_a_synchronous_init_stops_the_server_before_its_first_messag
 }
 
 #[tokio::test(start_paused = true)]
+async fn every_task_waiting_for_the_exit_gets_the_reason_even_after_others_gave_up() {
+    let probe = Probe::start(Log::default(), InitPlan::Ok).await.expect("starts");
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let probe = probe.clone();
+            tokio::spawn(async move { probe.exited().await })
+        })
+        .collect();
+    // Waiters that give up before the exit, polled once or many times.
+    for _ in 0..100 {
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), probe.exited()).await;
+        assert!(gave_up.is_err(), "the server is still running");
+    }
+    let mut dropped_after_one_poll = Box::pin(probe.exited());
+    assert!(poll_once(&mut dropped_after_one_poll).await.is_none());
+    drop(dropped_after_one_poll);
+    probe.stop(ExitReason::Shutdown, Duration::from_secs(1)).await.expect("stops");
+    for waiter in waiters {
+        assert_eq!(waiter.await.expect("waiter task"), ExitReason::Shutdown);
+    }
+    assert_eq!(probe.exited().await, ExitReason::Shutdown, "at once after the exit");
+}
+
+#[tokio::test(start_paused = true)]
 async fn dropping_every_handle_does_not_stop_the_server() {
     let log = Log::default();
     let name = "lifecycle-no-handles";
