@@ -2,7 +2,9 @@
 //!
 //! A server is one tokio task running [`run`]: `init`, then the loop (a continuation
 //! first if one is pending, otherwise the next mailbox entry or, after a timeout return,
-//! the idle timeout), then `terminate`. Every handler runs under `catch_unwind`, so a
+//! the idle timeout), then `terminate`. A synchronous `init` (see
+//! [`GenServer::INIT_IS_READY`]) runs in the starting task instead, as the new server,
+//! and the task runs only the loop. Every handler runs under `catch_unwind`, so a
 //! panic stops only its server, with [`ExitReason::Panic`], after `terminate` has run.
 //!
 //! The exit is published by [`Process::finish`](crate::Process), then the mailbox is
