@@ -111,6 +111,26 @@ async fn casts_infos_and_calls_from_one_sender_are_handled_in_send_order() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn casts_sent_while_the_server_handles_a_taken_batch_come_after_that_batch() {
+    let server = Journal::start(journal()).await.expect("starts");
+    let open_first = block(&server).await;
+    // Queued while the server is busy: a second blocking handler, then 2 and 3.
+    let (entered_tx, entered) = oneshot::channel();
+    let (open_second, gate) = oneshot::channel();
+    server.block(entered_tx, gate);
+    server.note(2);
+    server.note(3);
+    open_first.send(()).expect("the first handler waits for its gate");
+    // The server has taken all three and is inside the second handler, 2 and 3 still
+    // to handle: 4 and 5 are queued behind them.
+    entered.await.expect("the second handler signals that it entered");
+    server.note(4);
+    server.note(5);
+    open_second.send(()).expect("the second handler waits for its gate");
+    assert_eq!(server.seen().await, Ok(vec![2, 3, 4, 5]));
+}
+
+#[tokio::test(start_paused = true)]
 async fn each_sender_keeps_its_own_order_among_concurrent_senders() {
     let server = Journal::start(journal()).await.expect("starts");
     let senders: Vec<_> = (0..4u32)

@@ -597,6 +597,60 @@ async fn kill_during_init_fails_the_start_with_stopped_killed_and_frees_the_name
     assert_eq!(log.entries(), ["init", "init future dropped"], "terminate did not run");
 }
 
+/// A server whose synchronous `init` kills it, and says whether it was current in init.
+pub struct KilledInInit {
+    log: Log,
+}
+
+#[genserver]
+impl KilledInInit {
+    #[init]
+    fn init(log: Log, cx: &mut Context<Self>) -> Self {
+        // Casting to itself works during init; the cast is never handled.
+        cx.me().ping();
+        cx.me().kill();
+        KilledInInit { log }
+    }
+
+    #[cast]
+    fn ping(&mut self) {
+        self.log.push("ping handled");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kill_from_a_synchronous_init_stops_the_server_before_its_first_message() {
+    let log = Log::default();
+    let server = KilledInInit::start(log.clone()).await.expect("init itself succeeded");
+    let exited = tokio::time::timeout(Duration::from_secs(5), server.exited()).await;
+    assert_eq!(exited, Ok(ExitReason::Killed));
+    assert_eq!(log.entries(), Vec::<String>::new(), "the cast queued in init was not handled");
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_task_waiting_for_the_exit_gets_the_reason_even_after_others_gave_up() {
+    let probe = Probe::start(Log::default(), InitPlan::Ok).await.expect("starts");
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let probe = probe.clone();
+            tokio::spawn(async move { probe.exited().await })
+        })
+        .collect();
+    // Waiters that give up before the exit, polled once or many times.
+    for _ in 0..100 {
+        let gave_up = tokio::time::timeout(Duration::from_millis(1), probe.exited()).await;
+        assert!(gave_up.is_err(), "the server is still running");
+    }
+    let mut dropped_after_one_poll = Box::pin(probe.exited());
+    assert!(poll_once(&mut dropped_after_one_poll).await.is_none());
+    drop(dropped_after_one_poll);
+    probe.stop(ExitReason::Shutdown, Duration::from_secs(1)).await.expect("stops");
+    for waiter in waiters {
+        assert_eq!(waiter.await.expect("waiter task"), ExitReason::Shutdown);
+    }
+    assert_eq!(probe.exited().await, ExitReason::Shutdown, "at once after the exit");
+}
+
 #[tokio::test(start_paused = true)]
 async fn dropping_every_handle_does_not_stop_the_server() {
     let log = Log::default();

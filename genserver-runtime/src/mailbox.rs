@@ -7,22 +7,22 @@
 //! for room and makes [`ServerRef::try_cast`](crate::ServerRef::try_cast) report `Full`.
 //!
 //! It is built for this one job rather than taken from a general channel:
-//! - the [`Queue`] lives inside the server's shared allocation and allocates nothing
-//!   until the first message arrives, so an idle server costs only its few words;
+//! - the [`Queue`] lives inside the server's shared allocation, with room there for one
+//!   entry: it allocates a buffer only when a second message arrives before the server
+//!   took the first, so a server that handles one message at a time (calls, a stop)
+//!   never allocates, and an idle server costs only its few words;
 //! - a sender takes a short lock, pushes, and wakes the server only if it is parked;
 //! - the server takes the whole queue in one swap and handles that batch without
 //!   touching the lock again, so a busy server pays for one lock and no wake per batch,
 //!   not per message. The two buffers trade places, so after warm-up nothing allocates.
 
 use std::collections::VecDeque;
-use std::future::poll_fn;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::process::Shared;
 use crate::{ExitReason, GenServer, MonitorRef};
 
 /// Which kind of mailbox a server gets; set with
@@ -67,6 +67,11 @@ pub(crate) struct Queue<S: GenServer> {
 }
 
 struct QueueState<S: GenServer> {
+    /// The oldest queued entry when the server has taken everything before it: a
+    /// request that finds the server idle waits here, so a server that gets one message
+    /// at a time (calls, a stop) never allocates a buffer. `None` means `entries` is empty.
+    first: Option<Envelope<S>>,
+    /// The entries after `first`, oldest first.
     entries: VecDeque<Envelope<S>>,
     /// The server's waker while it is parked on an empty queue.
     parked: Option<Waker>,
@@ -90,7 +95,12 @@ impl<S: GenServer> Queue<S> {
             })),
         };
         Queue {
-            state: Mutex::new(QueueState { entries: VecDeque::new(), parked: None, closed: false }),
+            state: Mutex::new(QueueState {
+                first: None,
+                entries: VecDeque::new(),
+                parked: None,
+                closed: false,
+            }),
             bound,
         }
     }
@@ -144,7 +154,11 @@ impl<S: GenServer> Queue<S> {
             }
             bound.queued.fetch_add(1, Ordering::AcqRel);
         }
-        state.entries.push_back(envelope);
+        if state.first.is_none() {
+            state.first = Some(envelope);
+        } else {
+            state.entries.push_back(envelope);
+        }
         let parked = state.parked.take();
         drop(state);
         if let Some(server) = parked {
@@ -154,32 +168,27 @@ impl<S: GenServer> Queue<S> {
     }
 }
 
-/// The receiving side, owned by the server task: the shared queue and the batch taken
-/// from it.
+/// The receiving side, owned by the server task: the batch taken from the shared
+/// [`Queue`], which each method is given (the task reaches it through its own handle,
+/// so the receiver keeps no pointer of its own).
 pub(crate) struct Receiver<S: GenServer> {
-    shared: Arc<Shared<S>>,
     batch: VecDeque<Envelope<S>>,
 }
 
 impl<S: GenServer> Receiver<S> {
-    pub(crate) fn new(shared: Arc<Shared<S>>) -> Self {
-        Receiver { shared, batch: VecDeque::new() }
-    }
-
-    /// The next entry, waiting while the mailbox is empty. `None` once it is closed.
-    pub(crate) async fn recv(&mut self) -> Option<Envelope<S>> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+    pub(crate) fn new() -> Self {
+        Receiver { batch: VecDeque::new() }
     }
 
     /// The next entry if there is one; otherwise registers to be woken by the next send.
     /// `Ready(None)` once the mailbox is closed.
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
-        if let Some(next) = self.next_in_batch() {
+    pub(crate) fn poll_recv(&mut self, queue: &Queue<S>, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
+        if let Some(next) = self.next_in_batch(queue) {
             return Poll::Ready(Some(next));
         }
         {
-            let mut state = self.shared.mailbox.lock();
-            if state.entries.is_empty() {
+            let mut state = queue.lock();
+            let Some(first) = state.first.take() else {
                 if state.closed {
                     return Poll::Ready(None);
                 }
@@ -188,36 +197,42 @@ impl<S: GenServer> Receiver<S> {
                     parked => *parked = Some(cx.waker().clone()),
                 }
                 return Poll::Pending;
-            }
-            // Take the whole queue: the batch is handled without the lock.
+            };
+            // Take the whole queue: the rest of it is handled without the lock.
             std::mem::swap(&mut state.entries, &mut self.batch);
+            drop(state);
+            Poll::Ready(Some(self.taken(queue, first)))
         }
-        Poll::Ready(self.next_in_batch())
     }
 
     /// The next entry of the batch already taken, without waiting or locking.
-    fn next_in_batch(&mut self) -> Option<Envelope<S>> {
+    fn next_in_batch(&mut self, queue: &Queue<S>) -> Option<Envelope<S>> {
         let next = self.batch.pop_front()?;
-        if let Some(bound) = &self.shared.mailbox.bound {
+        Some(self.taken(queue, next))
+    }
+
+    /// Counts `entry` out of a bounded mailbox, making room for a waiting sender.
+    fn taken(&self, queue: &Queue<S>, entry: Envelope<S>) -> Envelope<S> {
+        if let Some(bound) = &queue.bound {
             bound.queued.fetch_sub(1, Ordering::AcqRel);
             bound.room.notify_one();
         }
-        Some(next)
+        entry
     }
 
     /// Refuses further sends and drops everything still queued. Dropping a queued call
     /// drops its [`ReplyTo`](crate::ReplyTo), which tells the caller the server is gone.
-    pub(crate) fn close_and_drain(&mut self) {
+    pub(crate) fn close_and_drain(&mut self, queue: &Queue<S>) {
         let queued = {
-            let mut state = self.shared.mailbox.lock();
+            let mut state = queue.lock();
             state.closed = true;
             state.parked = None;
-            std::mem::take(&mut state.entries)
+            (state.first.take(), std::mem::take(&mut state.entries))
         };
         // Dropped outside the lock: a dropped entry may run arbitrary `Drop` code.
         drop(queued);
         self.batch.clear();
-        if let Some(bound) = &self.shared.mailbox.bound {
+        if let Some(bound) = &queue.bound {
             bound.room.notify_waiters();
         }
     }

@@ -449,4 +449,22 @@ mod tests {
         assert!(a.is_alive());
         assert_eq!((ties(&a), ties(&b)), (0, 0));
     }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_for_the_exit_that_gives_up_leaves_no_entry() {
+        let server = bare().await;
+        for _ in 0..10 {
+            let gave_up = tokio::time::timeout(std::time::Duration::from_millis(1), server.exited()).await;
+            assert!(gave_up.is_err(), "still running");
+        }
+        assert_eq!(ties(&server), 0);
+        let mut waiting = Box::pin(server.exited());
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(ties(&server), 1, "one waiter, however often it is polled");
+        assert!(waiting.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(ties(&server), 1);
+        drop(waiting);
+        assert_eq!(ties(&server), 0);
+    }
 }

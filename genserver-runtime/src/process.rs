@@ -13,9 +13,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use crate::mailbox::{Envelope, Queue, SendError};
@@ -55,9 +55,17 @@ pub(crate) enum Tie {
     /// Runs as the server exits: removes a registry entry or a group membership, named
     /// by its token.
     Cleanup(u64, Box<dyn FnOnce() + Send>),
+    /// The server is being killed: the reason its exit publishes once its task is
+    /// dropped. Kept here rather than in a field because few servers are ever killed.
+    Kill(ExitReason),
+    /// A task waiting in [`Process::exited`], named by its token: woken last when the
+    /// server exits. Kept here rather than in a `Notify` field (32 bytes in every server)
+    /// because most servers are never waited for.
+    ExitWaiter(u64, Waker),
 }
 
-/// A fresh token naming a [`Tie::Cleanup`], so that its owner can remove it again.
+/// A fresh token naming a [`Tie::Cleanup`] or a [`Tie::ExitWaiter`], so that its owner
+/// can remove it again.
 pub(crate) fn next_cleanup_token() -> u64 {
     static TOKENS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -85,6 +93,9 @@ pub(crate) trait Control: Send + Sync + 'static {
     /// The shared allocation as `Any`, to get the typed handle back.
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync>;
 
+    /// Queues a stop request behind the messages already in the mailbox, without waiting.
+    fn try_send_stop(&self, reason: ExitReason) -> Result<(), SendError>;
+
     /// Queues a stop request behind the messages already in the mailbox, waiting for room
     /// in a bounded one.
     fn send_stop(
@@ -100,6 +111,10 @@ impl<S: GenServer> Control for Shared<S> {
 
     fn into_any(self: Arc<Self>) -> Arc<dyn std::any::Any + Send + Sync> {
         self
+    }
+
+    fn try_send_stop(&self, reason: ExitReason) -> Result<(), SendError> {
+        self.mailbox.try_send(Envelope::Stop(reason))
     }
 
     fn send_stop(
@@ -118,11 +133,9 @@ pub struct Process {
     id: ServerId,
     name: Option<Arc<str>>,
     exit: OnceLock<ExitReason>,
-    exited: Notify,
     task: OnceLock<AbortHandle>,
-    /// The reason to publish when the task is dropped rather than finishing.
-    kill_reason: Mutex<Option<ExitReason>>,
-    /// Monitors, links and the trap: empty, and unallocated, for most servers.
+    /// Monitors, links, the trap, a pending kill's reason and the tasks waiting for the
+    /// exit: empty, and unallocated, for most servers.
     ties: Mutex<Vec<Tie>>,
     control: Weak<dyn Control>,
 }
@@ -133,9 +146,7 @@ impl Process {
             id,
             name,
             exit: OnceLock::new(),
-            exited: Notify::new(),
             task: OnceLock::new(),
-            kill_reason: Mutex::new(None),
             ties: Mutex::new(Vec::new()),
             control,
         }
@@ -164,15 +175,7 @@ impl Process {
     /// Waits until the server has exited and returns why. Returns at once for a server
     /// that has already exited.
     pub async fn exited(&self) -> ExitReason {
-        loop {
-            let notified = self.exited.notified();
-            let mut notified = std::pin::pin!(notified);
-            notified.as_mut().enable();
-            if let Some(reason) = self.exit.get() {
-                return reason.clone();
-            }
-            notified.await;
-        }
+        ExitWait { process: self, token: None }.await
     }
 
     /// Asks the server to stop with `reason` and waits up to `timeout` for it to exit
@@ -192,7 +195,10 @@ impl Process {
         // closed while it waited for room (the server exited meanwhile), the exit reason
         // says how the stop went.
         let stopped = async {
-            let _ = control.send_stop(reason.clone()).await;
+            // Boxed waiting only when a bounded mailbox is full.
+            if let Err(SendError::Full) = control.try_send_stop(reason.clone()) {
+                let _ = control.send_stop(reason.clone()).await;
+            }
             self.exited().await
         };
         let mut stopped = std::pin::pin!(stopped);
@@ -223,7 +229,8 @@ impl Process {
         if self.exit.get().is_some() {
             return;
         }
-        self.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(reason);
+        // The first kill's reason stays; refused only if the server has just exited.
+        let _ = self.add_tie(Tie::Kill(reason), |tie| matches!(tie, Tie::Kill(_)));
         if let Some(task) = self.task.get() {
             task.abort();
         }
@@ -231,10 +238,20 @@ impl Process {
 
     pub(crate) fn set_task(&self, task: AbortHandle) {
         let _ = self.task.set(task);
+        // A kill that came before the task was known (during an `init` run by the
+        // starting task) could not abort it: abort it now.
+        if self.ties().iter().any(|tie| matches!(tie, Tie::Kill(_))) {
+            if let Some(task) = self.task.get() {
+                task.abort();
+            }
+        }
     }
 
     pub(crate) fn take_kill_reason(&self) -> Option<ExitReason> {
-        self.kill_reason.lock().unwrap_or_else(|e| e.into_inner()).take()
+        match self.remove_tie(|tie| matches!(tie, Tie::Kill(_)))? {
+            Tie::Kill(reason) => Some(reason),
+            _ => unreachable!("only a kill tie matches"),
+        }
     }
 
     /// Publishes the exit: frees the name, sets the reason, removes its registry entries
@@ -264,17 +281,25 @@ impl Process {
                 }
             }
             let reason = self.exit.get().expect("just set");
-            for tie in ties {
-                match tie {
+            for tie in ties.iter_mut() {
+                if matches!(tie, Tie::ExitWaiter(..)) {
+                    continue;
+                }
+                // Taken out, leaving a tie that does nothing in its place.
+                match std::mem::replace(tie, Tie::Kill(ExitReason::Normal)) {
                     Tie::Watcher(watcher) => watcher.fire(self.id, reason.clone()),
                     Tie::Watching(watching) => watching.cancel(),
                     Tie::Link(link) => link.signal(self.id, reason),
-                    Tie::Trap(_) => {}
+                    Tie::Trap(_) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
                     Tie::Cleanup(_, cleanup) => cleanup(),
                 }
             }
             // Last: whoever waited for the exit finds the DOWNs and exit signals sent.
-            self.exited.notify_waiters();
+            for tie in ties {
+                if let Tie::ExitWaiter(_, waiter) = tie {
+                    waiter.wake();
+                }
+            }
         }
     }
 
@@ -308,6 +333,58 @@ impl Process {
         let mut ties = self.ties();
         let position = ties.iter().position(matches)?;
         Some(ties.swap_remove(position))
+    }
+}
+
+/// The future of [`Process::exited`]: while it waits, its waker is a tie of the process,
+/// which `finish` wakes; dropped early, it removes that tie.
+struct ExitWait<'a> {
+    process: &'a Process,
+    /// Names this waiter's tie once it is registered.
+    token: Option<u64>,
+}
+
+impl Future for ExitWait<'_> {
+    type Output = ExitReason;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
+        if let Some(reason) = self.process.exit.get() {
+            return Poll::Ready(reason.clone());
+        }
+        let mut ties = self.process.ties();
+        // `finish` sets the reason before it takes the list under this lock: a reason
+        // still unset here means this waiter is in the list that `finish` will wake.
+        if let Some(reason) = self.process.exit.get() {
+            return Poll::Ready(reason.clone());
+        }
+        let registered = self.token.and_then(|token| {
+            ties.iter_mut().find_map(|tie| match tie {
+                Tie::ExitWaiter(waiter, waker) if *waiter == token => Some(waker),
+                _ => None,
+            })
+        });
+        match registered {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => *waker = cx.waker().clone(),
+            None => {
+                let token = next_cleanup_token();
+                ties.push(Tie::ExitWaiter(token, cx.waker().clone()));
+                drop(ties);
+                self.token = Some(token);
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for ExitWait<'_> {
+    fn drop(&mut self) {
+        // After the exit, `finish` has taken (or is taking) the list with this waiter.
+        if let Some(token) = self.token.filter(|_| self.process.is_alive()) {
+            let removed =
+                self.process.remove_tie(|tie| matches!(tie, Tie::ExitWaiter(waiter, _) if *waiter == token));
+            drop(removed);
+        }
     }
 }
 

@@ -2,7 +2,9 @@
 //!
 //! A server is one tokio task running [`run`]: `init`, then the loop (a continuation
 //! first if one is pending, otherwise the next mailbox entry or, after a timeout return,
-//! the idle timeout), then `terminate`. Every handler runs under `catch_unwind`, so a
+//! the idle timeout), then `terminate`. A synchronous `init` (see
+//! [`GenServer::INIT_IS_READY`]) runs in the starting task instead, as the new server,
+//! and the task runs only the loop. Every handler runs under `catch_unwind`, so a
 //! panic stops only its server, with [`ExitReason::Panic`], after `terminate` has run.
 //!
 //! The exit is published by [`Process::finish`](crate::Process), then the mailbox is
@@ -30,25 +32,34 @@ use crate::registry::{self, Taken};
 use crate::returns::{Action, InitAction};
 use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, Mailbox, ServerId, ServerRef, StartError};
 
-/// Publishes a server's exit exactly once, even when its task is dropped mid-await.
+/// The server's own handle and the receiving end of its mailbox; publishes the server's
+/// exit exactly once, even when its task is dropped mid-await.
 struct ExitGuard<S: GenServer> {
-    shared: Arc<Shared<S>>,
+    cx: Context<S>,
     mailbox: Receiver<S>,
-    finished: bool,
 }
 
 impl<S: GenServer> ExitGuard<S> {
+    fn shared(&self) -> &Shared<S> {
+        &self.cx.me.shared
+    }
+
+    /// The next mailbox entry; `None` once the mailbox is closed.
+    fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Envelope<S>>> {
+        self.mailbox.poll_recv(&self.cx.me.shared.mailbox, cx)
+    }
+
     fn finish(&mut self, reason: ExitReason) {
-        self.finished = true;
-        self.shared.process.finish(reason);
-        self.mailbox.close_and_drain();
+        self.shared().process.finish(reason);
+        self.mailbox.close_and_drain(&self.cx.me.shared.mailbox);
     }
 }
 
 impl<S: GenServer> Drop for ExitGuard<S> {
     fn drop(&mut self) {
-        if !self.finished {
-            let reason = self.shared.process.take_kill_reason();
+        // Only this guard publishes the exit, so a server still alive has not finished.
+        if self.shared().process.is_alive() {
+            let reason = self.shared().process.take_kill_reason();
             self.finish(reason.unwrap_or(ExitReason::Killed));
         }
     }
@@ -62,6 +73,15 @@ enum InitFailure {
 }
 
 impl InitFailure {
+    /// What the start returns.
+    fn into_start_error<S: GenServer>(self) -> StartError<S> {
+        match self {
+            InitFailure::Stopped(reason) => StartError::Stopped(reason),
+            InitFailure::Ignored => StartError::Ignored,
+            InitFailure::Panicked(message) => StartError::Panicked(message),
+        }
+    }
+
     /// The server's exit reason: an ignore is a quiet normal exit.
     fn exit_reason(&self) -> ExitReason {
         match self {
@@ -192,7 +212,6 @@ impl<S: GenServer> Builder<S> {
         let Builder { name, init_timeout, mailbox, via, .. } = self;
         let id = ServerId::next();
         let shared = Shared::new(id, name.clone(), Queue::new(mailbox));
-        let rx = Receiver::new(shared.clone());
         let me = ServerRef { shared: shared.clone() };
         let handle = S::Ref::from(me.clone());
         if let Some(name) = &name {
@@ -215,15 +234,34 @@ impl<S: GenServer> Builder<S> {
         }
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
-        let (ack, acked) = oneshot::channel();
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
-        let server_task = CURRENT.scope(Current { id, control }, run::<S>(me, rx, args, ack));
-        // Without a subscriber that wants the span, do not carry it in every task.
-        let task = if span.is_disabled() {
-            tokio::spawn(server_task)
-        } else {
-            tokio::spawn(server_task.instrument(span))
-        };
+        let current = || Current { id, control: control.clone() };
+        let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
+        if S::INIT_IS_READY && init_timeout.is_none() {
+            // `init` does its work when called: run it here, as the server (its task-local
+            // identity and its span), and spawn only the loop. The start saves a round trip
+            // to the new task; no init timeout can pass while it runs without awaiting.
+            let init = CURRENT.scope(current(), catch_panic(async { S::init(args, &mut guard.cx).await }));
+            let outcome = if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
+            return match init_result(outcome) {
+                Ok((state, action)) => {
+                    let running = Running { state, guard, action, last_message: "init" };
+                    let task = spawn_server(CURRENT.scope(current(), serve_phase(running)), span);
+                    shared.process.set_task(task.abort_handle());
+                    // This start did not wait for anything: count it against the task's
+                    // cooperative budget, so that a loop of starts still yields now and
+                    // then, to the servers it started and to other tasks.
+                    tokio::task::consume_budget().await;
+                    Ok((handle, shared))
+                }
+                Err(failure) => {
+                    CURRENT.sync_scope(current(), || span.in_scope(|| init_failed(&mut guard, &failure)));
+                    Err(failure.into_start_error())
+                }
+            };
+        }
+        let (ack, acked) = oneshot::channel();
+        let task = spawn_server(CURRENT.scope(current(), run::<S>(guard, args, ack)), span);
         shared.process.set_task(task.abort_handle());
         let acked = match init_timeout {
             None => acked.await,
@@ -238,9 +276,7 @@ impl<S: GenServer> Builder<S> {
         };
         match acked {
             Ok(Ok(())) => Ok((handle, shared)),
-            Ok(Err(InitFailure::Stopped(reason))) => Err(StartError::Stopped(reason)),
-            Ok(Err(InitFailure::Ignored)) => Err(StartError::Ignored),
-            Ok(Err(InitFailure::Panicked(message))) => Err(StartError::Panicked(message)),
+            Ok(Err(failure)) => Err(failure.into_start_error()),
             // The task was dropped during init: killed, or the runtime is shutting down.
             Err(_) => Err(StartError::Stopped(shared.process.exited().await)),
         }
@@ -259,123 +295,269 @@ impl<S: GenServer> Builder<S> {
     }
 }
 
-/// The server task.
-async fn run<S: GenServer>(
-    me: ServerRef<S>,
-    mailbox: Receiver<S>,
+/// The server task: `init`, then the loop and `terminate`.
+///
+/// Two phases rather than one `async fn`, so that the init phase's state (the arguments,
+/// the acknowledgement, the init future) shares its bytes with the long-lived serving
+/// phase instead of staying in the task for the server's whole life.
+fn run<S: GenServer>(
+    guard: ExitGuard<S>,
     args: S::Args,
     ack: oneshot::Sender<Result<(), InitFailure>>,
-) {
-    let mut guard = ExitGuard { shared: me.shared.clone(), mailbox, finished: false };
-    let mut cx = Context::new(me);
-    let failure = match catch_panic(async { S::init(args, &mut cx).await }).await {
+) -> impl Future<Output = ()> + Send {
+    Phases::Init { init: init_phase(guard, args, ack), serve: serve_phase::<S> }
+}
+
+/// Spawns a server's task, in its span only if a subscriber wants the span: otherwise
+/// the task does not carry it.
+fn spawn_server<F>(task: F, span: tracing::Span) -> tokio::task::JoinHandle<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    if span.is_disabled() { tokio::spawn(task) } else { tokio::spawn(task.instrument(span)) }
+}
+
+/// What `init` returned, or why there is no running server.
+fn init_result<S: GenServer>(
+    outcome: Result<InitOutcome<S>, Arc<str>>,
+) -> Result<(S, Action<S::Continue>), InitFailure> {
+    match outcome {
         Ok(InitOutcome(InitAction::Ready(state, action))) => Ok((state, action)),
         Ok(InitOutcome(InitAction::Stop(reason))) => Err(InitFailure::Stopped(reason)),
         Ok(InitOutcome(InitAction::Ignore)) => Err(InitFailure::Ignored),
         Err(message) => Err(InitFailure::Panicked(message)),
-    };
-    let (mut state, action) = match failure {
-        Ok(ready) => ready,
-        Err(failure) => {
-            // The start returns only once the server is gone (OTP 26+); no terminate.
-            let reason = failure.exit_reason();
-            if reason.is_abnormal() {
-                crash_report(&reason, "init");
-            }
-            guard.finish(reason);
-            let _ = ack.send(Err(failure));
-            return;
-        }
-    };
-    let _ = ack.send(Ok(()));
+    }
+}
 
-    let mut last_message = "init";
-    let first = Flow { action, after_terminate: None };
-    // One catch around the whole loop rather than one per handler: a panic ends the loop
-    // wherever it happens, and costs nothing while no handler panics.
-    let served = catch_panic(serve(&mut state, &mut cx, &mut guard.mailbox, first, &mut last_message)).await;
-    let (reason, after_terminate) = served.unwrap_or_else(|message| (ExitReason::Panic(message), None));
-    let reason = match catch_panic(async { state.terminate(&reason, &mut cx).await }).await {
-        Ok(()) => reason,
-        Err(message) => ExitReason::Panic(message),
-    };
-    if let Some(send_reply) = after_terminate {
-        send_reply();
-    }
+/// A failed `init`: the crash report if abnormal, then the exit, without `terminate`.
+/// The start returns only once the server is gone (OTP 26+).
+fn init_failed<S: GenServer>(guard: &mut ExitGuard<S>, failure: &InitFailure) {
+    let reason = failure.exit_reason();
     if reason.is_abnormal() {
-        crash_report(&reason, last_message);
+        crash_report(&reason, "init");
     }
-    // Resources the state holds are released before anyone can observe the exit.
-    drop(state);
     guard.finish(reason);
+}
+
+pin_project_lite::pin_project! {
+    /// A first future whose output, if any, starts a second one.
+    #[project = PhasesProjection]
+    #[project_replace = PhasesReplaced]
+    enum Phases<I, F, T> {
+        Init { #[pin] init: I, serve: F },
+        Serve { #[pin] serve: T },
+        Done,
+    }
+}
+
+impl<I, F, T, R> Future for Phases<I, F, T>
+where
+    I: Future<Output = Option<R>>,
+    F: FnOnce(R) -> T,
+    T: Future<Output = ()>,
+{
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        loop {
+            match self.as_mut().project() {
+                PhasesProjection::Init { init, .. } => {
+                    let ready = std::task::ready!(init.poll(cx));
+                    let PhasesReplaced::Init { serve, .. } = self.as_mut().project_replace(Phases::Done)
+                    else {
+                        unreachable!("the init phase was running");
+                    };
+                    match ready {
+                        Some(running) => self.set(Phases::Serve { serve: serve(running) }),
+                        None => return Poll::Ready(()),
+                    }
+                }
+                PhasesProjection::Serve { serve } => {
+                    std::task::ready!(serve.poll(cx));
+                    self.set(Phases::Done);
+                    return Poll::Ready(());
+                }
+                PhasesProjection::Done => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+/// Why the loop ended, and the deferred reply of a `Reply::stop` to send after `terminate`.
+type Stopping = (ExitReason, Option<Box<dyn FnOnce() + Send>>);
+
+/// What a server owns once `init` has succeeded.
+struct Running<S: GenServer> {
+    state: S,
+    guard: ExitGuard<S>,
+    /// What to do next: set by `init` and then by each handler.
+    action: Action<S::Continue>,
+    /// The name of the message being handled, for the crash report.
+    last_message: &'static str,
+}
+
+/// Runs `init` and acknowledges the start; the server's state if it is to run.
+async fn init_phase<S: GenServer>(
+    mut guard: ExitGuard<S>,
+    args: S::Args,
+    ack: oneshot::Sender<Result<(), InitFailure>>,
+) -> Option<Running<S>> {
+    let outcome = catch_panic(async { S::init(args, &mut guard.cx).await }).await;
+    match init_result(outcome) {
+        Ok((state, action)) => {
+            let _ = ack.send(Ok(()));
+            Some(Running { state, guard, action, last_message: "init" })
+        }
+        Err(failure) => {
+            init_failed(&mut guard, &failure);
+            let _ = ack.send(Err(failure));
+            None
+        }
+    }
+}
+
+/// The loop, then `terminate` and the exit.
+#[allow(clippy::manual_async_fn)] // see the comment inside
+fn serve_phase<S: GenServer>(mut running: Running<S>) -> impl Future<Output = ()> + Send {
+    // An `async` block rather than an `async fn`: an `async fn` would keep its argument
+    // twice in the task, as the argument and as the moved-in local.
+    async move {
+        // One catch around the whole loop rather than one per handler: a panic ends the loop
+        // wherever it happens, and costs nothing while no handler panics.
+        // Handlers run their body when called (the macro returns a ready future), so the
+        // call itself must happen inside the catch: hence the `async` blocks.
+        let served = catch_panic(serve(&mut running)).await;
+        let (reason, after_terminate) = served.unwrap_or_else(|message| (ExitReason::Panic(message), None));
+        let reason = match catch_panic(async {
+            running.state.terminate(&reason, &mut running.guard.cx).await
+        })
+        .await
+        {
+            Ok(()) => reason,
+            Err(message) => ExitReason::Panic(message),
+        };
+        if let Some(send_reply) = after_terminate {
+            send_reply();
+        }
+        if reason.is_abnormal() {
+            crash_report(&reason, running.last_message);
+        }
+        let Running { state, mut guard, .. } = running;
+        // Resources the state holds are released before anyone can observe the exit.
+        drop(state);
+        guard.finish(reason);
+    }
 }
 
 /// The loop: handles messages until a handler stops the server or a stop request
 /// arrives. Returns the exit reason and the deferred reply of a `Reply::stop`.
-async fn serve<S: GenServer>(
-    state: &mut S,
-    cx: &mut Context<S>,
-    mailbox: &mut Receiver<S>,
-    mut flow: Flow<S>,
-    last_message: &mut &'static str,
-) -> (ExitReason, Option<Box<dyn FnOnce() + Send>>) {
+///
+/// Everything it keeps between messages lives in `running`, so that the loop's own
+/// future holds little more than the handler being awaited.
+async fn serve<S: GenServer>(running: &mut Running<S>) -> Stopping {
     loop {
-        // The idle timeout being waited for, to wait again after a stale DOWN.
-        let mut idle_timeout = None;
-        let next = match flow.action {
-            Action::Stop(reason) => return (reason, flow.after_terminate),
-            Action::Continue(value) => {
-                *last_message = "continue";
-                flow = state.handle_continue(value, cx).await;
-                continue;
+        let next = match &running.action {
+            Action::Stop(_) | Action::Continue(_) => {
+                match std::mem::replace(&mut running.action, Action::Proceed) {
+                    Action::Stop(reason) => return (reason, None),
+                    Action::Continue(value) => {
+                        running.last_message = "continue";
+                        let flow = running.state.handle_continue(value, &mut running.guard.cx).await;
+                        if let Some(stop) = running.follow(flow) {
+                            return stop;
+                        }
+                        continue;
+                    }
+                    _ => unreachable!("matched just above"),
+                }
             }
             // A batch already taken is handed out by the first poll, without locking.
-            Action::Proceed | Action::Hibernate => mailbox.recv().await,
+            Action::Proceed | Action::Hibernate => {
+                let guard = &mut running.guard;
+                std::future::poll_fn(|cx| guard.poll_recv(cx)).await
+            }
             Action::Timeout(after) => {
-                idle_timeout = Some(after);
-                let deadline = crate::timer::deadline_after(Instant::now(), after);
-                // Boxed: a timer is large and most waits have none, so it stays out of
-                // the task's own size. A message already queued wins over the timeout.
-                let mut idle = Box::pin(tokio::time::sleep_until(deadline));
-                let next = std::future::poll_fn(|cx| match mailbox.poll_recv(cx) {
-                    Poll::Ready(next) => Poll::Ready(Some(next)),
-                    Poll::Pending => idle.as_mut().poll(cx).map(|()| None),
-                })
-                .await;
-                match next {
+                let deadline = crate::timer::deadline_after(Instant::now(), *after);
+                match (RecvOrTimeout { mailbox: &mut running.guard, idle: None, deadline }).await {
                     Some(next) => next,
                     None => {
-                        *last_message = "timeout";
-                        flow = state.handle_timeout(cx).await;
+                        running.last_message = "timeout";
+                        let flow = running.state.handle_timeout(&mut running.guard.cx).await;
+                        if let Some(stop) = running.follow(flow) {
+                            return stop;
+                        }
                         continue;
                     }
                 }
             }
         };
-        flow = match next {
+        let flow = match next {
             Some(Envelope::Msg(msg)) => {
-                *last_message = S::message_name(&msg);
-                state.handle(msg, cx).await
+                running.last_message = S::message_name(&msg);
+                running.state.handle(msg, &mut running.guard.cx).await
             }
             Some(Envelope::Info(info)) => {
-                *last_message = S::info_name(&info);
-                state.handle_info(info, cx).await
+                running.last_message = S::info_name(&info);
+                running.state.handle_info(info, &mut running.guard.cx).await
             }
             Some(Envelope::Down(monitor, info)) => {
-                if cx.process().take_watching(monitor) {
-                    *last_message = S::info_name(&info);
-                    state.handle_info(info, cx).await
+                if running.guard.cx.process().take_watching(monitor) {
+                    running.last_message = S::info_name(&info);
+                    running.state.handle_info(info, &mut running.guard.cx).await
                 } else {
-                    // Demonitored after the DOWN was queued: as if it never came (the idle
-                    // timeout, if any, starts over).
-                    let action = idle_timeout.map_or(Action::Proceed, Action::Timeout);
-                    Flow { action, after_terminate: None }
+                    // Demonitored after the DOWN was queued: as if it never came (the
+                    // action stays, so an idle timeout starts over).
+                    continue;
                 }
             }
             Some(Envelope::Stop(reason)) => return (reason, None),
             // The mailbox is closed only once the server has exited.
             None => return (ExitReason::Normal, None),
         };
+        if let Some(stop) = running.follow(flow) {
+            return stop;
+        }
+    }
+}
+
+impl<S: GenServer> Running<S> {
+    /// Takes a handler's flow: the exit reason and deferred reply if it stops the server,
+    /// otherwise `None` with the next action recorded.
+    #[inline(always)]
+    fn follow(&mut self, flow: Flow<S>) -> Option<Stopping> {
+        match flow.action {
+            Action::Stop(reason) => Some((reason, flow.after_terminate)),
+            // The common case: `action` is already `Proceed`, and stays.
+            Action::Proceed if matches!(self.action, Action::Proceed) => None,
+            action => {
+                self.action = action;
+                None
+            }
+        }
+    }
+}
+
+/// Waits for the next mailbox entry or the idle timeout, whichever comes first; a
+/// message already queued wins over the timeout. `None` when the timeout passed.
+struct RecvOrTimeout<'a, S: GenServer> {
+    mailbox: &'a mut ExitGuard<S>,
+    /// Boxed, and made only if the mailbox is empty: a timer is large and most waits
+    /// have none, so it stays out of the task's own size.
+    idle: Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: Instant,
+}
+
+impl<S: GenServer> Future for RecvOrTimeout<'_, S> {
+    type Output = Option<Option<Envelope<S>>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        if let Poll::Ready(next) = this.mailbox.poll_recv(cx) {
+            return Poll::Ready(Some(next));
+        }
+        let deadline = this.deadline;
+        let idle = this.idle.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        idle.as_mut().poll(cx).map(|()| None)
     }
 }
 

@@ -26,6 +26,12 @@ pub trait GenServer: Sized + Send + 'static {
     /// The typed client handle.
     type Ref: From<ServerRef<Self>> + Clone + Send + Sync + 'static;
 
+    /// `true` when [`init`](Self::init) does all its work when called and returns a ready
+    /// future, as `#[genserver]` generates for a synchronous `#[init]` (or none). The start
+    /// then runs `init` in the starting task, as the new server (its identity, its span),
+    /// and spawns the server's task only for the loop: a round trip less per start.
+    const INIT_IS_READY: bool = false;
+
     /// Builds the state (OTP: `init/1`).
     fn init(args: Self::Args, cx: &mut Context<Self>) -> impl Future<Output = InitOutcome<Self>> + Send;
 

@@ -80,7 +80,16 @@ fn init(names: &Names<'_>) -> TokenStream {
     };
     let signature = quote!(init(#args: Self::Args, #cx: &mut #rt::Context<Self>));
     let asynchronous = names.handler(Kind::Init).is_some_and(Handler::is_async);
-    entry_fn(signature, quote!(#rt::InitOutcome<Self>), body, asynchronous)
+    let function = entry_fn(signature, quote!(#rt::InitOutcome<Self>), body, asynchronous);
+    if asynchronous {
+        function
+    } else {
+        // A ready future: the start may run `init` in the starting task.
+        quote! {
+            const INIT_IS_READY: bool = true;
+            #function
+        }
+    }
 }
 
 /// One method of the `GenServer` impl. An `async fn` if a handler it calls is async;
