@@ -12,7 +12,9 @@ mod common;
 use common::poll_once;
 
 use genserver_runtime::prelude::*;
-use genserver_runtime::{AutoShutdown, ChildCounts, ChildStartError, ChildType, DynamicSupervisor};
+use genserver_runtime::{
+    AutoShutdown, ChildCounts, ChildStartError, ChildType, DynamicSupervisor, DynamicSupervisorRef,
+};
 use tokio::sync::mpsc;
 
 /// What happened to the children of a test, in order.
@@ -594,6 +596,24 @@ async fn a_dynamic_supervisor_starts_children_at_run_time_up_to_its_maximum() {
         .expect("running");
     t.stop(ExitReason::Normal, Duration::from_secs(1)).await.expect("stopped");
     assert_eq!(dynamic.count_children().await.expect("counted").specs, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dynamic_supervisor_refuses_the_calls_that_name_a_child_by_id() {
+    let log = Log::default();
+    DynamicSupervisor::builder().name("dynamic by id").start().await.expect("started");
+    // Found by name, a dynamic supervisor's handle is a plain `SupervisorRef`, which has
+    // the by-id calls of a static supervisor.
+    let supervisor = genserver_runtime::whereis::<Supervisor>("dynamic by id").expect("registered");
+    let child = supervisor.start_child(worker("w", &log)).await.expect("started").expect("running");
+    assert_eq!(supervisor.terminate_child("w").await, Err(SupervisorError::UnsupportedOnDynamic));
+    assert_eq!(supervisor.restart_child("w").await, Err(SupervisorError::UnsupportedOnDynamic));
+    assert_eq!(supervisor.delete_child("w").await, Err(SupervisorError::UnsupportedOnDynamic));
+    assert!(child.is_alive(), "a refused call leaves the child alone");
+    assert_eq!(log.take(), ["start w"]);
+    let dynamic = DynamicSupervisorRef::from(supervisor);
+    dynamic.terminate_child(child.id()).await.expect("stopped by its server id");
+    assert_eq!(dynamic.count_children().await.expect("counted").specs, 0);
 }
 
 #[tokio::test(start_paused = true)]

@@ -369,6 +369,10 @@ pub enum SupervisorError {
     MaxChildren,
     /// No child of a dynamic supervisor is this server (OTP: `:not_found`).
     NoChild(ServerId),
+    /// `terminate_child`, `restart_child` or `delete_child` by id on a dynamic supervisor,
+    /// whose children have no ids of their own (OTP: `:simple_one_for_one`); stop one of
+    /// its children with `DynamicSupervisorRef::terminate_child` and its server id.
+    UnsupportedOnDynamic,
 }
 
 impl PartialEq for SupervisorError {
@@ -389,7 +393,7 @@ impl PartialEq for SupervisorError {
             (InvalidChildSpec { id: a, reason: r }, InvalidChildSpec { id: b, reason: s }) => {
                 a == b && r == s
             }
-            (MaxChildren, MaxChildren) => true,
+            (MaxChildren, MaxChildren) | (UnsupportedOnDynamic, UnsupportedOnDynamic) => true,
             (NoChild(a), NoChild(b)) => a == b,
             _ => false,
         }
@@ -420,6 +424,9 @@ impl fmt::Display for SupervisorError {
             SupervisorError::MaxChildren => f.write_str("the dynamic supervisor has its maximum of children"),
             SupervisorError::NoChild(server) => {
                 write!(f, "server {server} is not a child of this supervisor")
+            }
+            SupervisorError::UnsupportedOnDynamic => {
+                f.write_str("a dynamic supervisor's children have no ids: address a child by its server id")
             }
         }
     }

@@ -339,6 +339,19 @@ impl Supervisor {
     }
 
     async fn handle_request(&mut self, request: Request, cx: &Context<Supervisor>) {
+        // A dynamic supervisor's children have no ids of their own, so the calls that name
+        // a child by id do not apply to it (OTP refuses them with `simple_one_for_one`).
+        let request = match request {
+            Request::TerminateChild(_, reply_to) | Request::DeleteChild(_, reply_to)
+                if self.kind != Kind::Static =>
+            {
+                return reply_to.reply(Err(SupervisorError::UnsupportedOnDynamic));
+            }
+            Request::RestartChild(_, reply_to) if self.kind != Kind::Static => {
+                return reply_to.reply(Err(SupervisorError::UnsupportedOnDynamic));
+            }
+            request => request,
+        };
         match request {
             Request::WhichChildren(reply_to) => reply_to.reply(
                 self.children
