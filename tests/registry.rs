@@ -289,3 +289,28 @@ async fn an_entry_is_gone_before_the_exit_is_observed_even_if_the_monitor_came_f
     server.exited().await;
     assert_eq!(*down_before_removal.lock().expect("lock"), Some(false));
 }
+
+#[tokio::test]
+async fn a_panicking_listener_does_not_stop_the_exit_of_a_registered_server() {
+    // A listener that panics (a bug in user code, such as `send(..).unwrap()` on a closed
+    // channel): the registry keeps working, and the exit of a server registered there
+    // still reaches its exit waiters and its monitors.
+    let registry: Registry<&'static str> =
+        Registry::builder(Keys::Unique).listener(|_| panic!("a listener that panics")).build();
+    let server = subscriber().await;
+    assert_eq!(registry.register("a", server.as_ref(), ()), Ok(()));
+    assert_eq!(registry.lookup(&"a").len(), 1);
+    let waiter = tokio::spawn({
+        let server = server.clone();
+        async move { server.exited().await }
+    });
+    tokio::task::yield_now().await; // the waiter runs first, and waits for the exit
+    let down = server.monitor();
+    server.kill();
+    // The bound is only reached if the waiter is never woken.
+    let exit = tokio::time::timeout(Duration::from_secs(5), waiter).await.expect("the exit waiter is woken");
+    assert_eq!(exit.expect("the waiter task"), ExitReason::Killed);
+    let down = tokio::time::timeout(Duration::from_secs(5), down).await.expect("the DOWN arrives");
+    assert_eq!(down.reason, ExitReason::Killed);
+    assert_eq!(registry.count(), 0, "the entry went with the server");
+}

@@ -111,9 +111,9 @@ impl<K: Eq + Hash + Clone, V: Clone> Inner<K, V> {
         if let Some((last, others)) = self.listeners.split_last() {
             let event = event();
             for listener in others {
-                listener(event.clone());
+                call_listener(listener, event.clone());
             }
-            last(event);
+            call_listener(last, event);
         }
     }
 
@@ -131,8 +131,19 @@ impl<K: Eq + Hash + Clone, V: Clone> Inner<K, V> {
     }
 }
 
+/// Calls a listener. A panic in it is logged and goes no further: listeners run inside
+/// a registration, an unregistration or a server's exit, which must complete (a panic
+/// there would leave the exit's DOWNs, exit signals and waiters unsent).
+fn call_listener<K, V>(listener: &Listener<K, V>, event: RegistryEvent<K, V>) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener(event))) {
+        let message = crate::run::panic_message(payload.as_ref());
+        tracing::error!(panic = %message, "a registry listener panicked; the event is dropped");
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // No code panics while holding the lock but a listener; the map is consistent then.
+    // No code panics while holding the lock (a listener's panic is caught there); a
+    // poisoned lock is still consistent.
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -202,7 +213,8 @@ where
     ///
     /// It is called while the key's partition is locked, so that the events of a key
     /// arrive in order: it should only pass the event on (a channel's `send`, a cast, a
-    /// server's `send_info`) and must not use the registry, which would deadlock.
+    /// server's `send_info`) and must not use the registry, which would deadlock. A panic
+    /// in it is logged and stops there: that event is lost to it, and nothing else.
     pub fn listener(mut self, listener: impl Fn(RegistryEvent<K, V>) + Send + Sync + 'static) -> Self {
         self.listeners.push(Box::new(listener));
         self

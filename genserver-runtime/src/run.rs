@@ -595,7 +595,7 @@ impl<F: Future> Future for CatchPanic<F> {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
     if let Some(message) = payload.downcast_ref::<&str>() {
         Arc::from(*message)
     } else if let Some(message) = payload.downcast_ref::<String>() {
