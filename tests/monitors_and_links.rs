@@ -133,6 +133,18 @@ impl Peer {
         cx.traps_exits()
     }
 
+    /// Monitors `other` with a closure that panics, as a bug in user code would.
+    #[call]
+    fn watch_with_a_panicking_closure(&mut self, other: PeerRef, cx: &mut Context<Self>) {
+        cx.monitor(&other, |_| panic!("a monitor closure that panics"));
+    }
+
+    /// Traps exits with a closure that panics, as a bug in user code would.
+    #[call]
+    fn trap_with_a_panicking_closure(&mut self, cx: &mut Context<Self>) {
+        cx.trap_exits(|_| panic!("a trap closure that panics"));
+    }
+
     #[info]
     fn peer_exit(&mut self, exit: Exit) {
         self.exits.push(exit);
@@ -543,4 +555,52 @@ async fn exit_signals_and_downs_reach_a_full_bounded_mailbox() {
         trapper.downs().await.expect("downs"),
         vec![Down { id: monitor, server: watched.id(), reason: ExitReason::Shutdown }]
     );
+}
+
+/// Waits for `server`'s exit in a task of its own, which only a wake-up can finish.
+async fn exit_waiter(server: &PeerRef) -> tokio::task::JoinHandle<ExitReason> {
+    let waiter = tokio::spawn({
+        let server = server.clone();
+        async move { server.exited().await }
+    });
+    tokio::task::yield_now().await; // the waiter runs first, and waits for the exit
+    waiter
+}
+
+/// What `task` gives, if it is woken within 5 s (of the paused clock).
+async fn within_5s<T>(task: tokio::task::JoinHandle<T>) -> Option<T> {
+    tokio::time::timeout(Duration::from_secs(5), task).await.ok().map(|joined| joined.expect("the task"))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_monitor_closure_that_panics_does_not_cut_the_exit_announcement_short() {
+    let log = Log::default();
+    let watcher = peer("watcher", &log).await;
+    let target = peer("target", &log).await;
+    watcher.watch_with_a_panicking_closure(target.clone()).await.expect("watching");
+    // Both made after the monitor whose closure panics, so announced after it.
+    let down = tokio::spawn(target.monitor());
+    let exited = exit_waiter(&target).await;
+    target.stop_with(ExitReason::Shutdown);
+    assert_eq!(within_5s(down).await.map(|down| down.reason), Some(ExitReason::Shutdown));
+    assert_eq!(within_5s(exited).await, Some(ExitReason::Shutdown));
+    assert_eq!(watcher.ping().await.expect("the watcher is unaffected"), "watcher");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_trap_closure_that_panics_does_not_cut_the_exit_announcement_short() {
+    let log = Log::default();
+    let trapper = peer("trapper", &log).await;
+    let target = peer("target", &log).await;
+    trapper.trap_with_a_panicking_closure().await.expect("trapping");
+    trapper.link_to(target.clone()).await.expect("linked");
+    // Both made after the link, so announced after its exit signal.
+    let down = tokio::spawn(target.monitor());
+    let exited = exit_waiter(&target).await;
+    target.stop_with(ExitReason::error("crash"));
+    assert_eq!(within_5s(down).await.map(|down| down.reason), Some(ExitReason::error("crash")));
+    assert_eq!(within_5s(exited).await, Some(ExitReason::error("crash")));
+    // The trapping server lost that one exit message, and nothing else.
+    assert_eq!(trapper.ping().await.expect("the trapping server is alive"), "trapper");
+    assert_eq!(trapper.exits().await.expect("answers"), []);
 }

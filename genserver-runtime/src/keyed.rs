@@ -131,14 +131,10 @@ impl<K: Eq + Hash + Clone, V: Clone> Inner<K, V> {
     }
 }
 
-/// Calls a listener. A panic in it is logged and goes no further: listeners run inside
-/// a registration, an unregistration or a server's exit, which must complete (a panic
-/// there would leave the exit's DOWNs, exit signals and waiters unsent).
+/// Calls a listener. Listeners run inside a registration, an unregistration or a
+/// server's exit, which must complete: a panic in one is logged and drops only its event.
 fn call_listener<K, V>(listener: &Listener<K, V>, event: RegistryEvent<K, V>) {
-    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener(event))) {
-        let message = crate::run::panic_message(payload.as_ref());
-        tracing::error!(panic = %message, "a registry listener panicked; the event is dropped");
-    }
+    crate::process::contain_panic("a registry listener", || listener(event));
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -64,6 +64,18 @@ pub(crate) enum Tie {
     ExitWaiter(u64, Waker),
 }
 
+/// Runs `f`, a closure of the user's that the runtime calls while a server's exit is
+/// announced or a registration changes: a monitor's or a trap's closure, a registry
+/// listener. A panic in it is logged and goes no further, dropping only what `f` was to
+/// deliver: the exit must still be announced in full (its DOWNs, exit signals and
+/// waiters), and a registration must complete.
+pub(crate) fn contain_panic(what: &'static str, f: impl FnOnce()) {
+    if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        let message = crate::run::panic_message(payload.as_ref());
+        tracing::error!(panic = %message, "{what} panicked; what it was to deliver is dropped");
+    }
+}
+
 /// A fresh token naming a [`Tie::Cleanup`] or a [`Tie::ExitWaiter`], so that its owner
 /// can remove it again.
 pub(crate) fn next_cleanup_token() -> u64 {
@@ -287,9 +299,11 @@ impl Process {
                 }
                 // Taken out, leaving a tie that does nothing in its place.
                 match std::mem::replace(tie, Tie::Kill(ExitReason::Normal)) {
-                    Tie::Watcher(watcher) => watcher.fire(self.id, reason.clone()),
+                    Tie::Watcher(watcher) => {
+                        contain_panic("a monitor's closure", || watcher.fire(self.id, reason.clone()));
+                    }
                     Tie::Watching(watching) => watching.cancel(),
-                    Tie::Link(link) => link.signal(self.id, reason),
+                    Tie::Link(link) => contain_panic("a trap_exits closure", || link.signal(self.id, reason)),
                     Tie::Trap(_) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
                     Tie::Cleanup(_, cleanup) => cleanup(),
                 }
