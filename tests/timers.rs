@@ -43,6 +43,18 @@ impl Clock {
         cx.send_interval(period, ClockInfo::Tick {})
     }
 
+    /// Ticks every `period` through a closure that panics from its third tick on, as a
+    /// bug in user code would.
+    #[call]
+    fn tick_twice_then_panic(&mut self, period: Duration, cx: &mut Context<Self>) -> TimerRef {
+        let mut ticks = 0;
+        cx.send_interval_with(period, move || {
+            ticks += 1;
+            assert!(ticks <= 2, "the closure of an interval panics");
+            ClockInfo::Tick {}
+        })
+    }
+
     /// Sets an interval, then works for `work` (on the clock) before returning.
     #[call]
     async fn tick_every_then_work(
@@ -432,4 +444,18 @@ async fn reply_continue_runs_after_the_reply_and_before_the_next_message() {
         pipeline.log().await,
         Ok(vec!["init".into(), "cast from init".into(), "continue y".into(), "queued after the call".into()])
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interval_whose_closure_panics_ends_and_says_so() {
+    let (clock, mut reports) = start_clock(None).await;
+    let start = Instant::now();
+    let timer = clock.tick_twice_then_panic(Duration::from_millis(100)).await.expect("set");
+    assert_eq!(reports.recv().await, Some(("tick", start + Duration::from_millis(100))));
+    assert_eq!(reports.recv().await, Some(("tick", start + Duration::from_millis(200))));
+    run_past_every_deadline(&clock).await;
+    // The third tick's closure panicked in the timer task: the timer has ended, and the
+    // server, unharmed, got no third tick.
+    assert_eq!((timer.remaining(), timer.cancel()), (None, None));
+    assert!(reports.try_recv().is_err(), "no tick after the panic");
 }

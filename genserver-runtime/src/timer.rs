@@ -193,6 +193,9 @@ where
     let timer = TimerRef::new(next, server.shared.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
+        // However the task ends, the interval has ended with it, including when `make`,
+        // the user's closure, panics in the middle of a tick.
+        let _ended = EndsWithTask(handle.clone());
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(next) => {}
@@ -211,6 +214,16 @@ where
     });
     let _ = timer.inner.task.set(task.abort_handle());
     timer
+}
+
+/// Marks an interval timer as ended when its task ends, so that it no longer counts as
+/// set (`remaining` gives `None`) once no tick can follow.
+struct EndsWithTask(TimerRef);
+
+impl Drop for EndsWithTask {
+    fn drop(&mut self) {
+        self.0.inner.state.cancel();
+    }
 }
 
 /// How many times a task waiting on a server re-queues itself, giving the server turns
