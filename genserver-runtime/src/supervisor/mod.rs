@@ -62,7 +62,8 @@ pub enum AutoShutdown {
     Never,
     /// As soon as any significant child has exited.
     AnySignificant,
-    /// Once every significant child has exited.
+    /// Once every significant child has exited. A significant child whose restart failed
+    /// and is to be tried again still counts as there (OTP counts only running children).
     AllSignificant,
 }
 
