@@ -9,6 +9,8 @@ usage:
   bench all [options]      run every measurement in child processes and print the report
   bench run --contender C --scenario S [--threads N] [scale options]
                            one measurement in this process; prints one JSON line
+  bench ops --contender C --operation cast|call|lifecycle --count N
+                           N operations and nothing else, for callgrind (callgrind.sh)
 
 options of `all`:
   --runs N                 runs per (scenario, contender) (default 5)
@@ -167,6 +169,12 @@ pub struct RunArgs {
     pub params: Params,
 }
 
+pub struct OpsArgs {
+    pub variant: Variant,
+    pub operation: crate::harness::Operation,
+    pub count: u64,
+}
+
 pub struct AllArgs {
     pub runs: usize,
     pub write: bool,
@@ -180,6 +188,7 @@ pub struct AllArgs {
 
 pub enum Command {
     Run(RunArgs),
+    Ops(OpsArgs),
     All(AllArgs),
     Help,
 }
@@ -236,6 +245,32 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             let scenario = scenario.ok_or("run needs --scenario")?;
             Ok(Command::Run(RunArgs { variant, scenario, params }))
+        }
+        "ops" => {
+            let (mut variant, mut operation, mut count) = (None, None, None);
+            while let Some(option) = options.next() {
+                match option.as_str() {
+                    "--contender" => variant = Some(Variant::parse(&next_value(option, &mut options)?)?),
+                    "--operation" => {
+                        use crate::harness::Operation;
+                        operation = Some(match next_value(option, &mut options)?.as_str() {
+                            "cast" => Operation::Cast,
+                            "call" => Operation::Call,
+                            "lifecycle" => Operation::Lifecycle,
+                            other => {
+                                return Err(format!("--operation: `{other}` is not cast, call or lifecycle"));
+                            }
+                        })
+                    }
+                    "--count" => count = Some(number(option, next_value(option, &mut options)?)?),
+                    other => return Err(format!("unknown option `{other}` for `ops`")),
+                }
+            }
+            Ok(Command::Ops(OpsArgs {
+                variant: variant.ok_or("ops needs --contender")?,
+                operation: operation.ok_or("ops needs --operation")?,
+                count: count.ok_or("ops needs --count")?,
+            }))
         }
         "all" => {
             let mut all = AllArgs {

@@ -24,6 +24,20 @@ pub fn measure(variant: Variant, scenario: Scenario, params: Params) -> Outcome 
     }
 }
 
+/// `bench ops`: `count` operations on `variant`'s runtime, measuring nothing itself.
+pub fn run_operations(variant: Variant, operation: harness::Operation, count: u64) {
+    fn with<C: Contender>(variant: Variant, operation: harness::Operation, count: u64) {
+        Runtime::of(variant).run(harness::operations::<C>(operation, count));
+    }
+    match variant.contender {
+        ContenderId::Genserver => with::<GenServerContender>(variant, operation, count),
+        ContenderId::Floor => with::<Floor>(variant, operation, count),
+        ContenderId::Kameo => with::<Kameo>(variant, operation, count),
+        ContenderId::Ractor => with::<Ractor>(variant, operation, count),
+        ContenderId::Actix => with::<Actix>(variant, operation, count),
+    }
+}
+
 fn measure_with<C: Contender>(variant: Variant, scenario: Scenario, params: Params) -> Outcome {
     let runtime = Runtime::of(variant);
     match scenario {

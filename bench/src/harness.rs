@@ -374,3 +374,40 @@ pub fn mem_available_bytes() -> Option<u64> {
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
+
+/// What `bench ops` repeats, for counting instructions per operation with callgrind
+/// (`callgrind.sh`): no clock, only the work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Operation {
+    /// `count` casts `add(1)`, then one call that must read `count`.
+    Cast,
+    /// `count` sequential calls `get()`.
+    Call,
+    /// `count` times scenario D's unit: start, one call, stop and wait for the stop.
+    Lifecycle,
+}
+
+/// Runs `count` operations of one kind.
+pub async fn operations<C: Contender>(operation: Operation, count: u64) -> Outcome {
+    match operation {
+        Operation::Cast => {
+            let counter = C::start_counter(0).await;
+            for _ in 0..count {
+                counter.add(1).await;
+            }
+            assert_eq!(counter.get().await, count, "ops: every cast counted");
+        }
+        Operation::Call => {
+            let counter = C::start_counter(7).await;
+            for _ in 0..count {
+                assert_eq!(counter.get().await, 7, "ops: the call reads the state");
+            }
+        }
+        Operation::Lifecycle => {
+            for i in 0..count {
+                assert_eq!(C::lifecycle_once(i).await, i, "ops: the call reads the initial state");
+            }
+        }
+    }
+    Outcome::of(Vec::new())
+}

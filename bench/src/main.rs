@@ -35,6 +35,7 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        Ok(cli::Command::Ops(ops)) => driver::run_operations(ops.variant, ops.operation, ops.count),
         Ok(cli::Command::Help) => print!("{}", cli::USAGE),
         Err(error) => {
             eprintln!("bench: {error}\n\n{}", cli::USAGE);
