@@ -161,6 +161,17 @@ impl Supervisor {
         self.children.iter().position(|child| &*child.spec.id == id)
     }
 
+    /// The index of the child `id` if it is stopped, as `restart_child` and
+    /// `delete_child` require; otherwise OTP's error: not found, running or restarting.
+    fn stopped_child(&self, id: Arc<str>) -> Result<(usize, Arc<str>), SupervisorError> {
+        match self.position(&id) {
+            None => Err(SupervisorError::NotFound(id)),
+            Some(index) if self.children[index].process.is_some() => Err(SupervisorError::Running(id)),
+            Some(index) if self.children[index].restarting => Err(SupervisorError::Restarting(id)),
+            Some(index) => Ok((index, id)),
+        }
+    }
+
     fn add_child(&mut self, spec: ChildSpec, process: Option<ProcessRef>) {
         let key = self.next_key;
         self.next_key += 1;
@@ -406,13 +417,9 @@ impl Supervisor {
                 reply_to.reply(result);
             }
             Request::RestartChild(id, reply_to) => {
-                let result = match self.position(&id) {
-                    None => Err(SupervisorError::NotFound(id)),
-                    Some(index) if self.children[index].process.is_some() => {
-                        Err(SupervisorError::Running(id))
-                    }
-                    Some(index) if self.children[index].restarting => Err(SupervisorError::Restarting(id)),
-                    Some(index) => {
+                let result = match self.stopped_child(id) {
+                    Err(error) => Err(error),
+                    Ok((index, id)) => {
                         let spec = self.children[index].spec.clone();
                         match start_child(&spec, cx).await {
                             Ok(process) => {
@@ -426,17 +433,9 @@ impl Supervisor {
                 reply_to.reply(result);
             }
             Request::DeleteChild(id, reply_to) => {
-                let result = match self.position(&id) {
-                    None => Err(SupervisorError::NotFound(id)),
-                    Some(index) if self.children[index].process.is_some() => {
-                        Err(SupervisorError::Running(id))
-                    }
-                    Some(index) if self.children[index].restarting => Err(SupervisorError::Restarting(id)),
-                    Some(index) => {
-                        self.children.remove(index);
-                        Ok(())
-                    }
-                };
+                let result = self.stopped_child(id).map(|(index, _)| {
+                    self.children.remove(index);
+                });
                 reply_to.reply(result);
             }
         }
