@@ -242,16 +242,16 @@ impl<S: GenServer> Builder<S> {
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
         let current = || Current { id, control: control.clone() };
-        let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
+        let guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
         if S::INIT_IS_READY && init_timeout.is_none() {
             // `init` does its work when called: run it here, as the server (its task-local
             // identity and its span), and spawn only the loop. The start saves a round trip
             // to the new task; no init timeout can pass while it runs without awaiting.
-            let init = CURRENT.scope(current(), catch_panic(async { S::init(args, &mut guard.cx).await }));
-            let outcome = if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
-            return match init_result(outcome) {
-                Ok((state, action)) => {
-                    let running = Running { state, guard, action, last_message: "init" };
+            let init = CURRENT.scope(current(), init_server(guard, args));
+            let initialized =
+                if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
+            return match initialized {
+                Ok(running) => {
                     let task = spawn_server(CURRENT.scope(current(), serve_phase(running)), span);
                     shared.process.set_task(task.abort_handle());
                     // This start did not wait for anything: count it against the task's
@@ -260,10 +260,7 @@ impl<S: GenServer> Builder<S> {
                     tokio::task::consume_budget().await;
                     Ok((handle, shared))
                 }
-                Err(failure) => {
-                    CURRENT.sync_scope(current(), || span.in_scope(|| init_failed(&mut guard, &failure)));
-                    Err(failure.into_start_error())
-                }
+                Err(failure) => Err(failure.into_start_error()),
             };
         }
         let (ack, acked) = oneshot::channel();
@@ -323,26 +320,28 @@ where
     if span.is_disabled() { tokio::spawn(task) } else { tokio::spawn(task.instrument(span)) }
 }
 
-/// What `init` returned, or why there is no running server.
-fn init_result<S: GenServer>(
-    outcome: Result<InitOutcome<S>, Arc<str>>,
-) -> Result<(S, Action<S::Continue>), InitFailure> {
-    match outcome {
-        Ok(InitOutcome(InitAction::Ready(state, action))) => Ok((state, action)),
-        Ok(InitOutcome(InitAction::Stop(reason))) => Err(InitFailure::Stopped(reason)),
-        Ok(InitOutcome(InitAction::Ignore)) => Err(InitFailure::Ignored),
-        Err(message) => Err(InitFailure::Panicked(message)),
-    }
-}
-
-/// A failed `init`: the crash report if abnormal, then the exit, without `terminate`.
-/// The start returns only once the server is gone (OTP 26+).
-fn init_failed<S: GenServer>(guard: &mut ExitGuard<S>, failure: &InitFailure) {
+/// Runs `init`, as the server (the caller sets its task-local identity and span): the
+/// running server, or why there is none. A failed `init` is reported if abnormal and
+/// the server has exited, without `terminate`, by the time this returns, so that the
+/// start returns only once the server is gone (OTP 26+).
+async fn init_server<S: GenServer>(
+    mut guard: ExitGuard<S>,
+    args: S::Args,
+) -> Result<Running<S>, InitFailure> {
+    let failure = match catch_panic(async { S::init(args, &mut guard.cx).await }).await {
+        Ok(InitOutcome(InitAction::Ready(state, action))) => {
+            return Ok(Running { state, guard, action, last_message: "init" });
+        }
+        Ok(InitOutcome(InitAction::Stop(reason))) => InitFailure::Stopped(reason),
+        Ok(InitOutcome(InitAction::Ignore)) => InitFailure::Ignored,
+        Err(message) => InitFailure::Panicked(message),
+    };
     let reason = failure.exit_reason();
     if reason.is_abnormal() {
         crash_report(&reason, "init");
     }
     guard.finish(reason);
+    Err(failure)
 }
 
 pin_project_lite::pin_project! {
@@ -404,18 +403,16 @@ struct Running<S: GenServer> {
 
 /// Runs `init` and acknowledges the start; the server's state if it is to run.
 async fn init_phase<S: GenServer>(
-    mut guard: ExitGuard<S>,
+    guard: ExitGuard<S>,
     args: S::Args,
     ack: oneshot::Sender<Result<(), InitFailure>>,
 ) -> Option<Running<S>> {
-    let outcome = catch_panic(async { S::init(args, &mut guard.cx).await }).await;
-    match init_result(outcome) {
-        Ok((state, action)) => {
+    match init_server(guard, args).await {
+        Ok(running) => {
             let _ = ack.send(Ok(()));
-            Some(Running { state, guard, action, last_message: "init" })
+            Some(running)
         }
         Err(failure) => {
-            init_failed(&mut guard, &failure);
             let _ = ack.send(Err(failure));
             None
         }
