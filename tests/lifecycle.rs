@@ -5,29 +5,14 @@
 //! see whether `init` and `terminate` ran, and in which order with the replies.
 
 mod common;
-use common::poll_once;
+use common::{Log, poll_once};
 
 use std::future::IntoFuture;
-use std::sync::{Arc, Mutex};
 
 use genserver_runtime::prelude::*;
 use genserver_runtime::{StopError, whereis_id};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-
-/// What happened to a server, in order; shared between the test and the server.
-#[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<String>>>);
-
-impl Log {
-    fn push(&self, entry: impl Into<String>) {
-        self.0.lock().expect("log lock").push(entry.into());
-    }
-
-    fn entries(&self) -> Vec<String> {
-        self.0.lock().expect("log lock").clone()
-    }
-}
 
 /// Writes `entry` to the log when dropped.
 struct OnDrop(Log, &'static str);

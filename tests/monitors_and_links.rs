@@ -5,27 +5,11 @@
 //! Every wait is on an event (a reply, an exit); no test sleeps.
 
 mod common;
-use common::poll_once;
-
-use std::sync::{Arc, Mutex};
+use common::{Log, poll_once};
 
 use genserver_runtime::CastError;
 use genserver_runtime::prelude::*;
 use tokio::sync::oneshot;
-
-/// What happened to the servers of a test, in order.
-#[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<String>>>);
-
-impl Log {
-    fn push(&self, entry: impl Into<String>) {
-        self.0.lock().expect("log lock").push(entry.into());
-    }
-
-    fn entries(&self) -> Vec<String> {
-        self.0.lock().expect("log lock").clone()
-    }
-}
 
 /// A server that can watch, link with, trap and start others, and exit in every way.
 pub struct Peer {

@@ -6,30 +6,16 @@
 //! queued at the supervisor before `exited()` returns, so a call made after that is
 //! answered once the supervisor has handled the exit.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 mod common;
-use common::poll_once;
+use common::{Log, poll_once};
 
 use genserver_runtime::prelude::*;
 use genserver_runtime::{
     AutoShutdown, ChildCounts, ChildStartError, ChildType, DynamicSupervisor, DynamicSupervisorRef,
 };
 use tokio::sync::mpsc;
-
-/// What happened to the children of a test, in order.
-#[derive(Clone, Default)]
-pub struct Log(Arc<Mutex<Vec<String>>>);
-
-impl Log {
-    fn push(&self, entry: impl Into<String>) {
-        self.0.lock().expect("log lock").push(entry.into());
-    }
-
-    fn take(&self) -> Vec<String> {
-        std::mem::take(&mut *self.0.lock().expect("log lock"))
-    }
-}
 
 /// A child that logs its starts and terminates, and exits when told.
 pub struct Worker {
