@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
-use crate::process::Tie;
 use crate::{GenServer, ProcessRef, ServerRef};
 
 struct Member {
@@ -37,10 +36,10 @@ pub fn join<S: GenServer>(group: &str, server: &ServerRef<S>) -> bool {
     // the membership added below.
     let mut members = groups();
     let name = group.clone();
-    let cleanup = Box::new(move || {
+    let cleanup = move || {
         remove(&name, |member| member.token == token);
-    });
-    if server.add_tie(Tie::Cleanup(token, cleanup), |_| false).is_err() {
+    };
+    if !server.add_cleanup(token, cleanup) {
         return false;
     }
     members.entry(group).or_default().push(Member { process: server.to_ref(), token });
@@ -52,7 +51,7 @@ pub fn join<S: GenServer>(group: &str, server: &ServerRef<S>) -> bool {
 pub fn leave(group: &str, server: &crate::Process) -> bool {
     let id = server.id();
     let Some(token) = remove(group, |member| member.process.id() == id) else { return false };
-    drop(server.remove_tie(|tie| matches!(tie, Tie::Cleanup(tie_token, _) if *tie_token == token)));
+    server.remove_cleanup(token);
     true
 }
 

@@ -18,7 +18,6 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::process::Tie;
 use crate::{GenServer, Process, ProcessRef, ServerRef};
 
 /// Whether a key holds one server or many.
@@ -319,12 +318,12 @@ where
         // in place, then removes it.
         let weak: Weak<Inner<K, V>> = Arc::downgrade(&self.inner);
         let tie_key = key.clone();
-        let cleanup = Box::new(move || {
+        let cleanup = move || {
             if let Some(inner) = weak.upgrade() {
                 drop(inner.remove(&tie_key, token));
             }
-        });
-        if server.add_tie(Tie::Cleanup(token, cleanup), |_| false).is_err() {
+        };
+        if !server.add_cleanup(token, cleanup) {
             return Err(RegisterError::NoServer);
         }
         let process = server.to_ref();
@@ -356,7 +355,7 @@ where
             gone
         };
         for entry in &removed {
-            drop(server.remove_tie(|tie| matches!(tie, Tie::Cleanup(token, _) if *token == entry.token)));
+            server.remove_cleanup(entry.token);
         }
     }
 

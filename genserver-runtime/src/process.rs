@@ -304,8 +304,8 @@ impl Process {
                     }
                     Tie::Watching(watching) => watching.cancel(),
                     Tie::Link(link) => contain_panic("a trap_exits closure", || link.signal(self.id, reason)),
-                    Tie::Trap(_) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
-                    Tie::Cleanup(_, cleanup) => cleanup(),
+                    // Cleanups ran above; waiters are woken below.
+                    Tie::Trap(_) | Tie::Kill(_) | Tie::ExitWaiter(..) | Tie::Cleanup(..) => {}
                 }
             }
             // Last: whoever waited for the exit finds the DOWNs and exit signals sent.
@@ -339,6 +339,19 @@ impl Process {
             ties.push(tie);
         }
         Ok(())
+    }
+
+    /// Runs `cleanup` as the server exits, before the exit is announced (removing a
+    /// registry entry or a group membership). `token` names it for
+    /// [`remove_cleanup`](Self::remove_cleanup). `false`, with `cleanup` dropped unrun, if
+    /// the server has exited.
+    pub(crate) fn add_cleanup(&self, token: u64, cleanup: impl FnOnce() + Send + 'static) -> bool {
+        self.add_tie(Tie::Cleanup(token, Box::new(cleanup)), |_| false).is_ok()
+    }
+
+    /// Removes the cleanup `token`, which will not run.
+    pub(crate) fn remove_cleanup(&self, token: u64) {
+        drop(self.remove_tie(|tie| matches!(tie, Tie::Cleanup(tie_token, _) if *tie_token == token)));
     }
 
     /// Removes and returns the first tie that matches. It is dropped by the caller, after
