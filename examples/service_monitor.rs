@@ -531,6 +531,20 @@ mod tests {
         monitor
     }
 
+    /// Starts a `check_now` in a task of its own and returns once the hanging endpoint
+    /// has its request, so the check is under way.
+    async fn check_until_it_hangs(
+        monitor: &ServiceMonitorRef,
+        services: &LocalServices,
+    ) -> tokio::task::JoinHandle<Result<Statuses, CallError>> {
+        let checking = tokio::spawn({
+            let monitor = monitor.clone();
+            async move { monitor.check_now().no_timeout().await }
+        });
+        services.hanging_requests_reach(1).await;
+        checking
+    }
+
     /// Checks now, and returns the report of `name` from the reply.
     async fn check(monitor: &ServiceMonitorRef, name: &str) -> ServiceReport {
         let statuses = monitor.check_now().await.expect("check_now answers");
@@ -682,11 +696,7 @@ mod tests {
     async fn the_monitor_answers_calls_while_a_check_hangs() {
         let services = LocalServices::start().await.expect("services start");
         let monitor = monitor(on_demand(Duration::from_secs(60)), &[("slow", services.hanging_url())]).await;
-        let checking = tokio::spawn({
-            let monitor = monitor.clone();
-            async move { monitor.check_now().no_timeout().await }
-        });
-        services.hanging_requests_reach(1).await;
+        let checking = check_until_it_hangs(&monitor, &services).await;
         // The check hangs for a minute; the monitor answers at once anyway.
         let statuses = monitor.get_status().timeout(Duration::from_secs(1)).await.expect("answers at once");
         assert_eq!(statuses["slow"].status, ServiceStatus::Unknown);
@@ -715,11 +725,7 @@ mod tests {
             &[("slow", services.hanging_url()), ("api", services.healthy_url())],
         )
         .await;
-        let checking = tokio::spawn({
-            let monitor = monitor.clone();
-            async move { monitor.check_now().no_timeout().await }
-        });
-        services.hanging_requests_reach(1).await;
+        let checking = check_until_it_hangs(&monitor, &services).await;
         assert_eq!(monitor.remove_service("slow".into()).await.expect("answers"), Ok(()));
         // The round no longer waits for the removed service.
         let statuses = checking.await.expect("the task ran").expect("check_now answers");
@@ -783,11 +789,7 @@ mod tests {
     async fn stopping_the_monitor_cancels_its_checks() {
         let services = LocalServices::start().await.expect("services start");
         let monitor = monitor(on_demand(Duration::from_secs(60)), &[("slow", services.hanging_url())]).await;
-        let checking = tokio::spawn({
-            let monitor = monitor.clone();
-            async move { monitor.check_now().no_timeout().await }
-        });
-        services.hanging_requests_reach(1).await;
+        let checking = check_until_it_hangs(&monitor, &services).await;
         monitor.stop(ExitReason::Shutdown, Duration::from_secs(1)).await.expect("stops at once");
         services.hanging_abandoned_reach(1).await;
         let waiter = checking.await.expect("the task ran");
