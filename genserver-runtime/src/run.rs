@@ -44,15 +44,9 @@ impl<S: GenServer> ExitGuard<S> {
         &self.cx.me.shared
     }
 
-    /// The next mailbox entry; `None` once the mailbox is closed. A DOWN whose monitor
-    /// was removed after it was queued is dropped here, as if it never came.
+    /// The next mailbox entry; `None` once the mailbox is closed.
     fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Envelope<S>>> {
-        loop {
-            match std::task::ready!(self.mailbox.poll_recv(&self.cx.me.shared.mailbox, cx)) {
-                Some(Envelope::Down(monitor, _)) if !self.cx.process().take_watching(monitor) => {}
-                next => return Poll::Ready(next),
-            }
-        }
+        self.mailbox.poll_recv(&self.cx.me.shared.mailbox, cx)
     }
 
     fn finish(&mut self, reason: ExitReason) {
@@ -499,10 +493,19 @@ async fn serve<S: GenServer>(running: &mut Running<S>) -> Stopping {
                 running.last_message = S::message_name(&msg);
                 running.state.handle(msg, &mut running.guard.cx).await
             }
-            // A DOWN reaches here only while its monitor is in place (see `poll_recv`).
-            Some(Envelope::Info(info) | Envelope::Down(_, info)) => {
+            Some(Envelope::Info(info)) => {
                 running.last_message = S::info_name(&info);
                 running.state.handle_info(info, &mut running.guard.cx).await
+            }
+            Some(Envelope::Down(monitor, info)) => {
+                if running.guard.cx.process().take_watching(monitor) {
+                    running.last_message = S::info_name(&info);
+                    running.state.handle_info(info, &mut running.guard.cx).await
+                } else {
+                    // Demonitored after the DOWN was queued: as if it never came (the
+                    // action stays, so an idle timeout starts over).
+                    continue;
+                }
             }
             Some(Envelope::Stop(reason)) => return (reason, None),
             // The mailbox is closed only once the server has exited.
