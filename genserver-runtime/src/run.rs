@@ -236,16 +236,17 @@ impl<S: GenServer> Builder<S> {
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
         let current = || Current { id, control: control.clone() };
-        let guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
+        let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
         if S::INIT_IS_READY && init_timeout.is_none() {
             // `init` does its work when called: run it here, as the server (its task-local
             // identity and its span), and spawn only the loop. The start saves a round trip
             // to the new task; no init timeout can pass while it runs without awaiting.
-            let init = CURRENT.scope(current(), init_server(guard, args));
+            let init = CURRENT.scope(current(), init_server(&mut guard, args));
             let initialized =
                 if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
             return match initialized {
-                Ok(running) => {
+                Ok((state, action)) => {
+                    let running = Running { state, guard, action, last_message: "init" };
                     let task = spawn_server(CURRENT.scope(current(), serve_phase(running)), span);
                     shared.process.set_task(task.abort_handle());
                     // This start did not wait for anything: count it against the task's
@@ -315,17 +316,15 @@ where
 }
 
 /// Runs `init`, as the server (the caller sets its task-local identity and span): the
-/// running server, or why there is none. A failed `init` is reported if abnormal and
+/// state and first action of the running server, or why there is none. A failed `init` is reported if abnormal and
 /// the server has exited, without `terminate`, by the time this returns, so that the
 /// start returns only once the server is gone (OTP 26+).
 async fn init_server<S: GenServer>(
-    mut guard: ExitGuard<S>,
+    guard: &mut ExitGuard<S>,
     args: S::Args,
-) -> Result<Running<S>, InitFailure> {
+) -> Result<(S, Action<S::Continue>), InitFailure> {
     let failure = match catch_panic(async { S::init(args, &mut guard.cx).await }).await {
-        Ok(InitOutcome(InitAction::Ready(state, action))) => {
-            return Ok(Running { state, guard, action, last_message: "init" });
-        }
+        Ok(InitOutcome(InitAction::Ready(state, action))) => return Ok((state, action)),
         Ok(InitOutcome(InitAction::Stop(reason))) => InitFailure::Stopped(reason),
         Ok(InitOutcome(InitAction::Ignore)) => InitFailure::Ignored,
         Err(message) => InitFailure::Panicked(message),
@@ -397,14 +396,14 @@ struct Running<S: GenServer> {
 
 /// Runs `init` and acknowledges the start; the server's state if it is to run.
 async fn init_phase<S: GenServer>(
-    guard: ExitGuard<S>,
+    mut guard: ExitGuard<S>,
     args: S::Args,
     ack: oneshot::Sender<Result<(), InitFailure>>,
 ) -> Option<Running<S>> {
-    match init_server(guard, args).await {
-        Ok(running) => {
+    match init_server(&mut guard, args).await {
+        Ok((state, action)) => {
             let _ = ack.send(Ok(()));
-            Some(running)
+            Some(Running { state, guard, action, last_message: "init" })
         }
         Err(failure) => {
             let _ = ack.send(Err(failure));
