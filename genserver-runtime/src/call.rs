@@ -125,7 +125,7 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
         let process: &'a crate::Process = this.server;
         let timeout = this.timeout;
         if let Some(msg) = this.msg.take() {
-            if crate::process::current_server() == Some(process.id()) {
+            if crate::process::is_current(process) {
                 return Poll::Ready(Err(CallError::CallingSelf));
             }
             if !process.is_alive() {

@@ -15,8 +15,9 @@
 //! - the server takes the whole queue in one swap and handles that batch without
 //!   touching the lock again, so a busy server pays for one lock and no wake per batch,
 //!   not per message. The two buffers trade places, so after warm-up nothing allocates.
+//!   They are plain `Vec`s (a word smaller than a `VecDeque`, in the shared part and in
+//!   the task): the server reverses a batch once and then pops it from the end.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -72,7 +73,7 @@ struct QueueState<S: GenServer> {
     /// at a time (calls, a stop) never allocates a buffer. `None` means `entries` is empty.
     first: Option<Envelope<S>>,
     /// The entries after `first`, oldest first.
-    entries: VecDeque<Envelope<S>>,
+    entries: Vec<Envelope<S>>,
     /// The server's waker while it is parked on an empty queue.
     parked: Option<Waker>,
     closed: bool,
@@ -95,12 +96,7 @@ impl<S: GenServer> Queue<S> {
             })),
         };
         Queue {
-            state: Mutex::new(QueueState {
-                first: None,
-                entries: VecDeque::new(),
-                parked: None,
-                closed: false,
-            }),
+            state: Mutex::new(QueueState { first: None, entries: Vec::new(), parked: None, closed: false }),
             bound,
         }
     }
@@ -157,7 +153,7 @@ impl<S: GenServer> Queue<S> {
         if state.first.is_none() {
             state.first = Some(envelope);
         } else {
-            state.entries.push_back(envelope);
+            state.entries.push(envelope);
         }
         let parked = state.parked.take();
         drop(state);
@@ -172,12 +168,13 @@ impl<S: GenServer> Queue<S> {
 /// [`Queue`], which each method is given (the task reaches it through its own handle,
 /// so the receiver keeps no pointer of its own).
 pub(crate) struct Receiver<S: GenServer> {
-    batch: VecDeque<Envelope<S>>,
+    /// The entries taken, newest first: the next one is at the end.
+    batch: Vec<Envelope<S>>,
 }
 
 impl<S: GenServer> Receiver<S> {
     pub(crate) fn new() -> Self {
-        Receiver { batch: VecDeque::new() }
+        Receiver { batch: Vec::new() }
     }
 
     /// The next entry if there is one; otherwise registers to be woken by the next send.
@@ -201,13 +198,14 @@ impl<S: GenServer> Receiver<S> {
             // Take the whole queue: the rest of it is handled without the lock.
             std::mem::swap(&mut state.entries, &mut self.batch);
             drop(state);
+            self.batch.reverse();
             Poll::Ready(Some(self.taken(queue, first)))
         }
     }
 
     /// The next entry of the batch already taken, without waiting or locking.
     fn next_in_batch(&mut self, queue: &Queue<S>) -> Option<Envelope<S>> {
-        let next = self.batch.pop_front()?;
+        let next = self.batch.pop()?;
         Some(self.taken(queue, next))
     }
 

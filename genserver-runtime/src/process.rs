@@ -9,6 +9,7 @@
 //! sending side. The process reaches the typed mailbox (to queue a stop) through the
 //! [`Control`] trait object, so untyped code can stop any server.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -21,25 +22,80 @@ use tokio::task::AbortHandle;
 use crate::mailbox::{Envelope, Queue, SendError};
 use crate::{ExitReason, GenServer, ServerId, StopError, registry};
 
-tokio::task_local! {
-    /// The server whose task is running.
-    pub(crate) static CURRENT: Current;
+thread_local! {
+    /// The server being polled on this thread, if any: lent by [`AsServer`] for each
+    /// poll of a server's future.
+    static CURRENT: Cell<Option<Weak<dyn Control>>> = const { Cell::new(None) };
 }
 
-/// What a server's task knows about itself: its id, and its process for `start_link`.
-pub(crate) struct Current {
-    pub(crate) id: ServerId,
-    pub(crate) control: Weak<dyn Control>,
+pin_project_lite::pin_project! {
+    /// A future that runs as a server: while it is polled, the calling-self checks and
+    /// `start_link` see that server as the current one.
+    ///
+    /// What tokio's `task_local!` would do, in fewer bytes per server and less work per
+    /// poll: the identity is moved into the thread-local for the poll and back after it.
+    pub(crate) struct AsServer<F> {
+        me: Option<Weak<dyn Control>>,
+        #[pin]
+        future: F,
+    }
+}
+
+/// Runs `future` as the server whose process is `me`.
+pub(crate) fn as_server<F: Future>(me: Weak<dyn Control>, future: F) -> AsServer<F> {
+    AsServer { me: Some(me), future }
+}
+
+impl<F: Future> Future for AsServer<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        // Fails only while the thread is exiting: then the future runs without an identity.
+        let Ok(outer) = CURRENT.try_with(|current| current.replace(this.me.take())) else {
+            return this.future.poll(cx);
+        };
+        // Restored even if the poll panics, so that no other task inherits the identity.
+        let _restore = Restore { me: this.me, outer };
+        this.future.poll(cx)
+    }
+}
+
+/// Puts the outer identity back after a poll, and this server's back into its future.
+struct Restore<'a> {
+    me: &'a mut Option<Weak<dyn Control>>,
+    outer: Option<Weak<dyn Control>>,
+}
+
+impl Drop for Restore<'_> {
+    fn drop(&mut self) {
+        if let Ok(mine) = CURRENT.try_with(|current| current.replace(self.outer.take())) {
+            *self.me = mine;
+        }
+    }
+}
+
+/// Reads the current server's identity without taking it.
+fn with_current<R>(read: impl FnOnce(Option<&Weak<dyn Control>>) -> R) -> R {
+    let me = CURRENT.try_with(Cell::take).ok().flatten();
+    let result = read(me.as_ref());
+    let _ = CURRENT.try_with(|current| current.set(me));
+    result
+}
+
+/// `true` when this code runs in the task of the server whose process is `process`.
+pub(crate) fn is_current(process: &Process) -> bool {
+    with_current(|me| me.is_some_and(|me| Weak::ptr_eq(me, &process.control)))
 }
 
 /// The server whose task is running this code, if any.
 pub(crate) fn current_server() -> Option<ServerId> {
-    CURRENT.try_with(|current| current.id).ok()
+    current_process().map(|process| process.process().id())
 }
 
 /// The process of the server whose task is running this code, if any.
 pub(crate) fn current_process() -> Option<Arc<dyn Control>> {
-    CURRENT.try_with(|current| current.control.upgrade()).ok().flatten()
+    with_current(|me| me.and_then(Weak::upgrade))
 }
 
 /// One tie between this server and another party, kept in [`Process`]'s one list.
@@ -195,7 +251,7 @@ impl Process {
     /// server's `terminate` runs. On timeout the server is left running, and stops once
     /// it reaches the request.
     pub async fn stop(&self, reason: ExitReason, timeout: Duration) -> Result<(), StopError> {
-        if current_server() == Some(self.id) {
+        if is_current(self) {
             return Err(StopError::CallingSelf);
         }
         let control = match self.control.upgrade() {

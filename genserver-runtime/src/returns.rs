@@ -55,8 +55,30 @@ pub(crate) enum Action<C> {
     Continue(C),
     /// Wait for the next message; the server is idle for long (a memory hint).
     Hibernate,
-    /// Stop with this reason: run terminate, then exit.
-    Stop(ExitReason),
+    /// Stop: run terminate, then exit. Boxed because stops are rare: every other action
+    /// then fits in 16 bytes, which keeps the server's task small.
+    Stop(Box<Stop>),
+}
+
+/// Why a server stops, and what runs once its `terminate` has.
+pub(crate) struct Stop {
+    pub(crate) reason: ExitReason,
+    /// Runs after `terminate`: the reply of a `Reply::stop`.
+    pub(crate) after_terminate: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl Stop {
+    /// A stop with `reason` and nothing to run after `terminate`. Boxed: the server's task
+    /// keeps it while `terminate` runs, and a pointer keeps the task small.
+    pub(crate) fn new(reason: ExitReason) -> Box<Self> {
+        Box::new(Stop { reason, after_terminate: None })
+    }
+}
+
+impl<C> Action<C> {
+    pub(crate) fn stop(reason: ExitReason) -> Self {
+        Action::Stop(Stop::new(reason))
+    }
 }
 
 impl<C> Action<C> {
@@ -66,7 +88,7 @@ impl<C> Action<C> {
             Action::Timeout(after) => Action::Timeout(after),
             Action::Continue(value) => Action::Continue(f(value)),
             Action::Hibernate => Action::Hibernate,
-            Action::Stop(reason) => Action::Stop(reason),
+            Action::Stop(stop) => Action::Stop(stop),
         }
     }
 }
@@ -104,7 +126,7 @@ impl<C> NoReply<C> {
 
     /// Stop the server with `reason`: `terminate` runs, then it exits (`{:stop, why, s}`).
     pub fn stop(reason: ExitReason) -> Self {
-        NoReply(Action::Stop(reason))
+        NoReply(Action::stop(reason))
     }
 }
 
@@ -128,7 +150,7 @@ impl<R, C> Reply<R, C> {
     /// Reply `value`, then stop with `reason`. `terminate` runs first and the reply is
     /// sent just before the server exits (`{:stop, why, r, s}`).
     pub fn stop(reason: ExitReason, value: R) -> Self {
-        Reply { value, action: Action::Stop(reason) }
+        Reply { value, action: Action::stop(reason) }
     }
 
     /// After replying, run the `#[timeout]` handler if no message arrives within `after`.
@@ -207,14 +229,17 @@ impl<S, C> Init<S, C> {
 /// Generated code produces it; users never need to name it.
 pub struct Flow<S: GenServer> {
     pub(crate) action: Action<S::Continue>,
-    /// Runs after `terminate`: the reply of a `Reply::stop`.
-    pub(crate) after_terminate: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl<S: GenServer> Flow<S> {
     /// Wait for the next message.
     pub fn proceed() -> Self {
-        Flow { action: Action::Proceed, after_terminate: None }
+        Flow { action: Action::Proceed }
+    }
+
+    /// Stop with `reason`.
+    pub(crate) fn stop(reason: ExitReason) -> Self {
+        Flow { action: Action::stop(reason) }
     }
 }
 
@@ -237,7 +262,7 @@ impl<S: GenServer> IntoFlow<S> for () {
 
 impl<S: GenServer, C: ContinueOf<S>> IntoFlow<S> for NoReply<C> {
     fn into_flow(self) -> Flow<S> {
-        Flow { action: self.0.map(C::into_continue), after_terminate: None }
+        Flow { action: self.0.map(C::into_continue) }
     }
 }
 
@@ -250,14 +275,12 @@ where
     C: ContinueOf<S>,
 {
     let Reply { value, action } = reply;
-    if let Action::Stop(reason) = action {
-        return Flow {
-            action: Action::Stop(reason),
-            after_terminate: Some(Box::new(move || reply_to.reply(value))),
-        };
+    if let Action::Stop(mut stop) = action {
+        stop.after_terminate = Some(Box::new(move || reply_to.reply(value)));
+        return Flow { action: Action::Stop(stop) };
     }
     reply_to.reply(value);
-    Flow { action: action.map(C::into_continue), after_terminate: None }
+    Flow { action: action.map(C::into_continue) }
 }
 
 /// What an `init` produced, type-erased for the server loop.

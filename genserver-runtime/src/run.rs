@@ -27,9 +27,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::mailbox::{Envelope, Queue, Receiver};
-use crate::process::{CURRENT, Current, Shared};
+use crate::process::{Shared, as_server};
 use crate::registry::{self, Taken};
-use crate::returns::{Action, InitAction};
+use crate::returns::{Action, InitAction, Stop};
 use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, Mailbox, ServerId, ServerRef, StartError};
 
 /// The server's own handle and the receiving end of its mailbox; publishes the server's
@@ -235,19 +235,18 @@ impl<S: GenServer> Builder<S> {
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
-        let current = || Current { id, control: control.clone() };
         let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
         if S::INIT_IS_READY && init_timeout.is_none() {
             // `init` does its work when called: run it here, as the server (its task-local
             // identity and its span), and spawn only the loop. The start saves a round trip
             // to the new task; no init timeout can pass while it runs without awaiting.
-            let init = CURRENT.scope(current(), init_server(&mut guard, args));
+            let init = as_server(control.clone(), init_server(&mut guard, args));
             let initialized =
                 if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
             return match initialized {
                 Ok((state, action)) => {
                     let running = Running { state, guard, action, last_message: "init" };
-                    let task = spawn_server(CURRENT.scope(current(), serve_phase(running)), span);
+                    let task = spawn_server(as_server(control, serve_phase(running)), span);
                     shared.process.set_task(task.abort_handle());
                     // This start did not wait for anything: count it against the task's
                     // cooperative budget, so that a loop of starts still yields now and
@@ -259,7 +258,7 @@ impl<S: GenServer> Builder<S> {
             };
         }
         let (ack, acked) = oneshot::channel();
-        let task = spawn_server(CURRENT.scope(current(), run::<S>(guard, args, ack)), span);
+        let task = spawn_server(as_server(control, run::<S>(guard, args, ack)), span);
         shared.process.set_task(task.abort_handle());
         let acked = match init_timeout {
             None => acked.await,
@@ -381,9 +380,6 @@ where
     }
 }
 
-/// Why the loop ended, and the deferred reply of a `Reply::stop` to send after `terminate`.
-type Stopping = (ExitReason, Option<Box<dyn FnOnce() + Send>>);
-
 /// What a server owns once `init` has succeeded.
 struct Running<S: GenServer> {
     state: S,
@@ -422,13 +418,17 @@ fn serve_phase<S: GenServer>(mut running: Running<S>) -> impl Future<Output = ()
         // wherever it happens, and costs nothing while no handler panics.
         // Handlers run their body when called (the macro returns a ready future), so the
         // call itself must happen inside the catch: hence the `async` blocks.
-        let served = catch_panic(serve(&mut running)).await;
-        let (reason, after_terminate) = served.unwrap_or_else(|message| (ExitReason::Panic(message), None));
-        let reason = match catch_panic(async {
-            running.state.terminate(&reason, &mut running.guard.cx).await
+        let stop = catch_panic(serve(&mut running))
+            .await
+            .unwrap_or_else(|message| Stop::new(ExitReason::Panic(message)));
+        let terminated = catch_panic(async {
+            // The whole of `running` borrowed once rather than two of its fields.
+            let running = &mut running;
+            running.state.terminate(&stop.reason, &mut running.guard.cx).await
         })
-        .await
-        {
+        .await;
+        let Stop { reason, after_terminate } = *stop;
+        let reason = match terminated {
             Ok(()) => reason,
             Err(message) => ExitReason::Panic(message),
         };
@@ -445,115 +445,194 @@ fn serve_phase<S: GenServer>(mut running: Running<S>) -> impl Future<Output = ()
     }
 }
 
+/// A handler to run, with what it is given.
+enum Handle<S: GenServer> {
+    Msg(S::Msg),
+    Info(S::Info),
+    Continue(S::Continue),
+    Timeout,
+}
+
 /// The loop: handles messages until a handler stops the server or a stop request
 /// arrives. Returns the exit reason and the deferred reply of a `Reply::stop`.
 ///
-/// Everything it keeps between messages lives in `running`, so that the loop's own
-/// future holds little more than the handler being awaited.
-async fn serve<S: GenServer>(running: &mut Running<S>) -> Stopping {
-    loop {
-        let next = match &running.action {
-            Action::Stop(_) | Action::Continue(_) => {
-                match std::mem::replace(&mut running.action, Action::Proceed) {
-                    Action::Stop(reason) => return (reason, None),
-                    Action::Continue(value) => {
-                        running.last_message = "continue";
-                        let flow = running.state.handle_continue(value, &mut running.guard.cx).await;
-                        if let Some(stop) = running.follow(flow) {
-                            return stop;
-                        }
-                        continue;
-                    }
-                    _ => unreachable!("matched just above"),
-                }
-            }
-            // A batch already taken is handed out by the first poll, without locking.
-            Action::Proceed | Action::Hibernate => {
-                let guard = &mut running.guard;
-                std::future::poll_fn(|cx| guard.poll_recv(cx)).await
-            }
-            Action::Timeout(after) => {
-                let deadline = crate::timer::deadline_after(Instant::now(), *after);
-                match (RecvOrTimeout { mailbox: &mut running.guard, idle: None, deadline }).await {
-                    Some(next) => next,
-                    None => {
-                        running.last_message = "timeout";
-                        let flow = running.state.handle_timeout(&mut running.guard.cx).await;
-                        if let Some(stop) = running.follow(flow) {
-                            return stop;
-                        }
-                        continue;
-                    }
-                }
-            }
-        };
-        let flow = match next {
-            Some(Envelope::Msg(msg)) => {
-                running.last_message = S::message_name(&msg);
-                running.state.handle(msg, &mut running.guard.cx).await
-            }
-            Some(Envelope::Info(info)) => {
-                running.last_message = S::info_name(&info);
-                running.state.handle_info(info, &mut running.guard.cx).await
-            }
-            Some(Envelope::Down(monitor, info)) => {
-                if running.guard.cx.process().take_watching(monitor) {
-                    running.last_message = S::info_name(&info);
-                    running.state.handle_info(info, &mut running.guard.cx).await
-                } else {
-                    // Demonitored after the DOWN was queued: as if it never came (the
-                    // action stays, so an idle timeout starts over).
-                    continue;
-                }
-            }
-            Some(Envelope::Stop(reason)) => return (reason, None),
-            // The mailbox is closed only once the server has exited.
-            None => return (ExitReason::Normal, None),
-        };
-        if let Some(stop) = running.follow(flow) {
-            return stop;
+/// Everything it keeps between messages lives in `running`; across an await it holds
+/// only the wait for the next entry or the handler being run, because each step is
+/// decided by a plain function that takes its input whole. (A `match` that moved a
+/// message out of a local would keep that local in the task for the server's life.)
+#[allow(clippy::manual_async_fn)] // an `async fn` would keep `running` twice
+fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Stop>> + Send + '_ {
+    async move {
+        loop {
+            let handle = match running.next().await {
+                Ok(Some(handle)) => handle,
+                // A DOWN dropped by a demonitor: as if it never came (an idle timeout
+                // starts over).
+                Ok(None) => continue,
+                Err(stop) => return stop,
+            };
+            let flow = running.handle(handle).await;
+            running.action = flow.action;
         }
     }
 }
 
 impl<S: GenServer> Running<S> {
-    /// Takes a handler's flow: the exit reason and deferred reply if it stops the server,
-    /// otherwise `None` with the next action recorded.
-    #[inline(always)]
-    fn follow(&mut self, flow: Flow<S>) -> Option<Stopping> {
-        match flow.action {
-            Action::Stop(reason) => Some((reason, flow.after_terminate)),
-            // The common case: `action` is already `Proceed`, and stays.
-            Action::Proceed if matches!(self.action, Action::Proceed) => None,
-            action => {
-                self.action = action;
-                None
+    /// What to handle next, as the last action says: its continuation, or the next
+    /// mailbox entry, or its idle timeout.
+    fn next(&mut self) -> Next<'_, S> {
+        let idle = match self.action {
+            Action::Timeout(after) => Some(crate::timer::deadline_after(Instant::now(), after)),
+            _ => None,
+        };
+        Next { running: self, idle, timer: None }
+    }
+
+    /// A continuation to run or a stop the last action asked for, taking it; `None` when
+    /// the loop is to wait for the next entry.
+    fn continue_or_stop(&mut self) -> Option<Result<Handle<S>, Box<Stop>>> {
+        if let Action::Proceed | Action::Hibernate | Action::Timeout(_) = self.action {
+            return None;
+        }
+        match std::mem::replace(&mut self.action, Action::Proceed) {
+            Action::Continue(value) => Some(Ok(Handle::Continue(value))),
+            Action::Stop(stop) => Some(Err(stop)),
+            _ => unreachable!("waiting actions return above"),
+        }
+    }
+
+    /// What a wait for the next entry brought: the handler to run, `Ok(None)` for an
+    /// entry to skip, or the stop.
+    fn take(&mut self, received: Received<S>) -> Result<Option<Handle<S>>, Box<Stop>> {
+        let entry = match received {
+            Received::Entry(entry) => entry,
+            Received::IdleTimeout => {
+                self.action = Action::Proceed;
+                return Ok(Some(Handle::Timeout));
+            }
+        };
+        let handle = match entry {
+            Some(Envelope::Msg(msg)) => Handle::Msg(msg),
+            Some(Envelope::Info(info)) => Handle::Info(info),
+            Some(Envelope::Down(monitor, info)) => {
+                if !self.guard.cx.process().take_watching(monitor) {
+                    // Demonitored after the DOWN was queued; the action stays.
+                    return Ok(None);
+                }
+                Handle::Info(info)
+            }
+            Some(Envelope::Stop(reason)) => return Err(Stop::new(reason)),
+            // The mailbox is closed only once the server has exited.
+            None => return Err(Stop::new(ExitReason::Normal)),
+        };
+        self.action = Action::Proceed;
+        Ok(Some(handle))
+    }
+
+    /// Starts the handler for `handle`, noting its name for the crash report.
+    fn handle(
+        &mut self,
+        handle: Handle<S>,
+    ) -> Handler<
+        impl Future<Output = Flow<S>> + Send + '_,
+        impl Future<Output = Flow<S>> + Send + '_,
+        impl Future<Output = Flow<S>> + Send + '_,
+        impl Future<Output = Flow<S>> + Send + '_,
+    > {
+        let Running { state, guard, last_message, .. } = self;
+        let cx = &mut guard.cx;
+        match handle {
+            Handle::Msg(msg) => {
+                *last_message = S::message_name(&msg);
+                Handler::Msg { future: state.handle(msg, cx) }
+            }
+            Handle::Info(info) => {
+                *last_message = S::info_name(&info);
+                Handler::Info { future: state.handle_info(info, cx) }
+            }
+            Handle::Continue(value) => {
+                *last_message = "continue";
+                Handler::Continue { future: state.handle_continue(value, cx) }
+            }
+            Handle::Timeout => {
+                *last_message = "timeout";
+                Handler::Timeout { future: state.handle_timeout(cx) }
             }
         }
     }
 }
 
-/// Waits for the next mailbox entry or the idle timeout, whichever comes first; a
-/// message already queued wins over the timeout. `None` when the timeout passed.
-struct RecvOrTimeout<'a, S: GenServer> {
-    mailbox: &'a mut ExitGuard<S>,
-    /// Boxed, and made only if the mailbox is empty: a timer is large and most waits
-    /// have none, so it stays out of the task's own size.
-    idle: Option<Pin<Box<tokio::time::Sleep>>>,
-    deadline: Instant,
+pin_project_lite::pin_project! {
+    /// The future of whichever handler runs: one await point in the loop for all four.
+    #[project = HandlerProjection]
+    enum Handler<M, I, C, T> {
+        Msg { #[pin] future: M },
+        Info { #[pin] future: I },
+        Continue { #[pin] future: C },
+        Timeout { #[pin] future: T },
+    }
 }
 
-impl<S: GenServer> Future for RecvOrTimeout<'_, S> {
-    type Output = Option<Option<Envelope<S>>>;
+impl<M, I, C, T, O> Future for Handler<M, I, C, T>
+where
+    M: Future<Output = O>,
+    I: Future<Output = O>,
+    C: Future<Output = O>,
+    T: Future<Output = O>,
+{
+    type Output = O;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<O> {
+        match self.project() {
+            HandlerProjection::Msg { future } => future.poll(cx),
+            HandlerProjection::Info { future } => future.poll(cx),
+            HandlerProjection::Continue { future } => future.poll(cx),
+            HandlerProjection::Timeout { future } => future.poll(cx),
+        }
+    }
+}
+
+/// What a wait for the next mailbox entry ends with.
+enum Received<S: GenServer> {
+    /// The next entry; `None` once the mailbox is closed.
+    Entry(Option<Envelope<S>>),
+    /// The idle timeout passed first.
+    IdleTimeout,
+}
+
+/// The future of [`Running::next`]: the handler to run next, `Ok(None)` for an entry to
+/// skip, or the stop. A mailbox entry already queued wins over the idle timeout.
+///
+/// Written out rather than `async`, so that the loop keeps only these few words while it
+/// waits.
+struct Next<'a, S: GenServer> {
+    running: &'a mut Running<S>,
+    /// When the idle timeout passes, if the last action set one.
+    idle: Option<Instant>,
+    /// The idle timeout's timer, boxed and made only once the mailbox is found empty: a
+    /// timer is large and most waits have none.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S: GenServer> Future for Next<'_, S> {
+    type Output = Result<Option<Handle<S>>, Box<Stop>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        if let Poll::Ready(next) = this.mailbox.poll_recv(cx) {
-            return Poll::Ready(Some(next));
+        if let Some(next) = this.running.continue_or_stop() {
+            return Poll::Ready(next.map(Some));
         }
-        let deadline = this.deadline;
-        let idle = this.idle.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
-        idle.as_mut().poll(cx).map(|()| None)
+        // A batch already taken is handed out without locking.
+        let received = match this.running.guard.poll_recv(cx) {
+            Poll::Ready(entry) => Received::Entry(entry),
+            Poll::Pending => {
+                let Some(deadline) = this.idle else { return Poll::Pending };
+                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                std::task::ready!(timer.as_mut().poll(cx));
+                Received::IdleTimeout
+            }
+        };
+        Poll::Ready(this.running.take(received))
     }
 }
 

@@ -18,7 +18,6 @@ use tokio::time::Instant;
 
 use super::{AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, Restart, Shutdown};
 use super::{Kind, Strategy, SupervisorBuilder, SupervisorError, SupervisorRef};
-use crate::returns::Action;
 use crate::{
     Context, Exit, ExitReason, Flow, GenServer, Init, InitOutcome, IntoInit, NoContinue, ProcessRef, ReplyTo,
     ServerId, StopError,
@@ -74,10 +73,6 @@ enum Info {
     Exit(Exit),
     /// Try again to restart the child with this key (OTP: `try_again_restart`).
     TryAgain(u64),
-}
-
-fn stop<S: GenServer>(reason: ExitReason) -> Flow<S> {
-    Flow { action: Action::Stop(reason), after_terminate: None }
 }
 
 /// Starts a child from inside the supervisor and links it. `Ok(None)` if it ignored its
@@ -285,7 +280,7 @@ impl Supervisor {
                 "supervisor report: reached_max_restart_intensity, shutting down"
             );
             // `terminate` stops the children.
-            return stop(ExitReason::Shutdown);
+            return Flow::stop(ExitReason::Shutdown);
         }
         let started = match self.strategy {
             Strategy::OneForOne => self.start_at(cx, index).await,
@@ -332,7 +327,7 @@ impl Supervisor {
         if significant && self.auto_shutdown_due() {
             tracing::info!(supervisor = %me, "supervisor report: auto_shutdown, a significant child exited");
             // `terminate` stops the other children.
-            return stop(ExitReason::Shutdown);
+            return Flow::stop(ExitReason::Shutdown);
         }
         Flow::proceed()
     }
@@ -567,7 +562,7 @@ impl GenServer for Supervisor {
                     Some(index) => self.child_exited(cx, index, reason).await,
                     // The parent exited, even normally: so does the supervisor, after its
                     // children (OTP: a gen_server stops on any exit signal from its parent).
-                    None if self.parent == Some(server) => stop(reason),
+                    None if self.parent == Some(server) => Flow::stop(reason),
                     // A child already stopped or replaced, or a server that linked itself
                     // to us.
                     None => Flow::proceed(),
