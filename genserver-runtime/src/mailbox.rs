@@ -179,10 +179,17 @@ impl<S: GenServer> Receiver<S> {
 
     /// The next entry if there is one; otherwise registers to be woken by the next send.
     /// `Ready(None)` once the mailbox is closed.
+    #[inline]
     pub(crate) fn poll_recv(&mut self, queue: &Queue<S>, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
         if let Some(next) = self.next_in_batch(queue) {
             return Poll::Ready(Some(next));
         }
+        self.poll_queue(queue, cx)
+    }
+
+    /// Takes what the queue holds, or registers to be woken by the next send.
+    #[inline(never)]
+    fn poll_queue(&mut self, queue: &Queue<S>, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
         {
             let mut state = queue.lock();
             let Some(first) = state.first.take() else {
