@@ -228,38 +228,34 @@ impl Drop for EndsWithTask {
 
 /// How many times a task waiting on a server re-queues itself, giving the server turns
 /// to act, before it arms a deadline's timer: a tokio timer costs more than a fast call
-/// or stop. On a current-thread runtime the server, woken by the request, runs within one
-/// turn; on a multi-thread one, tokio runs a task re-queued from its own poll up to three
-/// times in a row before others.
-fn turns_before_timer() -> usize {
-    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::CurrentThread) => 1,
-        _ => 4,
-    }
-}
+/// or stop. On a multi-thread runtime, tokio runs a task re-queued from its own poll up
+/// to three times in a row before others; on a current-thread one the server, woken by
+/// the request, runs within the first turn, and the reply ends the wait there. The same
+/// count serves both, so a call need not ask which runtime it is on (a clone of the
+/// runtime's handle each time).
+const TURNS_BEFORE_TIMER: usize = 4;
 
 /// The turns a task waiting on a server may still take before it arms a deadline's timer.
-pub(crate) struct Turns(Option<usize>);
+pub(crate) struct Turns(usize);
 
 impl Turns {
     pub(crate) const fn new() -> Self {
-        Turns(None)
+        Turns(TURNS_BEFORE_TIMER)
     }
 
     /// After a pending poll: re-queues the task and returns `true` while turns are left;
     /// `false` once it is time to arm the timer.
     pub(crate) fn requeue(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        let left = self.0.get_or_insert_with(turns_before_timer);
-        if *left == 0 {
+        if self.0 == 0 {
             return false;
         }
-        *left -= 1;
+        self.0 -= 1;
         cx.waker().wake_by_ref();
         true
     }
 }
 
-/// Polls `future`, re-queueing the task for [`turns_before_timer`] turns while it is
+/// Polls `future`, re-queueing the task for [`TURNS_BEFORE_TIMER`] turns while it is
 /// pending: its output if it finished within them.
 pub(crate) async fn ready_within_turns<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
     let mut turns = Turns::new();
