@@ -373,6 +373,9 @@ pub fn scale_section(records: &[Record], all: &AllArgs, context: &Context) -> St
 
 const RESULTS: (&str, &str) = ("<!-- results:begin -->", "<!-- results:end -->");
 const SCALE: (&str, &str) = ("<!-- scale:begin -->", "<!-- scale:end -->");
+/// The hand-written reading of the results (the targets, and what bounds the ones not
+/// met): never generated, always kept from the existing file.
+const ANALYSIS: (&str, &str) = ("<!-- analysis:begin -->", "<!-- analysis:end -->");
 
 /// Writes ../BENCHMARKS.md: the fixed text, plus the sections this invocation produced;
 /// a section it did not produce is kept from the existing file.
@@ -398,9 +401,10 @@ pub fn write_benchmarks_md(
             Scenario::G.title()
         )
     });
+    let analysis = keep(ANALYSIS).unwrap_or_else(|| "## Targets\n\nNot written yet.".into());
     let text = format!(
-        "{INTRO}\n{}\n{results}\n{}\n\n{}\n{scale}\n{}\n\n{NOTES}",
-        RESULTS.0, RESULTS.1, SCALE.0, SCALE.1
+        "{INTRO}\n{}\n{results}\n{}\n\n{}\n{scale}\n{}\n\n{NOTES}\n{}\n{analysis}\n{}\n\n{SCENARIOS}",
+        RESULTS.0, RESULTS.1, SCALE.0, SCALE.1, ANALYSIS.0, ANALYSIS.1
     );
     let path = path.canonicalize().unwrap_or(path);
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -466,7 +470,9 @@ const NOTES: &str = "\
   scenario run one after another, and the first contender rotates from run to run, so
   drift affects all of them alike. Other work on the machine (compilation) can add
   noise; the min – max columns show how much.
+";
 
+const SCENARIOS: &str = "\
 ## Scenarios
 
 - **A**: one producer casts `add(1)` 1,000,000 times, then one call `get()` must
