@@ -481,11 +481,7 @@ impl<S: GenServer> Running<S> {
     /// What to handle next, as the last action says: its continuation, or the next
     /// mailbox entry, or its idle timeout.
     fn next(&mut self) -> Next<'_, S> {
-        let idle = match self.action {
-            Action::Timeout(after) => Some(crate::timer::deadline_after(Instant::now(), after)),
-            _ => None,
-        };
-        Next { running: self, idle, timer: None }
+        Next { running: self, timer: None }
     }
 
     /// A continuation to run or a stop the last action asked for, taking it; `None` when
@@ -607,10 +603,9 @@ enum Received<S: GenServer> {
 /// waits.
 struct Next<'a, S: GenServer> {
     running: &'a mut Running<S>,
-    /// When the idle timeout passes, if the last action set one.
-    idle: Option<Instant>,
-    /// The idle timeout's timer, boxed and made only once the mailbox is found empty: a
-    /// timer is large and most waits have none.
+    /// The idle timeout's timer, if the last action set one: boxed, and made only when
+    /// the first poll finds the mailbox empty (the wait starts then), because a timer is
+    /// large and most waits have none.
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
@@ -626,8 +621,14 @@ impl<S: GenServer> Future for Next<'_, S> {
         let received = match this.running.guard.poll_recv(cx) {
             Poll::Ready(entry) => Received::Entry(entry),
             Poll::Pending => {
-                let Some(deadline) = this.idle else { return Poll::Pending };
-                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                let timer = match (&mut this.timer, &this.running.action) {
+                    (Some(timer), _) => timer,
+                    (timer, Action::Timeout(after)) => {
+                        let deadline = crate::timer::deadline_after(Instant::now(), *after);
+                        timer.insert(Box::pin(tokio::time::sleep_until(deadline)))
+                    }
+                    (None, _) => return Poll::Pending,
+                };
                 std::task::ready!(timer.as_mut().poll(cx));
                 Received::IdleTimeout
             }
