@@ -2,8 +2,9 @@
 //! no server, the server exiting during the call, a server calling itself. Late replies
 //! are dropped without harm.
 //!
-//! Every test runs on a paused clock: time only moves when every task is waiting, and
-//! then straight to the next timer, so durations are exact.
+//! Every test but the last runs on a paused clock: time only moves when every task is
+//! waiting, and then straight to the next timer, so durations are exact. The last runs
+//! on a multi-thread runtime, where a call that wakes the server first yields to it.
 
 mod common;
 use common::poll_once;
@@ -369,4 +370,21 @@ async fn concurrent_callers_each_get_their_own_reply() {
     for (n, caller) in (0..100).zip(callers) {
         assert_eq!(caller.await.expect("caller task"), Ok(n));
     }
+}
+
+/// On a multi-thread runtime a call that woke the parked server yields to it, instead of
+/// re-queueing itself ahead of it: every reply still arrives, and a call the server never
+/// answers still ends at its timeout, not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_multi_thread_runtime_calls_that_wake_the_server_are_answered_and_still_time_out() {
+    let desk = start_desk().await;
+    for n in 0..1_000 {
+        assert_eq!(desk.echo(n).await, Ok(n));
+    }
+    let timeout = Duration::from_millis(50);
+    let start = std::time::Instant::now();
+    assert_eq!(desk.hold().timeout(timeout).await, Err(CallError::Timeout(timeout)));
+    assert!(start.elapsed() >= timeout, "the call gave up after {:?}", start.elapsed());
+    // The held caller is gone: its reply comes back.
+    assert_eq!(desk.try_release(9).await, Ok(Some(Err(9))));
 }

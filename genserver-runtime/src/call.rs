@@ -132,7 +132,8 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
                 return Poll::Ready(Err(CallError::NoServer));
             }
             match this.server.mailbox().push(Envelope::Msg(msg)) {
-                Ok(()) => {}
+                Ok(true) => this.turns.woke_server(),
+                Ok(false) => {}
                 Err((SendError::Closed, _)) => return Poll::Ready(Err(exited_or_gone(process))),
                 Err((SendError::Full, envelope)) => {
                     let pending = this.pending.take().expect("a call's reply channel");

@@ -108,7 +108,7 @@ impl<S: GenServer> Queue<S> {
 
     /// Queues without waiting.
     pub(crate) fn try_send(&self, envelope: Envelope<S>) -> Result<(), SendError> {
-        self.push(envelope).map_err(|(error, _)| error)
+        self.push(envelope).map(drop).map_err(|(error, _)| error)
     }
 
     /// Queues, waiting for room in a bounded mailbox.
@@ -121,7 +121,7 @@ impl<S: GenServer> Queue<S> {
             room.as_mut().enable();
             match self.push(envelope) {
                 Err((SendError::Full, returned)) => envelope = returned,
-                result => return result.map_err(|(error, _)| error),
+                result => return result.map(drop).map_err(|(error, _)| error),
             }
             room.await;
         }
@@ -134,12 +134,13 @@ impl<S: GenServer> Queue<S> {
         let _ = self.push_with(envelope, false);
     }
 
-    /// Queues without waiting; on failure, gives the entry back.
-    pub(crate) fn push(&self, envelope: Envelope<S>) -> Result<(), (SendError, Envelope<S>)> {
+    /// Queues without waiting; on failure, gives the entry back. `Ok(true)` when the server
+    /// was parked and this woke it.
+    pub(crate) fn push(&self, envelope: Envelope<S>) -> Result<bool, (SendError, Envelope<S>)> {
         self.push_with(envelope, true)
     }
 
-    fn push_with(&self, envelope: Envelope<S>, bounded: bool) -> Result<(), (SendError, Envelope<S>)> {
+    fn push_with(&self, envelope: Envelope<S>, bounded: bool) -> Result<bool, (SendError, Envelope<S>)> {
         let mut state = self.lock();
         if state.closed {
             return Err((SendError::Closed, envelope));
@@ -157,10 +158,11 @@ impl<S: GenServer> Queue<S> {
         }
         let parked = state.parked.take();
         drop(state);
+        let woke = parked.is_some();
         if let Some(server) = parked {
             server.wake();
         }
-        Ok(())
+        Ok(woke)
     }
 }
 

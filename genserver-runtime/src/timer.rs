@@ -231,32 +231,70 @@ impl Drop for EndsWithTask {
 /// or stop. On a multi-thread runtime, tokio runs a task re-queued from its own poll up
 /// to three times in a row before others; on a current-thread one the server, woken by
 /// the request, runs within the first turn, and the reply ends the wait there. The same
-/// count serves both, so a call need not ask which runtime it is on (a clone of the
-/// runtime's handle each time).
+/// count serves both, so a call need not ask which runtime it is on.
 const TURNS_BEFORE_TIMER: usize = 4;
 
 /// The turns a task waiting on a server may still take before it arms a deadline's timer.
-pub(crate) struct Turns(usize);
+///
+/// A request that woke a parked server on a multi-thread runtime first yields instead:
+/// tokio put the woken server in this worker's next-task slot, and a task that re-queues
+/// itself would take that slot back and run first, up to three times, while the server
+/// waits behind it. A yielded task waits until the worker has run what is queued (the
+/// server among it) or has nothing left to run, so the wait stays bounded.
+pub(crate) struct Turns {
+    left: usize,
+    yield_first: bool,
+}
 
 impl Turns {
     pub(crate) const fn new() -> Self {
-        Turns(TURNS_BEFORE_TIMER)
+        Turns { left: TURNS_BEFORE_TIMER, yield_first: false }
+    }
+
+    /// Records that the request this task waits on woke the server.
+    pub(crate) fn woke_server(&mut self) {
+        self.yield_first = true;
     }
 
     /// After a pending poll: re-queues the task and returns `true` while turns are left;
     /// `false` once it is time to arm the timer.
     pub(crate) fn requeue(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        if self.0 == 0 {
+        if std::mem::take(&mut self.yield_first) && on_multi_thread_runtime() {
+            // Polled once, `yield_now` asks the worker to wake this task later; that is
+            // all it does.
+            let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
+            return true;
+        }
+        if self.left == 0 {
             return false;
         }
-        self.0 -= 1;
+        self.left -= 1;
         cx.waker().wake_by_ref();
         true
     }
 }
 
-/// Polls `future`, re-queueing the task for [`TURNS_BEFORE_TIMER`] turns while it is
-/// pending: its output if it finished within them.
+/// `true` on a worker of a multi-thread runtime. Asked once per thread, because asking
+/// tokio clones its runtime handle: a thread that later runs a runtime of the other
+/// flavor gets the first answer, which changes only how a wait spends its first turn.
+fn on_multi_thread_runtime() -> bool {
+    thread_local! {
+        static MULTI_THREAD: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+    }
+    MULTI_THREAD.with(|cached| {
+        if let Some(multi_thread) = cached.get() {
+            return multi_thread;
+        }
+        let flavor = tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor());
+        let multi_thread = matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread));
+        cached.set(Some(multi_thread));
+        multi_thread
+    })
+}
+
+/// Polls `future`, taking [`Turns`] while it is pending: its output if it finished
+/// within them. (A stop does not yield first even when it woke the server: measured, its
+/// late wake-up cost more than the turns it saves.)
 pub(crate) async fn ready_within_turns<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
     let mut turns = Turns::new();
     std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
