@@ -237,8 +237,8 @@ impl<S: GenServer> Builder<S> {
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
         let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
         if S::INIT_IS_READY && init_timeout.is_none() {
-            // `init` does its work when called: run it here, as the server (its task-local
-            // identity and its span), and spawn only the loop. The start saves a round trip
+            // `init` does its work when called: run it here, as the server (its identity
+            // and its span), and spawn only the loop. The start saves a round trip
             // to the new task; no init timeout can pass while it runs without awaiting.
             let init = as_server(control.clone(), init_server(&mut guard, args));
             let initialized =
@@ -314,10 +314,10 @@ where
     if span.is_disabled() { tokio::spawn(task) } else { tokio::spawn(task.instrument(span)) }
 }
 
-/// Runs `init`, as the server (the caller sets its task-local identity and span): the
-/// state and first action of the running server, or why there is none. A failed `init` is reported if abnormal and
-/// the server has exited, without `terminate`, by the time this returns, so that the
-/// start returns only once the server is gone (OTP 26+).
+/// Runs `init`, as the server (the caller lends it its identity and span): the state
+/// and first action of the running server, or why there is none. A failed `init` is
+/// reported if abnormal, and the server has exited, without `terminate`, by the time
+/// this returns, so that the start returns only once the server is gone (OTP 26+).
 async fn init_server<S: GenServer>(
     guard: &mut ExitGuard<S>,
     args: S::Args,
