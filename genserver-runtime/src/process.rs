@@ -75,12 +75,17 @@ impl Drop for Restore<'_> {
     }
 }
 
-/// Reads the current server's identity without taking it.
-fn with_current<R>(read: impl FnOnce(Option<&Weak<dyn Control>>) -> R) -> R {
-    let me = CURRENT.try_with(Cell::take).ok().flatten();
-    let result = read(me.as_ref());
-    let _ = CURRENT.try_with(|current| current.set(me));
-    result
+/// Reads the current server's identity without taking it; `R::default()` while the
+/// thread is exiting.
+fn with_current<R: Default>(read: impl FnOnce(Option<&Weak<dyn Control>>) -> R) -> R {
+    CURRENT
+        .try_with(|current| {
+            let me = current.take();
+            let result = read(me.as_ref());
+            current.set(me);
+            result
+        })
+        .unwrap_or_default()
 }
 
 /// `true` when this code runs in the task of the server whose process is `process`.
