@@ -454,7 +454,7 @@ enum Handle<S: GenServer> {
 }
 
 /// The loop: handles messages until a handler stops the server or a stop request
-/// arrives. Returns the exit reason and the deferred reply of a `Reply::stop`.
+/// arrives. Returns the stop: its reason, and the deferred reply of a `Reply::stop`.
 ///
 /// Everything it keeps between messages lives in `running`; across an await it holds
 /// only the wait for the next entry or the handler being run, because each step is
