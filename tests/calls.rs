@@ -377,14 +377,18 @@ async fn concurrent_callers_each_get_their_own_reply() {
 /// answers still ends at its timeout, not before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_multi_thread_runtime_calls_that_wake_the_server_are_answered_and_still_time_out() {
-    let desk = start_desk().await;
-    for n in 0..1_000 {
-        assert_eq!(desk.echo(n).await, Ok(n));
-    }
-    let timeout = Duration::from_millis(50);
-    let start = std::time::Instant::now();
-    assert_eq!(desk.hold().timeout(timeout).await, Err(CallError::Timeout(timeout)));
-    assert!(start.elapsed() >= timeout, "the call gave up after {:?}", start.elapsed());
-    // The held caller is gone: its reply comes back.
-    assert_eq!(desk.try_release(9).await, Ok(Some(Err(9))));
+    // The client runs in a task, on a worker: the test's own body runs outside them.
+    let client = tokio::spawn(async {
+        let desk = start_desk().await;
+        for n in 0..1_000 {
+            assert_eq!(desk.echo(n).await, Ok(n));
+        }
+        let timeout = Duration::from_millis(50);
+        let start = std::time::Instant::now();
+        assert_eq!(desk.hold().timeout(timeout).await, Err(CallError::Timeout(timeout)));
+        assert!(start.elapsed() >= timeout, "the call gave up after {:?}", start.elapsed());
+        // The held caller is gone: its reply comes back.
+        assert_eq!(desk.try_release(9).await, Ok(Some(Err(9))));
+    });
+    client.await.expect("the client's assertions hold");
 }
