@@ -267,22 +267,34 @@ impl Process {
         // One deadline for the whole stop. Once the request is queued, or the mailbox
         // closed while it waited for room (the server exited meanwhile), the exit reason
         // says how the stop went.
-        let stopped = async {
-            // Boxed waiting only when a bounded mailbox is full.
-            if let Err(SendError::Full) = control.try_send_stop(reason.clone()) {
-                let _ = control.send_stop(reason.clone()).await;
+        let sent = control.try_send_stop(reason.clone());
+        // A server with nothing queued stops within a few turns of the scheduler: look
+        // for its exit at each of those turns, and only then register to be woken by it
+        // and arm the deadline's timer, which cost more than a quick stop.
+        let quick = match sent {
+            Err(SendError::Full) => None,
+            _ => {
+                crate::timer::ready_within_turns(std::pin::pin!(std::future::poll_fn(|_| {
+                    self.exit.get().map_or(Poll::Pending, |exit| Poll::Ready(exit.clone()))
+                })))
+                .await
             }
-            self.exited().await
         };
-        let mut stopped = std::pin::pin!(stopped);
-        // A server with nothing queued stops within a few turns of the scheduler: give it
-        // those before arming the deadline's timer.
-        let exit = match crate::timer::ready_within_turns(stopped.as_mut()).await {
+        let exit = match quick {
             Some(exit) => exit,
-            None => match tokio::time::timeout_at(deadline, stopped).await {
-                Ok(exit) => exit,
-                Err(_) => return Err(StopError::Timeout(timeout)),
-            },
+            None => {
+                let stopped = async {
+                    // Boxed waiting only when a bounded mailbox is full.
+                    if let Err(SendError::Full) = sent {
+                        let _ = control.send_stop(reason.clone()).await;
+                    }
+                    self.exited().await
+                };
+                match tokio::time::timeout_at(deadline, stopped).await {
+                    Ok(exit) => exit,
+                    Err(_) => return Err(StopError::Timeout(timeout)),
+                }
+            }
         };
         if exit == reason { Ok(()) } else { Err(StopError::ExitedWith(exit)) }
     }
