@@ -145,7 +145,18 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
             return slow.as_mut().poll(cx);
         }
         let pending = this.pending.as_mut().expect("a call polled after it completed");
-        match Pin::new(pending).poll(cx) {
+        // While the call re-queues itself, looking at the channel is enough: the task runs
+        // again anyway. Only a yield, or no timeout, needs the reply to wake it.
+        let received = if timeout.is_none() || this.turns.next_is_yield() {
+            Pin::new(pending).poll(cx).map_err(drop)
+        } else {
+            match pending.try_recv() {
+                Ok(reply) => Poll::Ready(Ok(reply)),
+                Err(oneshot::error::TryRecvError::Empty) => Poll::Pending,
+                Err(oneshot::error::TryRecvError::Closed) => Poll::Ready(Err(())),
+            }
+        };
+        match received {
             Poll::Ready(Ok(reply)) => {
                 this.pending = None;
                 return Poll::Ready(Ok(reply));
@@ -158,7 +169,6 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
                 this.slow = Some(Box::pin(exit_within(process, deadline_from_now(timeout), timeout)));
             }
             Poll::Pending => {
-                // The reply, once sent, wakes this task anyway.
                 if timeout.is_some() && this.turns.requeue(cx) {
                     return Poll::Pending;
                 }

@@ -256,6 +256,11 @@ impl Turns {
         self.yield_first = true;
     }
 
+    /// Whether the next turn is a yield, after which the task runs again only when woken.
+    pub(crate) fn next_is_yield(&self) -> bool {
+        self.yield_first && on_multi_thread_runtime()
+    }
+
     /// After a pending poll: re-queues the task and returns `true` while turns are left;
     /// `false` once it is time to arm the timer.
     pub(crate) fn requeue(&mut self, cx: &mut std::task::Context<'_>) -> bool {
