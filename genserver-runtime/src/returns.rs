@@ -79,9 +79,7 @@ impl<C> Action<C> {
     pub(crate) fn stop(reason: ExitReason) -> Self {
         Action::Stop(Stop::new(reason))
     }
-}
 
-impl<C> Action<C> {
     fn map<D>(self, f: impl FnOnce(C) -> D) -> Action<D> {
         match self {
             Action::Proceed => Action::Proceed,

@@ -251,20 +251,21 @@ impl Turns {
         Turns { left: TURNS_BEFORE_TIMER, yield_first: false }
     }
 
-    /// Records that the request this task waits on woke the server.
+    /// Records that the request this task waits on woke the server: on a multi-thread
+    /// runtime the first turn is then a yield.
     pub(crate) fn woke_server(&mut self) {
-        self.yield_first = true;
+        self.yield_first = on_multi_thread_runtime();
     }
 
     /// Whether the next turn is a yield, after which the task runs again only when woken.
     pub(crate) fn next_is_yield(&self) -> bool {
-        self.yield_first && on_multi_thread_runtime()
+        self.yield_first
     }
 
     /// After a pending poll: re-queues the task and returns `true` while turns are left;
     /// `false` once it is time to arm the timer.
     pub(crate) fn requeue(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        if std::mem::take(&mut self.yield_first) && on_multi_thread_runtime() {
+        if std::mem::take(&mut self.yield_first) {
             // Polled once, `yield_now` asks the worker to wake this task later; that is
             // all it does.
             let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
@@ -298,8 +299,7 @@ fn on_multi_thread_runtime() -> bool {
 }
 
 /// Polls `future`, taking [`Turns`] while it is pending: its output if it finished
-/// within them. (A stop does not yield first even when it woke the server: measured, its
-/// late wake-up cost more than the turns it saves.)
+/// within them.
 pub(crate) async fn ready_within_turns<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
     let mut turns = Turns::new();
     std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
