@@ -498,21 +498,19 @@ impl<S: GenServer> Running<S> {
     }
 
     /// What a wait for the next entry brought: the handler to run, `Ok(None)` for an
-    /// entry to skip, or the stop.
+    /// entry to skip, or the stop. The action is left as it is: the handler's return
+    /// replaces it, and a skipped entry keeps it (an idle timeout starts over).
     fn take(&mut self, received: Received<S>) -> Result<Option<Handle<S>>, Box<Stop>> {
         let entry = match received {
             Received::Entry(entry) => entry,
-            Received::IdleTimeout => {
-                self.action = Action::Proceed;
-                return Ok(Some(Handle::Timeout));
-            }
+            Received::IdleTimeout => return Ok(Some(Handle::Timeout)),
         };
         let handle = match entry {
             Some(Envelope::Msg(msg)) => Handle::Msg(msg),
             Some(Envelope::Info(info)) => Handle::Info(info),
             Some(Envelope::Down(monitor, info)) => {
                 if !self.guard.cx.process().take_watching(monitor) {
-                    // Demonitored after the DOWN was queued; the action stays.
+                    // Demonitored after the DOWN was queued.
                     return Ok(None);
                 }
                 Handle::Info(info)
@@ -521,7 +519,6 @@ impl<S: GenServer> Running<S> {
             // The mailbox is closed only once the server has exited.
             None => return Err(Stop::new(ExitReason::Normal)),
         };
-        self.action = Action::Proceed;
         Ok(Some(handle))
     }
 
