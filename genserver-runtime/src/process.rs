@@ -354,39 +354,26 @@ impl Process {
             // Once the reason is set no tie can be added (see `add_tie`), so this list is
             // the last one.
             let mut ties = std::mem::take(&mut *self.ties());
-            // The cleanups first, in order, whenever they were added: a monitor or a link
-            // made before a registration must not announce the exit while the entry is
-            // still there.
-            let mut index = 0;
-            while index < ties.len() {
-                if matches!(ties[index], Tie::Cleanup(..)) {
-                    if let Tie::Cleanup(_, cleanup) = ties.remove(index) {
-                        cleanup();
-                    }
-                } else {
-                    index += 1;
-                }
-            }
+            // The cleanups first, whenever they were added: a monitor or a link made
+            // before a registration must not announce the exit while the entry is still
+            // there. Then the DOWNs and exit signals; last, the tasks waiting for the exit,
+            // which find them sent. A stable sort keeps each group in the order it came.
+            ties.sort_by_key(|tie| match tie {
+                Tie::Cleanup(..) => 0,
+                Tie::ExitWaiter(..) => 2,
+                _ => 1,
+            });
             let reason = self.exit.get().expect("just set");
-            for tie in ties.iter_mut() {
-                if matches!(tie, Tie::ExitWaiter(..)) {
-                    continue;
-                }
-                // Taken out, leaving a tie that does nothing in its place.
-                match std::mem::replace(tie, Tie::Kill(ExitReason::Normal)) {
+            for tie in ties {
+                match tie {
+                    Tie::Cleanup(_, cleanup) => cleanup(),
                     Tie::Watcher(watcher) => {
                         contain_panic("a monitor's closure", || watcher.fire(self.id, reason.clone()));
                     }
                     Tie::Watching(watching) => watching.cancel(),
                     Tie::Link(link) => contain_panic("a trap_exits closure", || link.signal(self.id, reason)),
-                    // Cleanups ran above; waiters are woken below.
-                    Tie::Trap(_) | Tie::Kill(_) | Tie::ExitWaiter(..) | Tie::Cleanup(..) => {}
-                }
-            }
-            // Last: whoever waited for the exit finds the DOWNs and exit signals sent.
-            for tie in ties {
-                if let Tie::ExitWaiter(_, waiter) = tie {
-                    waiter.wake();
+                    Tie::ExitWaiter(_, waiter) => waiter.wake(),
+                    Tie::Trap(_) | Tie::Kill(_) => {}
                 }
             }
         }
