@@ -174,6 +174,21 @@ pub(crate) struct Receiver<S: GenServer> {
     batch: Vec<Envelope<S>>,
 }
 
+/// Counts an entry the server takes out of a bounded mailbox, making room for a waiting
+/// sender.
+fn count_out<S: GenServer>(queue: &Queue<S>) {
+    if let Some(bound) = &queue.bound {
+        bound.queued.fetch_sub(1, Ordering::AcqRel);
+        bound.room.notify_one();
+    }
+}
+
+/// `entry`, counted out of a bounded mailbox.
+fn taken<S: GenServer>(queue: &Queue<S>, entry: Envelope<S>) -> Envelope<S> {
+    count_out(queue);
+    entry
+}
+
 impl<S: GenServer> Receiver<S> {
     pub(crate) fn new() -> Self {
         Receiver { batch: Vec::new() }
@@ -208,23 +223,19 @@ impl<S: GenServer> Receiver<S> {
             std::mem::swap(&mut state.entries, &mut self.batch);
             drop(state);
             self.batch.reverse();
-            Poll::Ready(Some(self.taken(queue, first)))
+            Poll::Ready(Some(taken(queue, first)))
         }
     }
 
     /// The next entry of the batch already taken, without waiting or locking.
     fn next_in_batch(&mut self, queue: &Queue<S>) -> Option<Envelope<S>> {
-        let next = self.batch.pop()?;
-        Some(self.taken(queue, next))
-    }
-
-    /// Counts `entry` out of a bounded mailbox, making room for a waiting sender.
-    fn taken(&self, queue: &Queue<S>, entry: Envelope<S>) -> Envelope<S> {
-        if let Some(bound) = &queue.bound {
-            bound.queued.fetch_sub(1, Ordering::AcqRel);
-            bound.room.notify_one();
+        if self.batch.is_empty() {
+            return None;
         }
-        entry
+        // Counted out before it is popped, so that the entry goes straight to the caller
+        // instead of waiting in memory across the notify (a copy the CPU then stalls on).
+        count_out(queue);
+        self.batch.pop()
     }
 
     /// Refuses further sends and drops everything still queued. Dropping a queued call
