@@ -280,9 +280,10 @@ impl Turns {
     }
 }
 
-/// `true` on a worker of a multi-thread runtime. Asked once per thread, because asking
-/// tokio clones its runtime handle: a thread that later runs a runtime of the other
-/// flavor gets the first answer, which changes only how a wait spends its first turn.
+/// `true` on a worker of a multi-thread runtime. Asked of tokio once per thread, because
+/// asking clones its runtime handle: a thread that later runs a runtime of the other
+/// flavor gets the first answer, which changes only how a wait spends its first turn. A
+/// thread outside any runtime is asked again next time.
 fn on_multi_thread_runtime() -> bool {
     thread_local! {
         static MULTI_THREAD: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
@@ -291,8 +292,8 @@ fn on_multi_thread_runtime() -> bool {
         if let Some(multi_thread) = cached.get() {
             return multi_thread;
         }
-        let flavor = tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor());
-        let multi_thread = matches!(flavor, Ok(tokio::runtime::RuntimeFlavor::MultiThread));
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return false };
+        let multi_thread = runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
         cached.set(Some(multi_thread));
         multi_thread
     })
