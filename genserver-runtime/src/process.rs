@@ -263,10 +263,8 @@ impl Process {
             Some(control) if self.is_alive() => control,
             _ => return Err(StopError::NoServer),
         };
-        let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
-        // One deadline for the whole stop. Once the request is queued, or the mailbox
-        // closed while it waited for room (the server exited meanwhile), the exit reason
-        // says how the stop went.
+        // Once the request is queued, or the mailbox closed while it waited for room (the
+        // server exited meanwhile), the exit reason says how the stop went.
         let sent = control.try_send_stop(reason.clone());
         // A server with nothing queued stops within a few turns of the scheduler: look
         // for its exit at each of those turns, and only then register to be woken by it
@@ -285,6 +283,10 @@ impl Process {
         let exit = match quick {
             Some(exit) => exit,
             None => {
+                // One deadline for the rest of the stop, room and exit alike. It leaves
+                // out the turns above (a few microseconds), so a quick stop never reads
+                // the clock.
+                let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
                 let stopped = async {
                     // Boxed waiting only when a bounded mailbox is full.
                     if let Err(SendError::Full) = sent {
