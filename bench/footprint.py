@@ -8,8 +8,13 @@ near the 32 KiB of a level-1 instruction cache means each operation evicts its o
 code; cachegrind then reports instruction-cache misses that the instruction count
 alone does not show.
 
-Usage (from bench/; needs valgrind and addr2line):
-    python3 footprint.py [--count N] [--operation OP] [--top K] CONTENDER ...
+With --atomics it counts, from the same profile, the atomic read-modify-write
+instructions (`lock`-prefixed, or `xchg` with memory) run per operation in the bench
+binary itself (libc's are left out), found by disassembling it with objdump; with --top
+it lists where they are.
+
+Usage (from bench/; needs valgrind, addr2line and, for --atomics, objdump):
+    python3 footprint.py [--count N] [--operation OP] [--top K] [--atomics] CONTENDER ...
 Defaults: N = 20000, OP = lifecycle, K = 0 (no per-function breakdown),
 contenders genserver-1t floor-1t.
 """
@@ -27,20 +32,30 @@ POSITION = re.compile(r"^(?:0x[0-9a-fA-F]+|[+-]\d+|[+-]0x[0-9a-fA-F]+|\*)")
 NAMED = re.compile(r"^(c?fn|ob|fl|fi|fe|cob|cfi|cfl)=\((\d+)\)(?: (.*))?$")
 
 
+SPACE = {"ob": "object", "cob": "object", "fn": "function", "cfn": "function"}
+
+
 def parse(path):
-    """Self cost per instruction address, and the function each address belongs to."""
-    names, cost, function_of = {}, collections.Counter(), {}
-    function, address, call_cost_next = None, 0, False
+    """Self cost per instruction, keyed by (object file, address), and the function each
+    instruction belongs to. Callgrind gives addresses relative to their object file, so
+    the object is part of the key; its name compression numbers objects, functions and
+    files separately."""
+    names = collections.defaultdict(dict)
+    cost, function_of = collections.Counter(), {}
+    obj, function, address, call_cost_next = None, None, 0, False
     with open(path) as profile:
         for raw in profile:
             line = raw.rstrip("\n")
             named = NAMED.match(line)
             if named:
                 kind, index, name = named.groups()
+                space = SPACE.get(kind, "file")
                 if name:
-                    names[index] = name
+                    names[space][index] = name
                 if kind == "fn":
-                    function = names.get(index, index)
+                    function = names[space].get(index, index)
+                elif kind == "ob":
+                    obj = names[space].get(index, index)
                 continue
             if line.startswith("calls="):
                 call_cost_next = True  # the next cost line is a call's inclusive cost
@@ -58,9 +73,20 @@ def parse(path):
                 call_cost_next = False
                 continue
             if len(fields) >= 3:
-                cost[address] += int(fields[2])
-                function_of[address] = function
+                cost[(obj, address)] += int(fields[2])
+                function_of[(obj, address)] = function
     return cost, function_of
+
+
+ATOMIC = re.compile(r"^\s*([0-9a-f]+):\s+(lock \S+.*|xchg\s+\S*\(.*)$")
+
+
+def atomic_instructions(binary):
+    """The addresses of the atomic read-modify-write instructions in `binary`, as objdump
+    and callgrind both give them: relative to the file."""
+    listing = subprocess.run(["objdump", "-d", "--no-show-raw-insn", binary],
+                             check=True, capture_output=True, text=True).stdout
+    return {int(match.group(1), 16) for match in map(ATOMIC.match, listing.splitlines()) if match}
 
 
 def profile(binary, contender, operation, count):
@@ -79,28 +105,59 @@ def main():
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--operation", default="lifecycle", choices=["cast", "call", "lifecycle"])
     parser.add_argument("--top", type=int, default=0, help="list the K functions with most hot lines")
+    parser.add_argument("--atomics", action="store_true",
+                        help="count atomic read-modify-writes per operation instead")
     parser.add_argument("contenders", nargs="*", default=["genserver-1t", "floor-1t"])
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bench"], check=True)
-    binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "bench")
+    binary = os.path.abspath(os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "bench"))
+    if args.atomics:
+        return count_atomics(binary, args)
     print(f"| contender | {args.operation}: hot instructions | cache lines | bytes |")
     print("|---|---:|---:|---:|")
     breakdowns = []
     for contender in args.contenders:
         cost, function_of = profile(binary, contender, args.operation, args.count)
         hot = [address for address, runs in cost.items() if runs >= 0.9 * args.count]
-        lines = {address // LINE for address in hot}
+        lines = {(obj, address // LINE) for obj, address in hot}
         print(f"| `{contender}` | {len(hot)} | {len(lines)} | {len(lines) * LINE} |")
         per_function = collections.defaultdict(set)
-        for address in hot:
-            per_function[function_of[address]].add(address // LINE)
-        breakdowns.append((contender, per_function))
-    for contender, per_function in breakdowns if args.top else []:
-        print(f"\n{contender}: hot cache lines per function")
-        ranked = sorted(per_function.items(), key=lambda item: len(item[1]), reverse=True)
-        for function, lines in ranked[: args.top]:
-            print(f"{len(lines):5} {function}")
+        for obj, address in hot:
+            per_function[function_of[(obj, address)]].add((obj, address // LINE))
+        breakdowns.append((contender, {function: len(lines) for function, lines in per_function.items()}))
+    print_top(args.top, "hot cache lines per function", breakdowns)
     return 0
+
+
+def count_atomics(binary, args):
+    """Atomic read-modify-write instructions per operation, per contender."""
+    atomic = atomic_instructions(binary)
+    print(f"| contender | {args.operation}: atomic read-modify-writes per operation |")
+    print("|---|---:|")
+    breakdowns = []
+    for contender in args.contenders:
+        cost, function_of = profile(binary, contender, args.operation, args.count)
+        per_function = collections.Counter()
+        for (obj, address), runs in cost.items():
+            if obj == binary and address in atomic:
+                per_function[function_of[(obj, address)]] += runs / args.count
+        print(f"| `{contender}` | {sum(per_function.values()):.1f} |")
+        breakdowns.append((contender, per_function))
+    print_top(args.top, "atomic read-modify-writes per operation, per function", breakdowns)
+    return 0
+
+
+def print_top(top, what, breakdowns):
+    """The `top` functions of each contender's breakdown, largest first."""
+    for contender, per_function in breakdowns if top else []:
+        print(f"\n{contender}: {what}")
+        ranked = sorted(per_function.items(), key=lambda item: item[1], reverse=True)
+        for function, amount in ranked[:top]:
+            if isinstance(amount, float):
+                if amount >= 0.05:
+                    print(f"{amount:7.1f} {function}")
+            else:
+                print(f"{amount:5} {function}")
 
 
 if __name__ == "__main__":

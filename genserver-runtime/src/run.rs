@@ -204,16 +204,15 @@ impl<S: GenServer> Builder<S> {
     /// Starts the server and returns its handle once `init` has finished (OTP:
     /// `GenServer.start/3`). If `init` continues, the continuation runs after this returns.
     pub async fn start(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
-        self.spawn(args).await.map(|(handle, _)| handle)
+        self.spawn(args).await.map(S::Ref::from)
     }
 
-    /// Starts the server; returns its handle and its shared part.
-    async fn spawn(self, args: S::Args) -> Result<(S::Ref, Arc<Shared<S>>), StartError<S>> {
+    /// Starts the server; returns its handle.
+    async fn spawn(self, args: S::Args) -> Result<ServerRef<S>, StartError<S>> {
         let Builder { name, init_timeout, mailbox, via, .. } = self;
         let id = ServerId::next();
-        let shared = Shared::new(id, name.clone(), Queue::new(mailbox));
-        let me = ServerRef { shared: shared.clone() };
-        let handle = S::Ref::from(me.clone());
+        let me = ServerRef { shared: Shared::new(id, name.clone(), Queue::new(mailbox)) };
+        let handle = me.clone();
         if let Some(name) = &name {
             registry::register::<S>(name, &me).map_err(|taken| match taken {
                 Taken::BySameType(holder) => StartError::AlreadyStarted(holder),
@@ -234,48 +233,56 @@ impl<S: GenServer> Builder<S> {
         }
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
-        let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&shared) as _;
+        let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&me.shared) as _;
         let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
         if S::INIT_IS_READY && init_timeout.is_none() {
             // `init` does its work when called: run it here, as the server (its identity
             // and its span), and spawn only the loop. The start saves a round trip
             // to the new task; no init timeout can pass while it runs without awaiting.
-            let init = as_server(control.clone(), init_server(&mut guard, args));
-            let initialized =
-                if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
+            let (initialized, control) = {
+                let mut init = std::pin::pin!(as_server(control, init_server(&mut guard, args)));
+                let initialized = if span.is_disabled() {
+                    init.as_mut().await
+                } else {
+                    init.as_mut().instrument(span.clone()).await
+                };
+                // The identity goes on to the loop's task.
+                (initialized, init.take_identity())
+            };
+            let control = control.unwrap_or_else(|| Arc::downgrade(&handle.shared) as _);
             return match initialized {
                 Ok((state, action)) => {
                     let running = Running { state, guard, action, last_message: "init" };
                     let task = spawn_server(as_server(control, serve_phase(running)), span);
-                    shared.process.set_task(task.abort_handle());
+                    handle.set_task(task.abort_handle());
                     // This start did not wait for anything: count it against the task's
                     // cooperative budget, so that a loop of starts still yields now and
                     // then, to the servers it started and to other tasks.
                     tokio::task::consume_budget().await;
-                    Ok((handle, shared))
+                    Ok(handle)
                 }
                 Err(failure) => Err(failure.into_start_error()),
             };
         }
         let (ack, acked) = oneshot::channel();
         let task = spawn_server(as_server(control, run::<S>(guard, args, ack)), span);
-        shared.process.set_task(task.abort_handle());
+        handle.set_task(task.abort_handle());
         let acked = match init_timeout {
             None => acked.await,
             Some(timeout) => match tokio::time::timeout(timeout, acked).await {
                 Ok(acked) => acked,
                 Err(_) => {
-                    shared.process.kill();
+                    handle.kill();
                     let _ = task.await;
                     return Err(StartError::InitTimeout(timeout));
                 }
             },
         };
         match acked {
-            Ok(Ok(())) => Ok((handle, shared)),
+            Ok(Ok(())) => Ok(handle),
             Ok(Err(failure)) => Err(failure.into_start_error()),
             // The task was dropped during init: killed, or the runtime is shutting down.
-            Err(_) => Err(StartError::Stopped(shared.process.exited().await)),
+            Err(_) => Err(StartError::Stopped(handle.exited().await)),
         }
     }
 
@@ -284,11 +291,11 @@ impl<S: GenServer> Builder<S> {
     /// `GenServer.start_link/3`; see [`Context::link`]). From a plain task there is no
     /// process to link to, and this is `start`.
     pub async fn start_link(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
-        let (handle, shared) = self.spawn(args).await?;
+        let handle = self.spawn(args).await?;
         if let Some(caller) = crate::process::current_process() {
-            crate::link::link(caller.process(), &shared.process);
+            crate::link::link(caller.process(), &handle);
         }
-        Ok(handle)
+        Ok(S::Ref::from(handle))
     }
 }
 
