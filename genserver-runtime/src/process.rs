@@ -46,15 +46,6 @@ pub(crate) fn as_server<F: Future>(me: Weak<dyn Control>, future: F) -> AsServer
     AsServer { me: Some(me), future }
 }
 
-impl<F> AsServer<F> {
-    /// Takes back the identity, for another future of the same server, once this one is
-    /// done with it. Between polls it is here, unless a poll ran while the thread was
-    /// exiting and its thread-local kept it.
-    pub(crate) fn take_identity(self: Pin<&mut Self>) -> Option<Weak<dyn Control>> {
-        self.project().me.take()
-    }
-}
-
 impl<F: Future> Future for AsServer<F> {
     type Output = F::Output;
 

@@ -239,17 +239,9 @@ impl<S: GenServer> Builder<S> {
             // `init` does its work when called: run it here, as the server (its identity
             // and its span), and spawn only the loop. The start saves a round trip
             // to the new task; no init timeout can pass while it runs without awaiting.
-            let (initialized, control) = {
-                let mut init = std::pin::pin!(as_server(control, init_server(&mut guard, args)));
-                let initialized = if span.is_disabled() {
-                    init.as_mut().await
-                } else {
-                    init.as_mut().instrument(span.clone()).await
-                };
-                // The identity goes on to the loop's task.
-                (initialized, init.take_identity())
-            };
-            let control = control.unwrap_or_else(|| Arc::downgrade(&handle.shared) as _);
+            let init = as_server(control.clone(), init_server(&mut guard, args));
+            let initialized =
+                if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
             return match initialized {
                 Ok((state, action)) => {
                     let running = Running { state, guard, action, last_message: "init" };
