@@ -104,21 +104,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=20000)
     parser.add_argument("--operation", default="lifecycle", choices=["cast", "call", "lifecycle"])
-    parser.add_argument("--top", type=int, default=0, help="list the K functions with most hot lines")
+    parser.add_argument("--top", type=int, default=0, help="list the K functions with the most of what is counted")
     parser.add_argument("--atomics", action="store_true",
                         help="count atomic read-modify-writes per operation instead")
     parser.add_argument("contenders", nargs="*", default=["genserver-1t", "floor-1t"])
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "bench"], check=True)
     binary = os.path.abspath(os.path.join(os.environ.get("CARGO_TARGET_DIR", "target"), "release", "bench"))
-    if args.atomics:
-        return count_atomics(binary, args)
+    return count_atomics(binary, args) if args.atomics else count_lines(binary, args)
+
+
+def count_lines(binary, args):
+    """Hot instructions and the cache lines they sit in, per contender."""
     print(f"| contender | {args.operation}: hot instructions | cache lines | bytes |")
     print("|---|---:|---:|---:|")
     breakdowns = []
     for contender in args.contenders:
         cost, function_of = profile(binary, contender, args.operation, args.count)
-        hot = [address for address, runs in cost.items() if runs >= 0.9 * args.count]
+        hot = [key for key, runs in cost.items() if runs >= 0.9 * args.count]
         lines = {(obj, address // LINE) for obj, address in hot}
         print(f"| `{contender}` | {len(hot)} | {len(lines)} | {len(lines) * LINE} |")
         per_function = collections.defaultdict(set)
