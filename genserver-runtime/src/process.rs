@@ -51,27 +51,31 @@ impl<F: Future> Future for AsServer<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
+        let mut future = this.future;
+        // The poll runs inside the thread-local's access, so that the identity is lent and
+        // taken back through one lookup.
+        let lent = CURRENT.try_with(|current| {
+            let outer = current.replace(this.me.take());
+            // Restored even if the poll panics, so that no other task inherits the identity.
+            let _restore = Restore { current, me: &mut *this.me, outer };
+            future.as_mut().poll(cx)
+        });
         // Fails only while the thread is exiting: then the future runs without an identity.
-        let Ok(outer) = CURRENT.try_with(|current| current.replace(this.me.take())) else {
-            return this.future.poll(cx);
-        };
-        // Restored even if the poll panics, so that no other task inherits the identity.
-        let _restore = Restore { me: this.me, outer };
-        this.future.poll(cx)
+        lent.unwrap_or_else(|_| future.poll(cx))
     }
 }
 
 /// Puts the outer identity back after a poll, and this server's back into its future.
 struct Restore<'a> {
+    current: &'a Cell<Option<Weak<dyn Control>>>,
     me: &'a mut Option<Weak<dyn Control>>,
     outer: Option<Weak<dyn Control>>,
 }
 
 impl Drop for Restore<'_> {
+    #[inline]
     fn drop(&mut self) {
-        if let Ok(mine) = CURRENT.try_with(|current| current.replace(self.outer.take())) {
-            *self.me = mine;
-        }
+        *self.me = self.current.replace(self.outer.take());
     }
 }
 
