@@ -128,7 +128,7 @@ def count_lines(binary, args):
         for obj, address in hot:
             per_function[function_of[(obj, address)]].add((obj, address // LINE))
         breakdowns.append((contender, {function: len(lines) for function, lines in per_function.items()}))
-    print_top(args.top, "hot cache lines per function", breakdowns)
+    print_top(args.top, "hot cache lines per function", breakdowns, "{:5}")
     return 0
 
 
@@ -145,22 +145,19 @@ def count_atomics(binary, args):
             if obj == binary and address in atomic:
                 per_function[function_of[(obj, address)]] += runs / args.count
         print(f"| `{contender}` | {sum(per_function.values()):.1f} |")
-        breakdowns.append((contender, per_function))
-    print_top(args.top, "atomic read-modify-writes per operation, per function", breakdowns)
+        # Functions that run an atomic in fewer than one operation in twenty are left out.
+        breakdowns.append((contender, {f: n for f, n in per_function.items() if n >= 0.05}))
+    print_top(args.top, "atomic read-modify-writes per operation, per function", breakdowns, "{:7.1f}")
     return 0
 
 
-def print_top(top, what, breakdowns):
+def print_top(top, what, breakdowns, amount_format):
     """The `top` functions of each contender's breakdown, largest first."""
     for contender, per_function in breakdowns if top else []:
         print(f"\n{contender}: {what}")
         ranked = sorted(per_function.items(), key=lambda item: item[1], reverse=True)
         for function, amount in ranked[:top]:
-            if isinstance(amount, float):
-                if amount >= 0.05:
-                    print(f"{amount:7.1f} {function}")
-            else:
-                print(f"{amount:5} {function}")
+            print(amount_format.format(amount), function)
 
 
 if __name__ == "__main__":
