@@ -287,7 +287,7 @@ impl Process {
         let exit = match quick {
             Some(exit) => exit,
             // Boxed, so that the quick path's code stays small: see `stop_slowly`.
-            None => match self.stop_slowly(control, reason.clone(), sent, timeout).await {
+            None => match self.stop_slowly(control, &reason, sent, timeout).await {
                 Some(exit) => exit,
                 None => return Err(StopError::Timeout(timeout)),
             },
@@ -302,7 +302,7 @@ impl Process {
     fn stop_slowly<'a>(
         &'a self,
         control: Arc<dyn Control>,
-        reason: ExitReason,
+        reason: &'a ExitReason,
         sent: Result<(), SendError>,
         timeout: Duration,
     ) -> Pin<Box<dyn Future<Output = Option<ExitReason>> + Send + 'a>> {
@@ -313,7 +313,7 @@ impl Process {
             let deadline = crate::timer::deadline_after(tokio::time::Instant::now(), timeout);
             let stopped = async {
                 if let Err(SendError::Full) = sent {
-                    let _ = control.send_stop(reason).await;
+                    let _ = control.send_stop(reason.clone()).await;
                 }
                 self.exited().await
             };
