@@ -107,7 +107,7 @@ pub struct CallFuture<'a, S: GenServer, R> {
     msg: Option<S::Msg>,
     pending: Option<oneshot::Receiver<R>>,
     timeout: Option<Duration>,
-    turns: crate::timer::Turns,
+    turns: crate::wait::Turns,
     slow: Option<SlowPath<'a, R>>,
 }
 
@@ -212,7 +212,7 @@ async fn exit_within<R>(
 
 /// When the caller stops waiting: the timeout from now, or never.
 fn deadline_from_now(timeout: Option<Duration>) -> Option<Instant> {
-    timeout.map(|timeout| crate::timer::deadline_after(Instant::now(), timeout))
+    timeout.map(|timeout| crate::wait::deadline_after(Instant::now(), timeout))
 }
 
 fn timed_out(timeout: Option<Duration>) -> CallError {
@@ -275,7 +275,7 @@ impl<'a, S: GenServer, R: Send + 'static> IntoFuture for Call<'a, S, R> {
             msg: Some(msg),
             pending: Some(pending),
             timeout,
-            turns: crate::timer::Turns::new(),
+            turns: crate::wait::Turns::new(),
             slow: None,
         }
     }

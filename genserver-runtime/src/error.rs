@@ -140,7 +140,7 @@ impl<S: GenServer> fmt::Debug for StartError<S> {
 
 impl<S: GenServer> fmt::Display for StartError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let server = crate::run::short_type_name::<S>();
+        let server = crate::type_name::short_type_name::<S>();
         match self {
             StartError::Stopped(reason) => write!(f, "{server} stopped in init ({reason})"),
             StartError::Ignored => write!(f, "{server} ignored its start (init returned ignore)"),

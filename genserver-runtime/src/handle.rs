@@ -1,5 +1,5 @@
 //! Handles to a running server: [`ServerRef`], the typed core of every generated client
-//! handle, and [`ServerId`], a server's identity (OTP: its pid).
+//! handle.
 //!
 //! A generated handle such as `ConfigServerRef` wraps a `ServerRef<ConfigServer>`; both
 //! dereference to the server's [`Process`], so `id`, `is_alive`, `stop` and `kill` are
@@ -8,39 +8,10 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::mailbox::{Envelope, Queue, SendError};
 use crate::process::{Process, Shared};
 use crate::{Call, CastError, GenServer, ReplyTo};
-
-/// A server's identity, unique for the life of the program (OTP: a pid).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServerId(u64);
-
-impl ServerId {
-    pub(crate) fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        ServerId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The number behind the id.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for ServerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "<{}>", self.0)
-    }
-}
-
-impl fmt::Debug for ServerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ServerId<{}>", self.0)
-    }
-}
 
 /// A handle to a running server of type `S`: cheap to clone, usable from any task.
 ///
@@ -70,7 +41,7 @@ impl<S: GenServer> Deref for ServerRef<S> {
 
 impl<S: GenServer> fmt::Debug for ServerRef<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let server = crate::run::short_type_name::<S>();
+        let server = crate::type_name::short_type_name::<S>();
         let mut out = f.debug_struct(&server);
         out.field("id", &self.id());
         if let Some(name) = self.name() {

@@ -215,36 +215,36 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod builder;
 mod call;
 mod error;
 mod exit;
 pub mod groups;
 mod handle;
-mod keyed;
-mod link;
 mod mailbox;
-mod monitor;
+mod names;
+mod panic;
 mod process;
 mod registry;
 pub mod returns;
-mod run;
 mod server;
+mod server_loop;
 mod supervisor;
 mod timer;
+mod type_name;
+mod wait;
 
+pub use builder::Builder;
 pub use call::{Call, CallFuture, DEFAULT_CALL_TIMEOUT, ReplyTo};
 pub use error::{CallError, CastError, StartError, StopError};
 pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
-pub use handle::{ServerId, ServerRef};
-pub use keyed::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
-pub use link::Exit;
+pub use handle::ServerRef;
 pub use mailbox::Mailbox;
-pub use monitor::{Down, Monitor, MonitorRef};
-pub use process::{Process, ProcessRef};
-pub use registry::{whereis, whereis_id};
+pub use names::{whereis, whereis_id};
+pub use process::{Down, Exit, Monitor, MonitorRef, Process, ProcessRef, ServerId};
+pub use registry::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
 pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoReply, Reply};
-pub use run::Builder;
 pub use server::{Context, GenServer};
 pub use supervisor::{
     AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,

@@ -11,11 +11,8 @@
 //! `erlang:cancel_timer/1` says of `false`). After `Some`, no message of that timer
 //! arrives: an interval's tick is delivered under a claim that `cancel` respects.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::Poll;
 use std::time::Duration;
 
 use tokio::task::AbortHandle;
@@ -24,16 +21,6 @@ use tokio::time::Instant;
 use crate::mailbox::Envelope;
 use crate::process::Control;
 use crate::{GenServer, ServerRef};
-
-/// How far away "never" is: a deadline past what the clock can represent is put this far
-/// out instead (tokio does the same for its own far-off timers).
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
-
-/// `start + after`, saturating at [`FAR_FUTURE`]: `Duration::MAX` as a timeout or a delay
-/// means "no deadline", where plain `Instant + Duration` would panic on the overflow.
-pub(crate) fn deadline_after(start: Instant, after: Duration) -> Instant {
-    start.checked_add(after).unwrap_or_else(|| start + FAR_FUTURE)
-}
 
 /// Where a timer is in its life. The timer task claims each delivery before queueing a
 /// message, and `cancel` takes the timer out of any state, so a `cancel` that finds the
@@ -163,7 +150,7 @@ impl TimerRef {
 /// Queues `info` in `server`'s mailbox after `delay`.
 pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, info: S::Info) -> TimerRef {
     let server = server.clone();
-    let deadline = deadline_after(Instant::now(), delay);
+    let deadline = crate::wait::deadline_after(Instant::now(), delay);
     let timer = TimerRef::new(deadline, server.shared.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
@@ -189,7 +176,7 @@ where
     let server = server.clone();
     let period = period.max(Duration::from_nanos(1));
     // The ticks count from now, when the interval is set, not from when its task first runs.
-    let mut next = deadline_after(Instant::now(), period);
+    let mut next = crate::wait::deadline_after(Instant::now(), period);
     let timer = TimerRef::new(next, server.shared.clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
@@ -204,7 +191,7 @@ where
             if !handle.inner.state.begin_tick() {
                 return;
             }
-            next = deadline_after(next, period);
+            next = crate::wait::deadline_after(next, period);
             handle.set_next_deadline(next);
             let queued = server.mailbox().send(Envelope::Info(make())).await.is_ok();
             if !handle.inner.state.end_tick() || !queued {
@@ -224,91 +211,6 @@ impl Drop for EndsWithTask {
     fn drop(&mut self) {
         self.0.inner.state.cancel();
     }
-}
-
-/// How many times a task waiting on a server re-queues itself, giving the server turns
-/// to act, before it arms a deadline's timer: a tokio timer costs more than a fast call
-/// or stop. On a multi-thread runtime, tokio runs a task re-queued from its own poll up
-/// to three times in a row before others; on a current-thread one the server, woken by
-/// the request, runs within the first turn, and the reply ends the wait there. The same
-/// count serves both, so a call need not ask which runtime it is on.
-const TURNS_BEFORE_TIMER: usize = 4;
-
-/// The turns a task waiting on a server may still take before it arms a deadline's timer.
-///
-/// A request that woke a parked server on a multi-thread runtime first yields instead:
-/// tokio put the woken server in this worker's next-task slot, and a task that re-queues
-/// itself would take that slot back and run first, up to three times, while the server
-/// waits behind it. A yielded task waits until the worker has run what is queued (the
-/// server among it) or has nothing left to run, so the wait stays bounded.
-pub(crate) struct Turns {
-    left: usize,
-    yield_first: bool,
-}
-
-impl Turns {
-    pub(crate) const fn new() -> Self {
-        Turns { left: TURNS_BEFORE_TIMER, yield_first: false }
-    }
-
-    /// Records that the request this task waits on woke the server: on a multi-thread
-    /// runtime the first turn is then a yield.
-    pub(crate) fn woke_server(&mut self) {
-        self.yield_first = on_multi_thread_runtime();
-    }
-
-    /// Whether the next turn is a yield, after which the task runs again only when woken.
-    pub(crate) fn next_is_yield(&self) -> bool {
-        self.yield_first
-    }
-
-    /// After a pending poll: re-queues the task and returns `true` while turns are left;
-    /// `false` once it is time to arm the timer.
-    pub(crate) fn requeue(&mut self, cx: &mut std::task::Context<'_>) -> bool {
-        if std::mem::take(&mut self.yield_first) {
-            // Polled once, `yield_now` asks the worker to wake this task later; that is
-            // all it does.
-            let _ = std::pin::pin!(tokio::task::yield_now()).poll(cx);
-            return true;
-        }
-        if self.left == 0 {
-            return false;
-        }
-        self.left -= 1;
-        cx.waker().wake_by_ref();
-        true
-    }
-}
-
-/// `true` on a worker of a multi-thread runtime. Asked of tokio once per thread, because
-/// asking clones its runtime handle: a thread that later runs a runtime of the other
-/// flavor gets the first answer, which changes only how a wait spends its first turn. A
-/// thread outside any runtime is asked again next time.
-fn on_multi_thread_runtime() -> bool {
-    thread_local! {
-        static MULTI_THREAD: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
-    }
-    MULTI_THREAD.with(|cached| {
-        if let Some(multi_thread) = cached.get() {
-            return multi_thread;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return false };
-        let multi_thread = runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread;
-        cached.set(Some(multi_thread));
-        multi_thread
-    })
-}
-
-/// Polls `future`, taking [`Turns`] while it is pending: its output if it finished
-/// within them.
-pub(crate) async fn ready_within_turns<F: Future>(mut future: Pin<&mut F>) -> Option<F::Output> {
-    let mut turns = Turns::new();
-    std::future::poll_fn(|cx| match future.as_mut().poll(cx) {
-        Poll::Ready(output) => Poll::Ready(Some(output)),
-        Poll::Pending if turns.requeue(cx) => Poll::Pending,
-        Poll::Pending => Poll::Ready(None),
-    })
-    .await
 }
 
 #[cfg(test)]

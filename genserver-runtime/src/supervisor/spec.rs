@@ -256,7 +256,7 @@ impl ChildSpec {
     pub(crate) fn start(&self) -> StartFuture {
         let start = self.start.clone();
         Box::pin(async move {
-            match crate::run::catch_panic(async move { start().await }).await {
+            match crate::panic::catch_panic(async move { start().await }).await {
                 Ok(started) => started,
                 Err(message) => {
                     Err(ChildStartError::failed(format!("the start function panicked: {message}")))

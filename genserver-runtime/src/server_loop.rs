@@ -1,11 +1,11 @@
-//! Starting a server and the task that runs it, from `init` to exit.
+//! The task that runs a server, from `init` to exit.
 //!
 //! A server is one tokio task running [`run`]: `init`, then the loop (a continuation
 //! first if one is pending, otherwise the next mailbox entry or, after a timeout return,
-//! the idle timeout), then `terminate`. A synchronous `init` (see
-//! [`GenServer::INIT_IS_READY`]) runs in the starting task instead, as the new server,
-//! and the task runs only the loop. Every handler runs under `catch_unwind`, so a
-//! panic stops only its server, with [`ExitReason::Panic`], after `terminate` has run.
+//! the idle timeout), then `terminate`. When `init` ran in the starting task (see
+//! [`Builder`](crate::Builder)), the task runs only [`serve_phase`]. Every handler runs
+//! under [`catch_panic`], so a panic stops only its server, with [`ExitReason::Panic`],
+//! after `terminate` has run.
 //!
 //! The exit is published by [`Process::finish`](crate::Process), then the mailbox is
 //! closed and drained: a caller whose request was still queued sees its reply channel
@@ -13,33 +13,33 @@
 //! that comes later finds the reason set and returns `NoServer` at once. A killed task is
 //! dropped wherever it was waiting; an [`ExitGuard`] publishes its exit from `Drop`.
 
-use std::any::Any;
 use std::future::Future;
-use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
-use std::time::Duration;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use tracing::Instrument;
 
-use crate::mailbox::{Envelope, Queue, Receiver};
-use crate::process::{Shared, as_server};
-use crate::registry::{self, Taken};
+use crate::mailbox::{Envelope, Receiver};
+use crate::panic::catch_panic;
+use crate::process::Shared;
 use crate::returns::{Action, InitAction, Stop};
-use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, Mailbox, ServerId, ServerRef, StartError};
+use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, ServerRef, StartError};
 
 /// The server's own handle and the receiving end of its mailbox; publishes the server's
 /// exit exactly once, even when its task is dropped mid-await.
-struct ExitGuard<S: GenServer> {
+pub(crate) struct ExitGuard<S: GenServer> {
     cx: Context<S>,
     mailbox: Receiver<S>,
 }
 
 impl<S: GenServer> ExitGuard<S> {
+    /// The guard of a server about to start: its context, and a mailbox not yet read.
+    pub(crate) fn new(me: ServerRef<S>) -> Self {
+        ExitGuard { cx: Context::new(me), mailbox: Receiver::new() }
+    }
+
     fn shared(&self) -> &Shared<S> {
         &self.cx.me.shared
     }
@@ -66,7 +66,7 @@ impl<S: GenServer> Drop for ExitGuard<S> {
 }
 
 /// Why `init` did not produce a running server; becomes a [`StartError`].
-enum InitFailure {
+pub(crate) enum InitFailure {
     Stopped(ExitReason),
     Ignored,
     Panicked(Arc<str>),
@@ -74,7 +74,7 @@ enum InitFailure {
 
 impl InitFailure {
     /// What the start returns.
-    fn into_start_error<S: GenServer>(self) -> StartError<S> {
+    pub(crate) fn into_start_error<S: GenServer>(self) -> StartError<S> {
         match self {
             InitFailure::Stopped(reason) => StartError::Stopped(reason),
             InitFailure::Ignored => StartError::Ignored,
@@ -92,211 +92,12 @@ impl InitFailure {
     }
 }
 
-/// Options for starting a server: a name, an init timeout, the mailbox kind.
-///
-/// `#[genserver]` gives every server a `builder()`; `start` and `start_link` are
-/// shorthands for a builder with no options.
-///
-/// ```
-/// use genserver_runtime::prelude::*;
-///
-/// pub struct Greeter {
-///     greeting: String,
-/// }
-///
-/// #[genserver]
-/// impl Greeter {
-///     #[call]
-///     fn greet(&self, name: String) -> String {
-///         format!("{}, {name}!", self.greeting)
-///     }
-/// }
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let greeter = Greeter::builder()
-///     .name("greeter")
-///     .init_timeout(Duration::from_secs(1))
-///     .mailbox(Mailbox::Bounded(64))
-///     .start(Greeter { greeting: "Hello".into() })
-///     .await?;
-/// let found = Greeter::whereis("greeter").expect("registered");
-/// assert_eq!(found.greet("Ada".into()).await?, "Hello, Ada!");
-/// # Ok(())
-/// # }
-/// ```
-#[must_use = "a builder does nothing until `start` is awaited"]
-pub struct Builder<S: GenServer> {
-    name: Option<Arc<str>>,
-    init_timeout: Option<Duration>,
-    mailbox: Mailbox,
-    /// Registers the server in a [`Registry`](crate::Registry) before `init` runs.
-    via: Option<Via<S>>,
-    _server: PhantomData<fn() -> S>,
-}
-
-type Via<S> = Box<dyn FnOnce(&ServerRef<S>) -> Result<(), crate::RegisterError> + Send>;
-
-impl<S: GenServer> Default for Builder<S> {
-    fn default() -> Self {
-        Builder {
-            name: None,
-            init_timeout: None,
-            mailbox: Mailbox::default(),
-            via: None,
-            _server: PhantomData,
-        }
-    }
-}
-
-impl<S: GenServer> std::fmt::Debug for Builder<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Builder")
-            .field("server", &short_type_name::<S>())
-            .field("name", &self.name)
-            .field("init_timeout", &self.init_timeout)
-            .field("mailbox", &self.mailbox)
-            .field("via", &self.via.is_some())
-            .finish()
-    }
-}
-
-impl<S: GenServer> Builder<S> {
-    /// A builder with no name, no init timeout and an unbounded mailbox.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Registers the server under `name`; see [`whereis`](crate::whereis).
-    pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Gives `init` at most this long; past it the server is killed and the start returns
-    /// [`StartError::InitTimeout`]. By default `init` may take as long as it needs.
-    pub fn init_timeout(mut self, timeout: Duration) -> Self {
-        self.init_timeout = Some(timeout);
-        self
-    }
-
-    /// Registers the server under `key` with `value` in `registry` before its `init` runs
-    /// (Elixir: `name: {:via, Registry, {registry, key, value}}`); the entry goes when it
-    /// exits. If a unique key is held, `init` does not run and the start returns
-    /// [`StartError::KeyTaken`]. Call the server by key with
-    /// [`Registry::whereis`](crate::Registry::whereis).
-    pub fn via<K, V>(mut self, registry: &crate::Registry<K, V>, key: K, value: V) -> Self
-    where
-        K: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
-        V: Clone + Send + Sync + 'static,
-    {
-        let registry = registry.clone();
-        self.via = Some(Box::new(move |server| registry.register(key, server, value)));
-        self
-    }
-
-    /// Chooses the mailbox kind (unbounded by default).
-    pub fn mailbox(mut self, mailbox: Mailbox) -> Self {
-        self.mailbox = mailbox;
-        self
-    }
-
-    /// Starts the server and returns its handle once `init` has finished (OTP:
-    /// `GenServer.start/3`). If `init` continues, the continuation runs after this returns.
-    pub async fn start(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
-        self.spawn(args).await.map(S::Ref::from)
-    }
-
-    /// Starts the server; returns its handle.
-    async fn spawn(self, args: S::Args) -> Result<ServerRef<S>, StartError<S>> {
-        let Builder { name, init_timeout, mailbox, via, .. } = self;
-        let id = ServerId::next();
-        let me = ServerRef { shared: Shared::new(id, name.clone(), Queue::new(mailbox)) };
-        let handle = me.clone();
-        if let Some(name) = &name {
-            registry::register::<S>(name, &me).map_err(|taken| match taken {
-                Taken::BySameType(holder) => StartError::AlreadyStarted(holder),
-                Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
-            })?;
-        }
-        if let Some(via) = via {
-            if let Err(error) = via(&me) {
-                if let Some(name) = &name {
-                    registry::unregister(name, id);
-                }
-                return Err(match error {
-                    crate::RegisterError::AlreadyRegistered(holder) => StartError::KeyTaken(holder),
-                    // Not before the task runs; said as the registry would.
-                    crate::RegisterError::NoServer => StartError::Stopped(ExitReason::NoProc),
-                });
-            }
-        }
-        // Field values are computed only if a subscriber wants the span.
-        let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
-        let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&me.shared) as _;
-        let mut guard = ExitGuard { cx: Context::new(me), mailbox: Receiver::new() };
-        if S::INIT_IS_READY && init_timeout.is_none() {
-            // `init` does its work when called: run it here, as the server (its identity
-            // and its span), and spawn only the loop. The start saves a round trip
-            // to the new task; no init timeout can pass while it runs without awaiting.
-            let init = as_server(control.clone(), init_server(&mut guard, args));
-            let initialized =
-                if span.is_disabled() { init.await } else { init.instrument(span.clone()).await };
-            return match initialized {
-                Ok((state, action)) => {
-                    let running = Running { state, guard, action, last_message: "init" };
-                    let task = spawn_server(as_server(control, serve_phase(running)), span);
-                    handle.set_task(task.abort_handle());
-                    // This start did not wait for anything: count it against the task's
-                    // cooperative budget, so that a loop of starts still yields now and
-                    // then, to the servers it started and to other tasks.
-                    tokio::task::consume_budget().await;
-                    Ok(handle)
-                }
-                Err(failure) => Err(failure.into_start_error()),
-            };
-        }
-        let (ack, acked) = oneshot::channel();
-        let task = spawn_server(as_server(control, run::<S>(guard, args, ack)), span);
-        handle.set_task(task.abort_handle());
-        let acked = match init_timeout {
-            None => acked.await,
-            Some(timeout) => match tokio::time::timeout(timeout, acked).await {
-                Ok(acked) => acked,
-                Err(_) => {
-                    handle.kill();
-                    let _ = task.await;
-                    return Err(StartError::InitTimeout(timeout));
-                }
-            },
-        };
-        match acked {
-            Ok(Ok(())) => Ok(handle),
-            Ok(Err(failure)) => Err(failure.into_start_error()),
-            // The task was dropped during init: killed, or the runtime is shutting down.
-            Err(_) => Err(StartError::Stopped(handle.exited().await)),
-        }
-    }
-
-    /// Starts the server like [`start`](Self::start) and, when called from inside a
-    /// server, links the new server with the caller once `init` has succeeded (OTP:
-    /// `GenServer.start_link/3`; see [`Context::link`]). From a plain task there is no
-    /// process to link to, and this is `start`.
-    pub async fn start_link(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
-        let handle = self.spawn(args).await?;
-        if let Some(caller) = crate::process::current_process() {
-            crate::link::link(caller.process(), &handle);
-        }
-        Ok(S::Ref::from(handle))
-    }
-}
-
 /// The server task: `init`, then the loop and `terminate`.
 ///
 /// Two phases rather than one `async fn`, so that the init phase's state (the arguments,
 /// the acknowledgement, the init future) shares its bytes with the long-lived serving
 /// phase instead of staying in the task for the server's whole life.
-fn run<S: GenServer>(
+pub(crate) fn run<S: GenServer>(
     guard: ExitGuard<S>,
     args: S::Args,
     ack: oneshot::Sender<Result<(), InitFailure>>,
@@ -304,20 +105,11 @@ fn run<S: GenServer>(
     Phases::Init { init: init_phase(guard, args, ack), serve: serve_phase::<S> }
 }
 
-/// Spawns a server's task, in its span only if a subscriber wants the span: otherwise
-/// the task does not carry it.
-fn spawn_server<F>(task: F, span: tracing::Span) -> tokio::task::JoinHandle<()>
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    if span.is_disabled() { tokio::spawn(task) } else { tokio::spawn(task.instrument(span)) }
-}
-
 /// Runs `init`, as the server (the caller lends it its identity and span): the state
 /// and first action of the running server, or why there is none. A failed `init` is
 /// reported if abnormal, and the server has exited, without `terminate`, by the time
 /// this returns, so that the start returns only once the server is gone (OTP 26+).
-async fn init_server<S: GenServer>(
+pub(crate) async fn init_server<S: GenServer>(
     guard: &mut ExitGuard<S>,
     args: S::Args,
 ) -> Result<(S, Action<S::Continue>), InitFailure> {
@@ -380,7 +172,7 @@ where
 }
 
 /// What a server owns once `init` has succeeded.
-struct Running<S: GenServer> {
+pub(crate) struct Running<S: GenServer> {
     state: S,
     guard: ExitGuard<S>,
     /// What to do next: set by `init` and then by each handler.
@@ -398,7 +190,7 @@ async fn init_phase<S: GenServer>(
     match init_server(&mut guard, args).await {
         Ok((state, action)) => {
             let _ = ack.send(Ok(()));
-            Some(Running { state, guard, action, last_message: "init" })
+            Some(Running::after_init(state, guard, action))
         }
         Err(failure) => {
             let _ = ack.send(Err(failure));
@@ -409,7 +201,7 @@ async fn init_phase<S: GenServer>(
 
 /// The loop, then `terminate` and the exit.
 #[allow(clippy::manual_async_fn)] // see the comment inside
-fn serve_phase<S: GenServer>(mut running: Running<S>) -> impl Future<Output = ()> + Send {
+pub(crate) fn serve_phase<S: GenServer>(mut running: Running<S>) -> impl Future<Output = ()> + Send {
     // An `async` block rather than an `async fn`: an `async fn` would keep its argument
     // twice in the task, as the argument and as the moved-in local.
     async move {
@@ -477,6 +269,11 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
 }
 
 impl<S: GenServer> Running<S> {
+    /// The server `init` made, about to take its first action.
+    pub(crate) fn after_init(state: S, guard: ExitGuard<S>, action: Action<S::Continue>) -> Self {
+        Running { state, guard, action, last_message: "init" }
+    }
+
     /// What to handle next, as the last action says: its continuation, or the next
     /// mailbox entry, or its idle timeout.
     fn next(&mut self) -> Next<'_, S> {
@@ -620,7 +417,7 @@ impl<S: GenServer> Future for Next<'_, S> {
                 let timer = match (&mut this.timer, &this.running.action) {
                     (Some(timer), _) => timer,
                     (timer, Action::Timeout(after)) => {
-                        let deadline = crate::timer::deadline_after(Instant::now(), *after);
+                        let deadline = crate::wait::deadline_after(Instant::now(), *after);
                         timer.insert(Box::pin(tokio::time::sleep_until(deadline)))
                     }
                     (None, _) => return Poll::Pending,
@@ -636,83 +433,4 @@ impl<S: GenServer> Future for Next<'_, S> {
 /// OTP's crash report: one error event for an abnormal exit.
 fn crash_report(reason: &ExitReason, last_message: &str) {
     tracing::error!(reason = %reason, last_message, "server terminated abnormally");
-}
-
-pin_project_lite::pin_project! {
-    /// Polls a future, turning a panic inside it into `Err(panic message)`.
-    ///
-    /// A combinator rather than an `async fn`: an `async fn` taking the future by value
-    /// would hold it twice in the server task's state.
-    pub(crate) struct CatchPanic<F> {
-        #[pin]
-        future: F,
-    }
-}
-
-/// Wraps `future` so that a panic inside it becomes `Err(panic message)`.
-pub(crate) fn catch_panic<F: Future>(future: F) -> CatchPanic<F> {
-    CatchPanic { future }
-}
-
-impl<F: Future> Future for CatchPanic<F> {
-    type Output = Result<F::Output, Arc<str>>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
-        let future = self.project().future;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(payload) => Poll::Ready(Err(panic_message(payload.as_ref()))),
-        }
-    }
-}
-
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {
-    if let Some(message) = payload.downcast_ref::<&str>() {
-        Arc::from(*message)
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        Arc::from(message.as_str())
-    } else {
-        Arc::from("a panic with a non-string payload")
-    }
-}
-
-/// `my_crate::server::Cache<alloc::string::String>` → `Cache<String>`: every path in the
-/// type name keeps only its last segment, the type parameters' paths included.
-pub(crate) fn short_type_name<S>() -> String {
-    let full = std::any::type_name::<S>();
-    let mut short = String::with_capacity(full.len());
-    let mut rest = full;
-    while !rest.is_empty() {
-        let path_end =
-            rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
-        let (path, after) = rest.split_at(path_end);
-        short.push_str(path.rsplit("::").next().unwrap_or(path));
-        // The delimiter after the path (`<`, `>`, `,`, a space, ...) is kept as it is.
-        let mut after = after.chars();
-        if let Some(delimiter) = after.next() {
-            short.push(delimiter);
-        }
-        rest = after.as_str();
-    }
-    short
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_type_name;
-
-    mod server {
-        pub(super) struct Cache<K, V>(K, V);
-    }
-
-    #[test]
-    fn short_type_names_drop_every_module_path() {
-        assert_eq!(short_type_name::<u32>(), "u32");
-        assert_eq!(
-            short_type_name::<server::Cache<String, (u8, Vec<String>)>>(),
-            "Cache<String, (u8, Vec<String>)>"
-        );
-        assert_eq!(short_type_name::<server::Cache<&'static str, [u8; 4]>>(), "Cache<&str, [u8; 4]>");
-    }
 }

@@ -15,44 +15,14 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::task::Poll;
 
 use tokio::sync::oneshot;
 
+use super::{Control, MonitorRef, Tie};
 use crate::mailbox::Envelope;
-use crate::process::{Control, Tie};
 use crate::{Context, ExitReason, GenServer, Process, ServerId};
-
-/// One monitor's identity, unique for the life of the program (OTP: the monitor's
-/// reference).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct MonitorRef(u64);
-
-impl MonitorRef {
-    fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        MonitorRef(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-
-    /// The number behind the reference.
-    pub fn as_u64(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for MonitorRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#Ref<{}>", self.0)
-    }
-}
-
-impl fmt::Debug for MonitorRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "MonitorRef<{}>", self.0)
-    }
-}
 
 /// A monitored server exited (OTP: `{:DOWN, ref, :process, pid, reason}`).
 #[derive(Clone, Debug, PartialEq, Eq)]

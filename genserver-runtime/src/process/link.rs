@@ -17,8 +17,8 @@
 
 use std::sync::{Arc, Weak};
 
+use super::{Control, Tie};
 use crate::mailbox::Envelope;
-use crate::process::{Control, Tie};
 use crate::{Context, ExitReason, GenServer, Process, ServerId};
 
 /// An exit signal from a linked server, as a server that traps exits receives it (OTP:

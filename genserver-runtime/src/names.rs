@@ -1,0 +1,71 @@
+//! Names: find a server by a name instead of a handle (OTP: `name: MyServer`,
+//! `Process.whereis/1`).
+//!
+//! A server started with [`Builder::name`](crate::Builder::name) is registered before its
+//! `init` runs, and unregistered as it exits, before its exit can be observed: once a
+//! call fails or [`Process::exited`](crate::Process::exited) returns, the name is
+//! free. A start under a name that is taken does not run `init`; it returns
+//! [`StartError::AlreadyStarted`](crate::StartError::AlreadyStarted) with the holder's
+//! handle.
+//!
+//! Names are global to the program and typed at lookup: [`whereis`] returns a handle of
+//! the server type asked for, or `None` if the name is free or held by another type.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
+
+use crate::{GenServer, ProcessRef, ServerId, ServerRef};
+
+struct Registered {
+    /// The server; its typed handle is recovered from it at lookup.
+    process: ProcessRef,
+}
+
+static NAMES: LazyLock<Mutex<HashMap<Arc<str>, Registered>>> = LazyLock::new(Default::default);
+
+fn names() -> MutexGuard<'static, HashMap<Arc<str>, Registered>> {
+    NAMES.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The handle of the server of type `S` registered under `name`, if there is one.
+pub fn whereis<S: GenServer>(name: &str) -> Option<S::Ref> {
+    names().get(name)?.process.typed::<S>().map(S::Ref::from)
+}
+
+/// The id of whichever server is registered under `name`, whatever its type.
+pub fn whereis_id(name: &str) -> Option<ServerId> {
+    names().get(name).map(|entry| entry.process.id())
+}
+
+/// Who already holds a name.
+pub(crate) enum Taken<S: GenServer> {
+    BySameType(S::Ref),
+    ByOtherType(ServerId),
+}
+
+pub(crate) fn register<S: GenServer>(name: &Arc<str>, server: &ServerRef<S>) -> Result<(), Taken<S>> {
+    match names().entry(name.clone()) {
+        Entry::Occupied(held) => Err(match held.get().process.typed::<S>() {
+            Some(holder) => Taken::BySameType(S::Ref::from(holder)),
+            None => Taken::ByOtherType(held.get().process.id()),
+        }),
+        Entry::Vacant(free) => {
+            free.insert(Registered { process: server.to_ref() });
+            Ok(())
+        }
+    }
+}
+
+/// Frees `name` if `id` still holds it.
+pub(crate) fn unregister(name: &str, id: ServerId) {
+    let removed = {
+        let mut names = names();
+        match names.get(name) {
+            Some(entry) if entry.process.id() == id => names.remove(name),
+            _ => None,
+        }
+    };
+    // The handle is dropped outside the lock.
+    drop(removed);
+}
