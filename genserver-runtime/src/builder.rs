@@ -141,7 +141,7 @@ impl<S: GenServer> Builder<S> {
     async fn spawn(self, args: S::Args) -> Result<ServerRef<S>, StartError<S>> {
         let Builder { name, init_timeout, mailbox, via, .. } = self;
         let id = ServerId::next();
-        let me = ServerRef { shared: Shared::new(id, name.clone(), Queue::new(mailbox)) };
+        let me = ServerRef::from_shared(Shared::new(id, name.clone(), Queue::new(mailbox)));
         let handle = me.clone();
         if let Some(name) = &name {
             names::register::<S>(name, &me).map_err(|taken| match taken {
@@ -163,7 +163,7 @@ impl<S: GenServer> Builder<S> {
         }
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
-        let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(&me.shared) as _;
+        let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(me.shared()) as _;
         let mut guard = ExitGuard::new(me);
         if S::INIT_IS_READY && init_timeout.is_none() {
             // `init` does its work when called: run it here, as the server (its identity

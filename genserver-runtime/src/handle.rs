@@ -22,7 +22,7 @@ use crate::{Call, CastError, GenServer, ReplyTo};
 /// is stopped or killed (as in OTP). A handle to a server that has exited stays valid and
 /// answers every request with an error at once.
 pub struct ServerRef<S: GenServer> {
-    pub(crate) shared: Arc<Shared<S>>,
+    shared: Arc<Shared<S>>,
 }
 
 impl<S: GenServer> Clone for ServerRef<S> {
@@ -60,6 +60,16 @@ impl<S: GenServer> PartialEq for ServerRef<S> {
 impl<S: GenServer> Eq for ServerRef<S> {}
 
 impl<S: GenServer> ServerRef<S> {
+    /// The handle of the server whose shared allocation is `shared`.
+    pub(crate) fn from_shared(shared: Arc<Shared<S>>) -> Self {
+        ServerRef { shared }
+    }
+
+    /// The server's shared allocation: its process and its mailbox's sending side.
+    pub(crate) fn shared(&self) -> &Arc<Shared<S>> {
+        &self.shared
+    }
+
     pub(crate) fn mailbox(&self) -> &Queue<S> {
         &self.shared.mailbox
     }

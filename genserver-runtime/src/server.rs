@@ -75,7 +75,7 @@ pub trait GenServer: Sized + Send + 'static {
 /// monitors and links (OTP: `self()`, `Process.send_after/3`, `Process.monitor/1`,
 /// `Process.link/1`, `Process.flag(:trap_exit, true)`).
 pub struct Context<S: GenServer> {
-    pub(crate) me: ServerRef<S>,
+    me: ServerRef<S>,
 }
 
 impl<S: GenServer> Context<S> {
@@ -101,7 +101,7 @@ impl<S: GenServer> Context<S> {
 
     /// The server's own [`Process`].
     pub(crate) fn process(&self) -> &Process {
-        &self.me.shared.process
+        &self.me
     }
 
     /// Sends the server `info` after `delay` (OTP: `Process.send_after(self(), info, ms)`).

@@ -41,17 +41,17 @@ impl<S: GenServer> ExitGuard<S> {
     }
 
     fn shared(&self) -> &Shared<S> {
-        &self.cx.me.shared
+        self.cx.server_ref().shared()
     }
 
     /// The next mailbox entry; `None` once the mailbox is closed.
     fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Envelope<S>>> {
-        self.mailbox.poll_recv(&self.cx.me.shared.mailbox, cx)
+        self.mailbox.poll_recv(self.cx.server_ref().mailbox(), cx)
     }
 
     fn finish(&mut self, reason: ExitReason) {
         self.shared().process.finish(reason);
-        self.mailbox.close_and_drain(&self.cx.me.shared.mailbox);
+        self.mailbox.close_and_drain(self.cx.server_ref().mailbox());
     }
 }
 

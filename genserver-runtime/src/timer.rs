@@ -151,7 +151,7 @@ impl TimerRef {
 pub(crate) fn send_after<S: GenServer>(server: &ServerRef<S>, delay: Duration, info: S::Info) -> TimerRef {
     let server = server.clone();
     let deadline = crate::wait::deadline_after(Instant::now(), delay);
-    let timer = TimerRef::new(deadline, server.shared.clone());
+    let timer = TimerRef::new(deadline, server.shared().clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
         tokio::select! {
@@ -177,7 +177,7 @@ where
     let period = period.max(Duration::from_nanos(1));
     // The ticks count from now, when the interval is set, not from when its task first runs.
     let mut next = crate::wait::deadline_after(Instant::now(), period);
-    let timer = TimerRef::new(next, server.shared.clone());
+    let timer = TimerRef::new(next, server.shared().clone());
     let handle = timer.clone();
     let task = tokio::spawn(async move {
         // However the task ends, the interval has ended with it, including when `make`,

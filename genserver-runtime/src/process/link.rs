@@ -183,7 +183,7 @@ impl<S: GenServer> Context<S> {
     where
         F: Fn(Exit) -> S::Info + Send + Sync + 'static,
     {
-        let me = Arc::downgrade(&self.me.shared);
+        let me = Arc::downgrade(self.server_ref().shared());
         let trap = Trap(Arc::new(move |exit| {
             if let Some(me) = me.upgrade() {
                 me.mailbox.push_signal(Envelope::Info(to_info(exit)));

@@ -291,7 +291,7 @@ impl ProcessRef {
     /// The typed handle of this server, if it is an `S`.
     pub(crate) fn typed<S: GenServer>(&self) -> Option<crate::ServerRef<S>> {
         let shared = self.0.clone().into_any().downcast::<Shared<S>>().ok()?;
-        Some(crate::ServerRef { shared })
+        Some(crate::ServerRef::from_shared(shared))
     }
 }
 

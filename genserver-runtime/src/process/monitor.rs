@@ -262,7 +262,7 @@ impl<S: GenServer> Context<S> {
         // Recorded first: the DOWN is handled only while this record is there.
         let watching = Tie::Watching(Watching { id, target: server.control().clone() });
         let _ = self.process().add_tie(watching, |_| false);
-        let me = Arc::downgrade(&self.me.shared);
+        let me = Arc::downgrade(self.server_ref().shared());
         let deliver = move |down| {
             if let Some(me) = me.upgrade() {
                 me.mailbox.push_signal(Envelope::Down(id, to_info(down)));
