@@ -260,7 +260,8 @@ pub fn results_section(records: &[Record], all: &AllArgs, context: &Context) -> 
         line.push('\n');
         line
     };
-    let label = |key: &MetricKey, better: Better| format!("{} {} {}", key.scenario.letter(), key.name, arrow(better));
+    let label =
+        |key: &MetricKey, better: Better| format!("{} {} {}", key.scenario.letter(), key.name, arrow(better));
 
     let _ = writeln!(out, "\n### Median ÷ the floor's median\n");
     out.push_str(&header("Metric"));
