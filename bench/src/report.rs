@@ -401,17 +401,30 @@ pub fn write_benchmarks_md(
 }
 
 /// `text` with the block from `begin` to `end` (markers included) replaced by `section`
-/// between the same markers, or with that block appended if `text` lacks the markers.
+/// between the same markers, or with that block appended if `text` lacks the markers. A
+/// marker counts only as a line of its own, so prose that names a marker is left alone.
 fn replace_block(text: &str, (begin, end): (&str, &str), section: &str) -> String {
     let block = format!("{begin}\n{section}\n{end}");
-    let found = text.find(begin).and_then(|start| {
-        let stop = text[start..].find(end)? + start + end.len();
+    let found = marker_line(text, begin, 0).and_then(|start| {
+        let stop = marker_line(text, end, start + begin.len())? + end.len();
         Some((start, stop))
     });
     match found {
         Some((start, stop)) => format!("{}{block}{}", &text[..start], &text[stop..]),
         None => format!("{}\n\n{block}\n", text.trim_end()),
     }
+}
+
+/// Where the first line at or after byte `from` that is exactly `marker` starts.
+fn marker_line(text: &str, marker: &str, from: usize) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset >= from && line.trim_end_matches(['\n', '\r']) == marker {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The width the report's prose is wrapped to; tables are not wrapped.
@@ -504,4 +517,27 @@ fn fmt_count(value: f64) -> String {
         out.push(c);
     }
     if value < 0.0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_block;
+
+    const MARKERS: (&str, &str) = ("<!-- x:begin -->", "<!-- x:end -->");
+
+    #[test]
+    fn replaces_only_the_block_on_marker_lines() {
+        let text = "# T\n\nProse naming `<!-- x:begin -->` and `<!-- x:end -->`.\n\n\
+                    <!-- x:begin -->\nold\n<!-- x:end -->\n\nAfter.\n";
+        assert_eq!(
+            replace_block(text, MARKERS, "new"),
+            "# T\n\nProse naming `<!-- x:begin -->` and `<!-- x:end -->`.\n\n\
+             <!-- x:begin -->\nnew\n<!-- x:end -->\n\nAfter.\n"
+        );
+    }
+
+    #[test]
+    fn appends_the_block_when_the_markers_are_missing() {
+        assert_eq!(replace_block("# T\n", MARKERS, "new"), "# T\n\n<!-- x:begin -->\nnew\n<!-- x:end -->\n");
+    }
 }
