@@ -1,1 +1,7 @@
 #![doc = include_str!("../docs/elixir-to-rust.md")]
+
+/// The repository README's examples, compiled and run as doctests so that they stay true
+/// (here rather than in `genserver-runtime`, whose package does not contain that file).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -105,19 +105,19 @@ impl Context {
         }
     }
 
+    /// The context as a markdown list, each item wrapped to the report's width.
     fn markdown(&self, what: &str) -> String {
-        format!(
-            "- Command: `{}`\n- Date: {}; {what}; the whole invocation took {:.1} min\n\
-             - Machine: {}; {}\n- Compiler: {}, release profile\n- Crates: {}; {}\n",
-            self.command,
-            self.date,
-            self.elapsed.as_secs_f64() / 60.0,
-            self.machine,
-            self.load,
-            self.rustc,
-            self.genserver,
-            self.crates,
-        )
+        let minutes = self.elapsed.as_secs_f64() / 60.0;
+        [
+            format!("Command: `{}`", self.command),
+            format!("Date: {}; {what}; the whole invocation took {minutes:.1} min", self.date),
+            format!("Machine: {}; {}", self.machine, self.load),
+            format!("Compiler: {}, release profile", self.rustc),
+            format!("Crates: {}; {}", self.genserver, self.crates),
+        ]
+        .iter()
+        .map(|item| wrap(&format!("- {item}"), "  "))
+        .collect()
     }
 }
 
@@ -210,13 +210,6 @@ fn threads_label(variant: Variant) -> String {
     }
 }
 
-fn direction(better: Better) -> &'static str {
-    match better {
-        Better::Higher => "higher is better",
-        Better::Lower => "lower is better",
-    }
-}
-
 fn arrow(better: Better) -> &'static str {
     match better {
         Better::Higher => "↑",
@@ -224,7 +217,8 @@ fn arrow(better: Better) -> &'static str {
     }
 }
 
-/// The A–F part of the report.
+/// The A–F part of the report: the context, then three tables with one row per metric and
+/// one column per contender: the median's ratio to the floor, the median, and min – max.
 pub fn results_section(records: &[Record], all: &AllArgs, context: &Context) -> String {
     let keys = metric_keys(records);
     let variants = &all.variants;
@@ -233,82 +227,89 @@ pub fn results_section(records: &[Record], all: &AllArgs, context: &Context) -> 
     let scenarios: String = all.scenarios.iter().map(|s| s.letter()).collect();
     let runs = if context.runs == 1 { "1 run".to_string() } else { format!("{} runs", context.runs) };
     out.push_str(&context.markdown(&format!("scenarios {scenarios}, {runs} each")));
-    let _ = writeln!(
-        out,
-        "\nEvery cell is the median over {runs}, each run a fresh process; min – max is over the \
-         runs. **vs floor** is the median divided by the floor's median on the same number of \
-         threads (2-thread rows against `floor`, 1-thread rows against `floor-1t`), so for a \
-         throughput above 1× beats the floor and for a time or a size below 1× beats it. The \
-         2-thread rows run on a tokio multi-thread runtime with 2 workers; `actix` runs on its \
-         own single-threaded System, so it is compared with `genserver-1t` and `floor-1t` on a \
-         tokio current_thread runtime.\n"
-    );
+    out.push('\n');
+    out.push_str(&wrap(
+        &format!(
+            "Medians over {runs}, each run a fresh process. The first row gives each column's \
+             threads: 2 is a tokio multi-thread runtime with 2 workers; 1 is tokio's \
+             current_thread runtime (`-1t`) or, for `actix`, its own single-threaded System. \
+             The ratio divides a median by the floor's on as many threads (`floor` or \
+             `floor-1t`). ↑ higher is better, so a ratio above 1× beats the floor; ↓ lower is \
+             better, so a ratio below 1× beats it. \"(n=K)\": only K runs succeeded."
+        ),
+        "",
+    ));
+    if keys.is_empty() {
+        let _ = writeln!(out, "\nNo successful measurement.");
+        return out;
+    }
+    let header = |first: &str| {
+        let mut head = format!("| {first} |");
+        let mut rule = String::from("|---|");
+        for variant in variants {
+            let _ = write!(head, " `{}` |", variant.id());
+            rule.push_str("---:|");
+        }
+        format!("{head}\n{rule}\n")
+    };
+    let row = |label: String, cell: &dyn Fn(Variant) -> String| {
+        let mut line = format!("| {label} |");
+        for &variant in variants {
+            let _ = write!(line, " {} |", cell(variant));
+        }
+        line.push('\n');
+        line
+    };
+    let label =
+        |key: &MetricKey, better: Better| format!("{} {} {}", key.scenario.letter(), key.name, arrow(better));
 
-    // The summary: every metric's ratio in one table.
-    let _ = writeln!(out, "### Summary: median ÷ floor's median (↑ higher is better, ↓ lower is better)\n");
-    let mut header = String::from("| Contender | Threads |");
-    let mut rule = String::from("|---|---|");
+    let _ = writeln!(out, "\n### Median ÷ the floor's median\n");
+    out.push_str(&header("Metric"));
+    out.push_str(&row("threads".into(), &|variant| variant.threads.to_string()));
     for (key, _, better) in &keys {
-        let _ = write!(header, " {} {} {} |", key.scenario.letter(), key.name, arrow(*better));
-        rule.push_str("---:|");
-    }
-    let _ = writeln!(out, "{header}\n{rule}");
-    for &variant in variants {
-        let _ = write!(out, "| `{}` | {} |", variant.id(), threads_label(variant));
-        for (key, _, _) in &keys {
-            let cell =
-                ratio(records, key, variants, variant).map(|r| format!("{r:.2}×")).unwrap_or("–".into());
-            let _ = write!(out, " {cell} |");
-        }
-        out.push('\n');
+        out.push_str(&row(label(key, *better), &|variant| {
+            ratio(records, key, variants, variant).map(|r| format!("{r:.2}×")).unwrap_or("–".into())
+        }));
     }
 
-    for &scenario in &all.scenarios {
-        let _ = writeln!(out, "\n### {}. {}\n", scenario.letter(), scenario.title());
-        let scenario_keys: Vec<_> = keys.iter().filter(|(k, _, _)| k.scenario == scenario).collect();
-        if scenario_keys.is_empty() {
-            let _ = writeln!(out, "No successful measurement.");
-        }
-        for (key, unit, better) in scenario_keys {
-            let _ = writeln!(
-                out,
-                "{}: {}. vs floor = contender ÷ floor ({}).\n",
-                key.name,
-                direction(*better),
-                match better {
-                    Better::Higher => "above 1× beats the floor",
-                    Better::Lower => "below 1× beats the floor",
-                }
-            );
-            let _ = writeln!(
-                out,
-                "| Contender | Threads | Median | Min – Max | vs floor |\n|---|---|---:|---:|---:|"
-            );
-            for &variant in variants {
-                let vals: Vec<f64> = values(records, key, variant).collect();
-                let failed = failures(records, scenario, variant);
-                let (median, range) = match stats(&vals) {
-                    Some(s) => {
-                        let mut median = fmt_value(*unit, s.median);
-                        if s.n < context.runs {
-                            let _ = write!(median, " (n={})", s.n);
-                        }
-                        (median, fmt_range(*unit, s.min, s.max))
-                    }
-                    None => ("–".into(), "–".into()),
-                };
-                let median = if failed > 0 { format!("{median} ({failed} failed)") } else { median };
-                let vs =
-                    ratio(records, key, variants, variant).map(|r| format!("{r:.2}×")).unwrap_or("–".into());
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {} | {median} | {range} | {vs} |",
-                    variant.id(),
-                    threads_label(variant)
-                );
+    let _ = writeln!(out, "\n### Median\n");
+    out.push_str(&header("Metric"));
+    for (key, unit, better) in &keys {
+        out.push_str(&row(label(key, *better), &|variant| {
+            let vals: Vec<f64> = values(records, key, variant).collect();
+            let mut cell = match stats(&vals) {
+                Some(s) if s.n < context.runs => format!("{} (n={})", fmt_value(*unit, s.median), s.n),
+                Some(s) => fmt_value(*unit, s.median),
+                None => "–".into(),
+            };
+            let failed = failures(records, key.scenario, variant);
+            if failed > 0 {
+                let _ = write!(cell, " ({failed} failed)");
             }
-            out.push('\n');
-        }
+            cell
+        }));
+    }
+
+    let _ = writeln!(out, "\n### Min – max over the runs\n");
+    out.push_str(&header("Metric, unit"));
+    for (key, unit, _) in &keys {
+        let largest = variants
+            .iter()
+            .flat_map(|&variant| values(records, key, variant))
+            .fold(0.0_f64, |a, b| a.max(b.abs()));
+        let (unit_name, divisor) = row_unit(*unit, largest);
+        let name = format!("{} {}", key.scenario.letter(), key.name);
+        let label = if unit_name.is_empty() { name } else { format!("{name}, {unit_name}") };
+        out.push_str(&row(label, &|variant| {
+            let vals: Vec<f64> = values(records, key, variant).collect();
+            match stats(&vals) {
+                Some(s) => {
+                    let (low, high) = (short_number(s.min / divisor), short_number(s.max / divisor));
+                    if low == high { low } else { format!("{low}–{high}") }
+                }
+                None => "–".into(),
+            }
+        }));
     }
     out
 }
@@ -325,15 +326,20 @@ pub fn scale_section(records: &[Record], all: &AllArgs, context: &Context) -> St
     let mut out = String::new();
     let _ = writeln!(out, "## G. {}\n", Scenario::G.title());
     out.push_str(&context.markdown("scenario G, once per contender"));
-    let _ = writeln!(
-        out,
-        "\nTarget {} servers; a batch is not started if it would take RSS past {:.0} GiB or leave \
-         less than 1 GiB of memory available. Each server is started the library's way and \
-         awaited before the next; after the last batch 1,000 servers spread over all of them (and \
-         the last one) must answer a call with their own state. One run per contender.\n",
-        fmt_count(all.params.scale_target as f64),
-        all.params.rss_limit as f64 / GIB
-    );
+    out.push('\n');
+    out.push_str(&wrap(
+        &format!(
+            "Target {} servers; a batch is not started if it would take RSS past {:.0} GiB or \
+             leave less than 1 GiB of memory available. Each server is started the library's way \
+             and awaited before the next; after the last batch 1,000 servers spread over all of \
+             them (and the last one) must answer a call with their own state. One run per \
+             contender.",
+            fmt_count(all.params.scale_target as f64),
+            all.params.rss_limit as f64 / GIB
+        ),
+        "",
+    ));
+    out.push('\n');
     let _ = writeln!(
         out,
         "| Contender | Threads | Servers alive | Time to start | Starts/s | RSS per server | Outcome |\n\
@@ -373,124 +379,102 @@ pub fn scale_section(records: &[Record], all: &AllArgs, context: &Context) -> St
 
 const RESULTS: (&str, &str) = ("<!-- results:begin -->", "<!-- results:end -->");
 const SCALE: (&str, &str) = ("<!-- scale:begin -->", "<!-- scale:end -->");
-/// The hand-written reading of the results (the targets, and what bounds the ones not
-/// met): never generated, always kept from the existing file.
-const ANALYSIS: (&str, &str) = ("<!-- analysis:begin -->", "<!-- analysis:end -->");
 
-/// Writes ../BENCHMARKS.md: the fixed text, plus the sections this invocation produced;
-/// a section it did not produce is kept from the existing file.
+/// Puts the sections this invocation produced into ../BENCHMARKS.md, each in place of the
+/// block between its markers; everything outside those blocks is hand-written and kept as
+/// it is. A section whose markers are missing is appended, with its markers.
 pub fn write_benchmarks_md(
     results: Option<&str>,
     scale: Option<&str>,
     _context: &Context,
 ) -> Result<PathBuf, String> {
     let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md"));
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let keep = |markers: (&str, &str)| -> Option<String> {
-        let start = existing.find(markers.0)? + markers.0.len();
-        let end = existing[start..].find(markers.1)? + start;
-        Some(existing[start..end].trim().to_string())
-    };
-    let results = results.map(|s| s.trim().to_string()).or_else(|| keep(RESULTS)).unwrap_or_else(|| {
-        "## Results\n\nNot measured yet: run `cd bench && cargo run --release -- all --runs 5 --write`."
-            .into()
-    });
-    let scale = scale.map(|s| s.trim().to_string()).or_else(|| keep(SCALE)).unwrap_or_else(|| {
-        format!(
-            "## G. {}\n\nNot measured yet (opt-in, slow): `cd bench && cargo run --release -- all --scale-only --write`.",
-            Scenario::G.title()
-        )
-    });
-    let analysis = keep(ANALYSIS).unwrap_or_else(|| "## Targets\n\nNot written yet.".into());
-    let text = format!(
-        "{INTRO}\n{}\n{results}\n{}\n\n{}\n{scale}\n{}\n\n{NOTES}\n{}\n{analysis}\n{}\n\n{SCENARIOS}",
-        RESULTS.0, RESULTS.1, SCALE.0, SCALE.1, ANALYSIS.0, ANALYSIS.1
-    );
+    let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n".into());
+    for (markers, section) in [(RESULTS, results), (SCALE, scale)] {
+        if let Some(section) = section {
+            text = replace_block(&text, markers, section.trim());
+        }
+    }
     let path = path.canonicalize().unwrap_or(path);
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(path)
 }
 
-const INTRO: &str = "\
-# Benchmarks
+/// `text` with the block from `begin` to `end` (markers included) replaced by `section`
+/// between the same markers, or with that block appended if `text` lacks the markers. A
+/// marker counts only as a line of its own, so prose that names a marker is left alone.
+fn replace_block(text: &str, (begin, end): (&str, &str), section: &str) -> String {
+    let block = format!("{begin}\n{section}\n{end}");
+    let found = marker_line(text, begin, 0).and_then(|start| {
+        let stop = marker_line(text, end, start + begin.len())? + end.len();
+        Some((start, stop))
+    });
+    match found {
+        Some((start, stop)) => format!("{}{block}{}", &text[..start], &text[stop..]),
+        None => format!("{}\n\n{block}\n", text.trim_end()),
+    }
+}
 
-genserver against the floor (the hand-written tokio loop a tokio engineer would write
-instead: one task per server, an unbounded mpsc channel of an enum, a oneshot per reply)
-and against kameo, ractor and actix, all doing the same work: a counter server (cast
-`add(n)`, call `get() -> u64`) and a key-value server over a `HashMap<u64, u64>` (call
-`get(key) -> Option<u64>`, cast `set(key, value)`). Every scenario checks its result.
+/// Where the first line at or after byte `from` that is exactly `marker` starts.
+fn marker_line(text: &str, marker: &str, from: usize) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if offset >= from && line.trim_end_matches(['\n', '\r']) == marker {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
 
-This file is generated by the suite in [`bench/`](bench/README.md): do not edit it by hand;
-rerun `cd bench && cargo run --release -- all --runs 5 --write` (and `-- all --scale-only
---write` for scenario G). Read \"What differs between the contenders\" below before
-comparing rows.
-";
+/// The width the report's prose is wrapped to; tables are not wrapped.
+const WIDTH: usize = 90;
 
-const NOTES: &str = "\
-## What differs between the contenders
+/// `text` wrapped at spaces to `WIDTH` columns, every line after the first starting with
+/// `indent`, and ending with a newline. A word longer than a line stays whole.
+fn wrap(text: &str, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let fresh = line.trim().is_empty();
+        if !fresh && line.chars().count() + 1 + word.chars().count() > WIDTH {
+            out.push_str(&line);
+            out.push('\n');
+            line = indent.to_string();
+        } else if !fresh {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(&line);
+    out.push('\n');
+    out
+}
 
-- **Threads.** genserver, floor, kameo and ractor run on a tokio multi-thread runtime with
-  exactly 2 worker threads; each scenario's own task is spawned onto it, so that no
-  client runs on the extra `block_on` thread. actix runs on its own `System`, a
-  single-threaded runtime (actix puts all actors of an `Arbiter` on one thread), so its
-  rows are marked *1 thread* and compare with `genserver-1t` and `floor-1t`, the same code
-  on a tokio current_thread runtime.
-- **Mailboxes are each library's default.** genserver, the floor and ractor: unbounded.
-  kameo: bounded to 64 messages, so a `tell` waits for room when the server falls behind
-  (backpressure in A, B and F). actix: bounded to 16 for `send` (calls); `do_send`
-  (casts) ignores the bound.
-- **Calls.** genserver calls carry the default 5 s timeout (a tokio timer per call) and
-  also end if the server exits; kameo's `ask`, ractor's `call!`, actix's `send` and the
-  floor wait without a timeout by default. kameo requests are sent with `.send().await`,
-  which is what `.await` on the request does minus the boxed future its `IntoFuture`
-  allocates.
-- **Start.** genserver's `start` and ractor's `Actor::spawn` return once init has run (a
-  round trip to the new task); kameo's `spawn` and actix's `start` return at once, and
-  the floor has no init step. In D the first call waits for the init in every case.
-- **Stop (scenario D).** genserver: `stop(Normal, 5 s)` (a queued stop request, then
-  waiting for the exit). floor: drop the last sender and await the task's `JoinHandle`.
-  kameo: `stop_gracefully` + `wait_for_shutdown`. ractor: `stop(None)` + await the
-  `JoinHandle` (ractor's stop overtakes queued messages; none are queued in D). actix has
-  no way to wait for an actor's end from outside, so D's actix counter carries a oneshot
-  that its `stopped` hook fires, and is stopped by a message whose handler calls
-  `ctx.stop()`.
-- **Tracing.** Default features are kept: kameo's `tracing` (captures the caller's span
-  per message), ractor's `message_span_propogation`; genserver instruments each server
-  task with a span. No subscriber is installed.
-- **Memory (E).** Heap bytes are the bytes requested from the allocator (a counting
-  wrapper around the system allocator), measured after every server has answered one
-  call; RSS growth (from `/proc/self/statm`) also includes malloc's overhead. The client
-  handles sit in a `Vec` allocated before the first reading.
-- **Placement noise on 2 threads.** A, B and F depend on where tokio puts the server
-  task relative to its clients: on the same worker the server drains a batch once the
-  producer yields; on the other worker it is woken for nearly every message. Which one
-  happens varies from process to process, so these rows can be bimodal (see B's
-  min – max); compare medians.
-- **Method.** Each measurement runs in a fresh process; within a run the contenders of a
-  scenario run one after another, and the first contender rotates from run to run, so
-  drift affects all of them alike. Other work on the machine (compilation) can add
-  noise; the min – max columns show how much.
-";
+/// The unit a whole table row is written in, and what to divide its values by, chosen
+/// from the row's largest value so that every cell reads in the same unit.
+fn row_unit(unit: Unit, largest: f64) -> (&'static str, f64) {
+    match unit {
+        Unit::PerSec if largest >= 1e6 => ("M/s", 1e6),
+        Unit::PerSec if largest >= 1e3 => ("k/s", 1e3),
+        Unit::PerSec => ("/s", 1.0),
+        Unit::Nanos if largest < 1e3 => ("ns", 1.0),
+        Unit::Nanos if largest < 1e6 => ("µs", 1e3),
+        Unit::Nanos => ("ms", 1e6),
+        Unit::Bytes => ("B", 1.0),
+        Unit::Count => ("", 1.0),
+        Unit::Secs => ("s", 1.0),
+    }
+}
 
-const SCENARIOS: &str = "\
-## Scenarios
-
-- **A**: one producer casts `add(1)` 1,000,000 times, then one call `get()` must
-  return 1,000,000. Casts per second, from the first cast to the call's reply.
-- **B**: 4 producer tasks × 250,000 casts, then one call must read 1,000,000.
-- **C**: 200,000 sequential `get()` calls from one client after 10,000 warm-up calls,
-  each timed with `Instant`; mean, p50, p99.
-- **D**: for 100,000 servers, one after another: start (with init) + one call + stop
-  and wait until stopped. Total time ÷ 100,000.
-- **E**: 100,000 idle counters kept alive; heap bytes and RSS growth per server.
-- **F**: a key-value server preloaded with 1,000 keys; 8 client tasks × 100,000 ops
-  from a per-client xorshift sequence, 80% `get` calls and 20% `set` casts, each
-  client ending with a check call; ops per second.
-- **G** (opt-in): idle counters started in batches of 100,000 up to 10,000,000 or until
-  the next batch would pass the RSS limit (20 GiB by default); how many are alive and
-  how long starting them took. Once per contender; genserver and floor by default.
-";
-
+/// A number to three significant digits (more for numbers of four digits or more).
+fn short_number(value: f64) -> String {
+    match value.abs() {
+        v if v >= 100.0 => format!("{value:.0}"),
+        v if v >= 10.0 => format!("{value:.1}"),
+        _ => format!("{value:.2}"),
+    }
+}
 fn fmt_value(unit: Unit, value: f64) -> String {
     match unit {
         Unit::PerSec => {
@@ -523,17 +507,6 @@ fn fmt_value(unit: Unit, value: f64) -> String {
     }
 }
 
-fn fmt_range(unit: Unit, min: f64, max: f64) -> String {
-    let (low, high) = (fmt_value(unit, min), fmt_value(unit, max));
-    // "1.2 – 1.5 M/s" rather than "1.2 M/s – 1.5 M/s" when both share the unit.
-    match (low.rsplit_once(' '), high.rsplit_once(' ')) {
-        (Some((number, unit_low)), Some((_, unit_high))) if unit_low == unit_high => {
-            format!("{number} – {high}")
-        }
-        _ => format!("{low} – {high}"),
-    }
-}
-
 fn fmt_count(value: f64) -> String {
     let digits = format!("{:.0}", value.abs());
     let mut out = String::new();
@@ -544,4 +517,27 @@ fn fmt_count(value: f64) -> String {
         out.push(c);
     }
     if value < 0.0 { format!("-{out}") } else { out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_block;
+
+    const MARKERS: (&str, &str) = ("<!-- x:begin -->", "<!-- x:end -->");
+
+    #[test]
+    fn replaces_only_the_block_on_marker_lines() {
+        let text = "# T\n\nProse naming `<!-- x:begin -->` and `<!-- x:end -->`.\n\n\
+                    <!-- x:begin -->\nold\n<!-- x:end -->\n\nAfter.\n";
+        assert_eq!(
+            replace_block(text, MARKERS, "new"),
+            "# T\n\nProse naming `<!-- x:begin -->` and `<!-- x:end -->`.\n\n\
+             <!-- x:begin -->\nnew\n<!-- x:end -->\n\nAfter.\n"
+        );
+    }
+
+    #[test]
+    fn appends_the_block_when_the_markers_are_missing() {
+        assert_eq!(replace_block("# T\n", MARKERS, "new"), "# T\n\n<!-- x:begin -->\nnew\n<!-- x:end -->\n");
+    }
 }

@@ -253,9 +253,9 @@ pub use supervisor::{
 };
 pub use timer::TimerRef;
 
-/// The README's examples, compiled and run as doctests so that they stay true.
+/// This crate's README, its example compiled and run as a doctest so that it stays true.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
 /// Everything a server module needs: `use genserver_runtime::prelude::*;`.
