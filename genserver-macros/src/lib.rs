@@ -39,20 +39,13 @@ fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
     let mut errors = errors::Errors::default();
     let options = options::Options::parse(args, &mut errors);
     let (server, mut cleaned) = model::Server::read(item, &mut errors);
-    let Some(mut server) = server else {
-        let error = errors.finish().err().map(|error| error.to_compile_error());
-        return quote! { #cleaned #error };
-    };
-    let verdict = validate::check(&server, &mut errors);
-    if !verdict.server_ok {
-        let error = errors.finish().err().map(|error| error.to_compile_error());
-        return quote! { #cleaned #error };
-    }
     // Generate the server from the handlers that passed, even when others did not: code
     // that uses the server then type-checks, and each mistake is reported once. A handler
     // left out is still in the impl block, unused; that is not worth a warning.
-    let mut keep = verdict.handler_ok.into_iter();
-    server.handlers.retain(|_| keep.next().unwrap_or(false));
+    let Some(server) = server.and_then(|server| validate::check(server, &mut errors)) else {
+        let error = errors.finish().err().map(|error| error.to_compile_error());
+        return quote! { #cleaned #error };
+    };
     let generated = expand::expand(&server, &options);
     match errors.finish() {
         Ok(()) => quote! { #cleaned #generated },
