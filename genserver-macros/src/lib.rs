@@ -1,11 +1,14 @@
 //! The `#[genserver]` attribute macro. Use it through `genserver-runtime`, which
 //! re-exports it and supplies everything the generated code needs.
 //!
-//! The macro is a pipeline, one stage per file:
+//! The macro is a stack: parse, validate, generate. Each stage depends on the model
+//! and on nothing after it:
 //! - `options`: the `#[genserver(...)]` arguments;
-//! - `model`: reads the `impl` block into a model of the server and its handlers;
+//! - `model`: the server and its handlers, read from the `impl` block (`model::read`),
+//!   and the names of every generated item (`model::names`);
 //! - `validate`: every rule a server must follow, each with a spanned error and a hint;
-//! - `expand`: generates the code from a valid model, and nothing else.
+//!   it returns the server with only the handlers that passed;
+//! - `expand`: generates the code from a validated model, and nothing else.
 //!
 //! Errors are collected (`errors::Errors`) so one build shows every mistake, and on
 //! error the user's impl block is still emitted (markers removed), so the rest of the

@@ -2,9 +2,10 @@
 //! generics and handlers, each handler with its kind, receiver, parameters (by role) and
 //! return type.
 //!
-//! The model is what the three later stages share: [`read`] builds it, `validate` checks
-//! it, `expand` generates code from it. The names of everything generated are made here
-//! too ([`names`]), so that the names `validate` checks are the names `expand` writes.
+//! The model is what the stages share: [`read`] builds it, `validate` checks it and
+//! `expand` generates code from it. The names of everything generated are made here too
+//! ([`names`]), so that the names `validate` checks are the names `expand` writes. The
+//! model depends on no other stage.
 
 mod names;
 mod read;
