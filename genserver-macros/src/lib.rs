@@ -1,11 +1,14 @@
 //! The `#[genserver]` attribute macro. Use it through `genserver-runtime`, which
 //! re-exports it and supplies everything the generated code needs.
 //!
-//! The macro is a pipeline, one stage per file:
+//! The macro is a stack: parse, validate, generate. Each stage depends on the model
+//! and on nothing after it:
 //! - `options`: the `#[genserver(...)]` arguments;
-//! - `model`: reads the `impl` block into a model of the server and its handlers;
+//! - `model`: the server and its handlers, read from the `impl` block (`model::read`),
+//!   and the names of every generated item (`model::names`);
 //! - `validate`: every rule a server must follow, each with a spanned error and a hint;
-//! - `expand`: generates the code from a valid model, and nothing else.
+//!   it returns the server with only the handlers that passed;
+//! - `expand`: generates the code from a validated model, and nothing else.
 //!
 //! Errors are collected (`errors::Errors`) so one build shows every mistake, and on
 //! error the user's impl block is still emitted (markers removed), so the rest of the
@@ -39,20 +42,13 @@ fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
     let mut errors = errors::Errors::default();
     let options = options::Options::parse(args, &mut errors);
     let (server, mut cleaned) = model::Server::read(item, &mut errors);
-    let Some(mut server) = server else {
-        let error = errors.finish().err().map(|error| error.to_compile_error());
-        return quote! { #cleaned #error };
-    };
-    let verdict = validate::check(&server, &mut errors);
-    if !verdict.server_ok {
-        let error = errors.finish().err().map(|error| error.to_compile_error());
-        return quote! { #cleaned #error };
-    }
     // Generate the server from the handlers that passed, even when others did not: code
     // that uses the server then type-checks, and each mistake is reported once. A handler
     // left out is still in the impl block, unused; that is not worth a warning.
-    let mut keep = verdict.handler_ok.into_iter();
-    server.handlers.retain(|_| keep.next().unwrap_or(false));
+    let Some(server) = server.and_then(|server| validate::check(server, &mut errors)) else {
+        let error = errors.finish().err().map(|error| error.to_compile_error());
+        return quote! { #cleaned #error };
+    };
     let generated = expand::expand(&server, &options);
     match errors.finish() {
         Ok(()) => quote! { #cleaned #generated },

@@ -9,60 +9,46 @@ use std::collections::HashMap;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::visit::{self, Visit};
-use syn::{GenericParam, Type, TypeParamBound};
+use syn::{GenericParam, Ident, Type, TypeParamBound};
 
 use crate::errors::Errors;
-use crate::model::{Handler, Kind, Param, Receiver, Role, Server, generic_argument, last_ident_is};
+use crate::model::{
+    HANDLE_METHODS, Handler, Kind, Param, REPLY_TO_FIELD, Receiver, Role, SERVER_FUNCTIONS, Server,
+    generic_argument, is_server_type, last_ident_is,
+};
 
-/// Names `#[genserver]` defines on the server type itself.
-const SERVER_ITEMS: [&str; 5] = ["start", "start_link", "builder", "whereis", "child_spec"];
-
-/// Methods every client handle already has (its own and those of `ServerRef`).
-const HANDLE_METHODS: [&str; 13] = [
-    "id",
-    "name",
-    "is_alive",
-    "exit_reason",
-    "exited",
-    "cast",
-    "try_cast",
-    "send_info",
-    "call",
-    "stop",
-    "kill",
-    "server_ref",
-    "clone",
-];
-
-/// What validation found: whether the server as a whole can be generated, and which
-/// handlers can. On error the macro still generates the server from its valid handlers,
-/// so that code using the server reports nothing more than the mistakes themselves.
-pub(crate) struct Verdict {
-    pub(crate) server_ok: bool,
-    pub(crate) handler_ok: Vec<bool>,
+/// Checks every rule, recording each mistake in `errors`, and returns what can be
+/// generated: the server with only the handlers that passed their rules, or `None` when
+/// the server as a whole cannot be generated. On error the macro still generates the
+/// server from its valid handlers, so that code using the server reports nothing more
+/// than the mistakes themselves.
+pub(crate) fn check(mut server: Server, errors: &mut Errors) -> Option<Server> {
+    let server_passed = passes(errors, |errors| check_server(&server, errors));
+    let handlers = std::mem::take(&mut server.handlers);
+    server.handlers = handlers
+        .into_iter()
+        .filter(|handler| passes(errors, |errors| check_handler(&server.ident, handler, errors)))
+        .collect();
+    server_passed.then_some(server)
 }
 
-pub(crate) fn check(server: &Server, errors: &mut Errors) -> Verdict {
+/// Runs `rules` and tells whether they passed: recorded no error.
+fn passes(errors: &mut Errors, rules: impl FnOnce(&mut Errors)) -> bool {
     let before = errors.count();
+    rules(errors);
+    errors.count() == before
+}
+
+/// Every rule about the server as a whole.
+fn check_server(server: &Server, errors: &mut Errors) {
     check_impl_generics(server, errors);
     check_generated_names(server, errors);
     check_single_handlers(server, errors);
     check_variant_collisions(server, errors);
-    let server_ok = errors.count() == before;
-    let handler_ok = server
-        .handlers
-        .iter()
-        .map(|handler| {
-            let before = errors.count();
-            check_handler(server, handler, errors);
-            errors.count() == before
-        })
-        .collect();
-    Verdict { server_ok, handler_ok }
 }
 
-/// Every rule about one handler.
-fn check_handler(server: &Server, handler: &Handler, errors: &mut Errors) {
+/// Every rule about one handler, of the server named `server`.
+fn check_handler(server: &Ident, handler: &Handler, errors: &mut Errors) {
     check_qualifiers(handler, errors);
     check_method_generics(handler, errors);
     check_receiver(handler, errors);
@@ -125,7 +111,7 @@ fn check_type_parameter(server: &Server, param: &syn::TypeParam, errors: &mut Er
 /// The bounds on `ident` in the `where` clause.
 fn where_bounds<'a>(
     generics: &'a syn::Generics,
-    ident: &'a syn::Ident,
+    ident: &'a Ident,
 ) -> impl Iterator<Item = &'a TypeParamBound> {
     let predicates = generics.where_clause.iter().flat_map(|clause| &clause.predicates);
     predicates
@@ -141,7 +127,7 @@ fn where_bounds<'a>(
 /// `start`, `start_link`, `builder`, `whereis` and `child_spec` are generated on the server
 /// type.
 fn check_generated_names(server: &Server, errors: &mut Errors) {
-    for name in server.method_names.iter().filter(|name| SERVER_ITEMS.iter().any(|item| *name == item)) {
+    for name in server.method_names.iter().filter(|name| SERVER_FUNCTIONS.iter().any(|item| *name == item)) {
         errors.at(
             name,
             format!("`{name}` collides with the `{name}` function that #[genserver] generates"),
@@ -173,7 +159,7 @@ fn check_variant_collisions(server: &Server, errors: &mut Errors) {
     for kinds in enums {
         let mut seen: HashMap<String, &Handler> = HashMap::new();
         for handler in server.handlers.iter().filter(|handler| kinds.contains(&handler.kind)) {
-            let variant = crate::expand::variant_name(handler.name()).to_string();
+            let variant = handler.variant().to_string();
             match seen.get(&variant) {
                 Some(first) => errors.at(
                     handler.name(),
@@ -256,7 +242,7 @@ fn check_receiver(handler: &Handler, errors: &mut Errors) {
 
 /// A call or cast becomes a method of the client handle, which has methods of its own.
 fn check_client_method_name(handler: &Handler, errors: &mut Errors) {
-    let name = handler.name();
+    let name = handler.client_method();
     if matches!(handler.kind, Kind::Call | Kind::Cast) && HANDLE_METHODS.iter().any(|method| name == method) {
         errors.at(
             name,
@@ -318,7 +304,7 @@ fn check_field(handler: &Handler, param: &Param, errors: &mut Errors) {
             format!("`{name}` cannot be passed to a #[terminate] handler: it receives only the exit reason"),
             "write `fn terminate(&mut self, reason: &ExitReason)` (a `cx: &mut Context<Self>` may follow)",
         ),
-        Kind::Call if name == "reply_to" => errors.at(
+        Kind::Call if name == REPLY_TO_FIELD => errors.at(
             name,
             "`reply_to` collides with the reply channel field of the call's message",
             "rename the argument",
@@ -350,7 +336,7 @@ fn check_terminate_reason(handler: &Handler, errors: &mut Errors) {
 
 // ---- What a handler returns ----
 
-fn check_output(server: &Server, handler: &Handler, errors: &mut Errors) {
+fn check_output(server: &Ident, handler: &Handler, errors: &mut Errors) {
     match handler.kind {
         Kind::Init => check_init_output(server, handler, errors),
         Kind::Call => check_call_output(handler, errors),
@@ -368,13 +354,13 @@ fn check_output(server: &Server, handler: &Handler, errors: &mut Errors) {
 }
 
 /// `#[init]` returns `Init<Self>`, `Result<Self, E>` or `Self`.
-fn check_init_output(server: &Server, handler: &Handler, errors: &mut Errors) {
+fn check_init_output(server: &Ident, handler: &Handler, errors: &mut Errors) {
     const HELP: &str = "return `Init<Self>` (`Init::ok(state)`), `Result<Self, E>` or `Self`";
     let Some(output) = handler.output() else {
         errors.at(handler.name(), "#[init] must return the new state", HELP);
         return;
     };
-    if is_self(server, output) {
+    if is_server_type(server, output) {
         return;
     }
     let wrapper = ["Init", "Result"].into_iter().find(|wrapper| last_ident_is(output, wrapper));
@@ -383,10 +369,10 @@ fn check_init_output(server: &Server, handler: &Handler, errors: &mut Errors) {
         return;
     };
     // A `Result` alias without arguments is left to the compiler.
-    if let Some(state) = generic_argument(output, wrapper).filter(|state| !is_self(server, state)) {
+    if let Some(state) = generic_argument(output, wrapper).filter(|state| !is_server_type(server, state)) {
         errors.at(
             state,
-            format!("#[init] builds the state, `{}`, so this must be `Self`", server.ident),
+            format!("#[init] builds the state, `{server}`, so this must be `Self`"),
             format!("write `{wrapper}<Self{}>`", if wrapper == "Result" { ", E" } else { "" }),
         );
     }
@@ -559,16 +545,12 @@ impl<'ast> Visit<'ast> for FindUnsendable {
 
 // ---- Helpers ----
 
-fn is_ident(ty: &Type, ident: &syn::Ident) -> bool {
+fn is_ident(ty: &Type, ident: &Ident) -> bool {
     matches!(ty, Type::Path(path) if path.qself.is_none() && path.path.is_ident(ident))
 }
 
 fn is_static(lifetime: &syn::Lifetime) -> bool {
     lifetime.ident == "static"
-}
-
-fn is_self(server: &Server, ty: &Type) -> bool {
-    last_ident_is(ty, "Self") || last_ident_is(ty, &server.ident.to_string())
 }
 
 fn strip_reference(ty: &Type) -> &Type {

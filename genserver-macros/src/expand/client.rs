@@ -6,24 +6,25 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::messages::reply_type;
-use super::{Names, local, one_or_tuple, variant_name};
-use crate::model::{Handler, Kind, last_ident_is};
+use super::{Expansion, local, one_or_tuple};
+use crate::model::{Handler, Kind, REPLY_TO_FIELD, is_server_type, last_ident_is};
 
-pub(super) fn expand(names: &Names<'_>) -> TokenStream {
-    let handle = handle(names);
-    let constructors = constructors(names);
+pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
+    let handle = handle(expansion);
+    let constructors = constructors(expansion);
     quote!(#handle #constructors)
 }
 
-fn handle(names: &Names<'_>) -> TokenStream {
-    let (rt, vis, client, self_ty) = (names.rt, names.vis, &names.client, names.self_ty());
-    let generics = &names.server.generics;
+fn handle(expansion: &Expansion<'_>) -> TokenStream {
+    let (rt, vis, client, self_ty) = (expansion.rt, expansion.vis, &expansion.client, expansion.self_ty());
+    let generics = &expansion.server.generics;
     let (impl_generics, type_generics, where_clause) = generics.split_for_impl();
-    let server = names.server.ident.to_string();
+    let server = expansion.server.ident.to_string();
     let doc = format!(" The client handle of `{server}`: one method per call and cast. Cheap to clone.");
-    let methods = names.handlers(&[Kind::Call, Kind::Cast]).map(|handler| client_method(names, handler));
-    let send_info = names.has(Kind::Info).then(|| {
-        let (info, info_type) = (local("info"), names.info_type());
+    let methods =
+        expansion.handlers(&[Kind::Call, Kind::Cast]).map(|handler| client_method(expansion, handler));
+    let send_info = expansion.has(Kind::Info).then(|| {
+        let (info, info_type) = (local("info"), expansion.info_type());
         let doc = format!(" Sends `{server}` an info message, as a timer or another task would.");
         quote! {
             #[doc = #doc]
@@ -75,12 +76,12 @@ fn handle(names: &Names<'_>) -> TokenStream {
     }
 }
 
-fn client_method(names: &Names<'_>, handler: &Handler) -> TokenStream {
-    let (rt, msg, self_ty) = (names.rt, &names.msg, names.self_ty());
-    let (name, vis, cfgs) = (handler.name(), &handler.vis, &handler.cfgs);
-    let variant = variant_name(name);
+fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
+    let (rt, msg, self_ty) = (expansion.rt, &expansion.msg, expansion.self_ty());
+    let (name, vis, cfgs) = (handler.client_method(), &handler.vis, &handler.cfgs);
+    let variant = handler.variant();
     let params = handler.fields().map(|(field, ty)| {
-        let ty = names.concrete(ty);
+        let ty = expansion.concrete(ty);
         quote!(#field: #ty)
     });
     let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
@@ -95,8 +96,8 @@ fn client_method(names: &Names<'_>, handler: &Handler) -> TokenStream {
         quote!(#(#docs)*)
     };
     if handler.kind == Kind::Call {
-        let reply = reply_type(names, handler);
-        let reply_to = local("reply_to");
+        let reply = reply_type(expansion, handler);
+        let reply_to = local(REPLY_TO_FIELD);
         quote! {
             #docs
             #(#cfgs)*
@@ -115,12 +116,12 @@ fn client_method(names: &Names<'_>, handler: &Handler) -> TokenStream {
     }
 }
 
-fn constructors(names: &Names<'_>) -> TokenStream {
-    let (rt, vis, client, self_ty) = (names.rt, names.vis, &names.client, names.self_ty());
-    let (impl_generics, _, where_clause) = names.server.generics.split_for_impl();
-    let type_generics = names.type_generics();
-    let server = names.server.ident.to_string();
-    let (params, args) = start_arguments(names);
+fn constructors(expansion: &Expansion<'_>) -> TokenStream {
+    let (rt, vis, client, self_ty) = (expansion.rt, expansion.vis, &expansion.client, expansion.self_ty());
+    let (impl_generics, _, where_clause) = expansion.server.generics.split_for_impl();
+    let type_generics = expansion.type_generics();
+    let server = expansion.server.ident.to_string();
+    let (params, args) = start_arguments(expansion);
     let start_doc = format!(" Starts a `{server}` and returns its handle once `init` has finished.");
     let link_doc =
         format!(" Starts a `{server}` linked to the calling server; returns once `init` has finished.");
@@ -173,8 +174,8 @@ fn constructors(names: &Names<'_>) -> TokenStream {
 
 /// The parameters of `start` and the expression that packs them into `GenServer::Args`:
 /// the `#[init]` arguments (one value, a tuple, or `()`), or the state itself.
-fn start_arguments(names: &Names<'_>) -> (TokenStream, TokenStream) {
-    let Some(init) = names.handler(Kind::Init) else {
+fn start_arguments(expansion: &Expansion<'_>) -> (TokenStream, TokenStream) {
+    let Some(init) = expansion.handler(Kind::Init) else {
         let state = local("state");
         return (quote!(#state: Self), quote!(#state));
     };
@@ -184,8 +185,8 @@ fn start_arguments(names: &Names<'_>) -> (TokenStream, TokenStream) {
 }
 
 /// The `GenServer::Args` type for the server.
-pub(super) fn args_type(names: &Names<'_>) -> TokenStream {
-    let Some(init) = names.handler(Kind::Init) else {
+pub(super) fn args_type(expansion: &Expansion<'_>) -> TokenStream {
+    let Some(init) = expansion.handler(Kind::Init) else {
         return quote!(Self);
     };
     let types: Vec<_> = init.fields().map(|(_, ty)| ty).collect();
@@ -193,8 +194,7 @@ pub(super) fn args_type(names: &Names<'_>) -> TokenStream {
 }
 
 /// Whether `#[init]` returns the state itself rather than `Init` or `Result`.
-pub(super) fn init_returns_self(names: &Names<'_>, init: &Handler) -> bool {
-    init.output()
-        .is_some_and(|ty| last_ident_is(ty, "Self") || last_ident_is(ty, &names.server.ident.to_string()))
+pub(super) fn init_returns_self(expansion: &Expansion<'_>, init: &Handler) -> bool {
+    init.output().is_some_and(|ty| is_server_type(&expansion.server.ident, ty))
         && !init.output().is_some_and(|ty| last_ident_is(ty, "Init") || last_ident_is(ty, "Result"))
 }

@@ -6,31 +6,32 @@ use quote::quote;
 
 use super::client::{args_type, init_returns_self};
 use super::messages::phantom_arm;
-use super::{Names, invoke, local, one_or_tuple, variant_name};
-use crate::model::{Handler, Kind, last_ident_is};
+use super::{Expansion, invoke, local, one_or_tuple};
+use crate::model::{Handler, Kind, REPLY_TO_FIELD, last_ident_is};
 
-pub(super) fn expand(names: &Names<'_>) -> TokenStream {
-    let (rt, self_ty) = (names.rt, names.self_ty());
-    let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
-    let (msg, client) = (&names.msg, &names.client);
-    let (info_type, continue_type, args_type) = (names.info_type(), names.continue_type(), args_type(names));
+pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
+    let (rt, self_ty) = (expansion.rt, expansion.self_ty());
+    let (impl_generics, type_generics, where_clause) = expansion.server.generics.split_for_impl();
+    let (msg, client) = (&expansion.msg, &expansion.client);
+    let (info_type, continue_type, args_type) =
+        (expansion.info_type(), expansion.continue_type(), args_type(expansion));
     let cx = local("cx");
-    let init = init(names);
-    let handle = entry_point(names, "handle", "msg", "Msg", msg, Kind::Call);
-    let handle_info = entry_point(names, "handle_info", "info", "Info", &names.info, Kind::Info);
+    let init = init(expansion);
+    let handle = entry_point(expansion, "handle", "msg", "Msg", msg, Kind::Call);
+    let handle_info = entry_point(expansion, "handle_info", "info", "Info", &expansion.info, Kind::Info);
     let handle_continue =
-        entry_point(names, "handle_continue", "value", "Continue", &names.cont, Kind::Continue);
-    let handle_timeout = names.handler(Kind::Timeout).map(|handler| {
+        entry_point(expansion, "handle_continue", "value", "Continue", &expansion.cont, Kind::Continue);
+    let handle_timeout = expansion.handler(Kind::Timeout).map(|handler| {
         let signature = quote!(handle_timeout(&mut self, #cx: &mut #rt::Context<Self>));
-        entry_fn(signature, quote!(#rt::Flow<Self>), flow(names, handler), handler.is_async())
+        entry_fn(signature, quote!(#rt::Flow<Self>), flow(expansion, handler), handler.is_async())
     });
-    let terminate = names.handler(Kind::Terminate).map(|handler| {
+    let terminate = expansion.handler(Kind::Terminate).map(|handler| {
         let reason = local("reason");
         let signature = quote!(terminate(&mut self, #reason: &#rt::ExitReason, #cx: &mut #rt::Context<Self>));
         entry_fn(signature, quote!(()), invoke(handler, true), handler.is_async())
     });
-    let message_name = names_of(names, msg, &[Kind::Call, Kind::Cast]);
-    let info_name = names_of(names, &names.info, &[Kind::Info]);
+    let message_name = names_of(expansion, msg, &[Kind::Call, Kind::Cast]);
+    let info_name = names_of(expansion, &expansion.info, &[Kind::Info]);
     let (msg_param, info_param) = (local("msg"), local("info"));
     quote! {
         impl #impl_generics #rt::GenServer for #self_ty #where_clause {
@@ -60,10 +61,10 @@ pub(super) fn expand(names: &Names<'_>) -> TokenStream {
     }
 }
 
-fn init(names: &Names<'_>) -> TokenStream {
-    let rt = names.rt;
+fn init(expansion: &Expansion<'_>) -> TokenStream {
+    let rt = expansion.rt;
     let (args, cx) = (local("args"), local("cx"));
-    let body = match names.handler(Kind::Init) {
+    let body = match expansion.handler(Kind::Init) {
         None => quote!(#rt::IntoInit::<Self>::into_init(#rt::Init::<Self>::ok(#args))),
         Some(init) => {
             let fields: Vec<_> = init.fields().map(|(field, _)| field).collect();
@@ -71,7 +72,7 @@ fn init(names: &Names<'_>) -> TokenStream {
             let unpack = quote!(let #pattern = #args;);
             let call = invoke(init, false);
             let call =
-                if init_returns_self(names, init) { quote!(#rt::Init::<Self>::ok(#call)) } else { call };
+                if init_returns_self(expansion, init) { quote!(#rt::Init::<Self>::ok(#call)) } else { call };
             quote! {
                 #unpack
                 #rt::IntoInit::<Self>::into_init(#call)
@@ -79,7 +80,7 @@ fn init(names: &Names<'_>) -> TokenStream {
         }
     };
     let signature = quote!(init(#args: Self::Args, #cx: &mut #rt::Context<Self>));
-    let asynchronous = names.handler(Kind::Init).is_some_and(Handler::is_async);
+    let asynchronous = expansion.handler(Kind::Init).is_some_and(Handler::is_async);
     let function = entry_fn(signature, quote!(#rt::InitOutcome<Self>), body, asynchronous);
     if asynchronous {
         function
@@ -124,43 +125,48 @@ fn entry_fn(
 /// One entry point that dispatches an enum: `async fn method(&mut self, param: Self::Type,
 /// cx) -> Flow<Self> { match param { ... } }`.
 fn entry_point(
-    names: &Names<'_>,
+    expansion: &Expansion<'_>,
     method: &str,
     param: &str,
     ty: &str,
     enum_ident: &syn::Ident,
     kind: Kind,
 ) -> TokenStream {
-    let rt = names.rt;
+    let rt = expansion.rt;
     let (method, ty) = (syn::Ident::new(method, Span::call_site()), syn::Ident::new(ty, Span::call_site()));
     let (param, cx) = (local(param), local("cx"));
-    let body = dispatch_enum(names, enum_ident, kind, &param);
-    let asynchronous = names.handlers(kinds_of(kind)).any(Handler::is_async);
+    let body = dispatch_enum(expansion, enum_ident, kind, &param);
+    let asynchronous = expansion.handlers(kinds_of(kind)).any(Handler::is_async);
     let signature = quote!(#method(&mut self, #param: Self::#ty, #cx: &mut #rt::Context<Self>));
     entry_fn(signature, quote!(#rt::Flow<Self>), body, asynchronous)
 }
 
 /// `match value { Enum::Variant { fields } => flow, ... }` over the handlers of `kind`
 /// (calls and casts together for `Kind::Call`).
-fn dispatch_enum(names: &Names<'_>, enum_ident: &syn::Ident, kind: Kind, value: &syn::Ident) -> TokenStream {
-    let handlers: Vec<_> = names.handlers(kinds_of(kind)).collect();
+fn dispatch_enum(
+    expansion: &Expansion<'_>,
+    enum_ident: &syn::Ident,
+    kind: Kind,
+    value: &syn::Ident,
+) -> TokenStream {
+    let handlers: Vec<_> = expansion.handlers(kinds_of(kind)).collect();
     if handlers.is_empty() {
         return quote!(match #value {});
     }
     let arms = handlers.iter().map(|handler| {
-        let variant = variant_name(handler.name());
+        let variant = handler.variant();
         let fields = handler.fields().map(|(field, _)| field);
         let reply_to = (handler.kind == Kind::Call).then(|| {
-            let reply_to = local("reply_to");
+            let reply_to = local(REPLY_TO_FIELD);
             quote!(#reply_to)
         });
-        let (cfgs, call) = (&handler.cfgs, flow(names, handler));
+        let (cfgs, call) = (&handler.cfgs, flow(expansion, handler));
         quote! {
             #(#cfgs)*
             #enum_ident::#variant { #(#fields,)* #reply_to } => #call,
         }
     });
-    let phantom = phantom_arm(names, enum_ident, false);
+    let phantom = phantom_arm(expansion, enum_ident, false);
     quote! {
         match #value {
             #(#arms)*
@@ -179,13 +185,13 @@ fn kinds_of(kind: Kind) -> &'static [Kind] {
 }
 
 /// Calls the handler and turns what it returns into a `Flow`, replying first for a call.
-fn flow(names: &Names<'_>, handler: &Handler) -> TokenStream {
-    let rt = names.rt;
+fn flow(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
+    let rt = expansion.rt;
     let call = invoke(handler, true);
     if handler.kind != Kind::Call || handler.reply_to().is_some() {
         return quote!(#rt::IntoFlow::<Self>::into_flow(#call));
     }
-    let reply_to = local("reply_to");
+    let reply_to = local(REPLY_TO_FIELD);
     if handler.output().is_some_and(|ty| last_ident_is(ty, "Reply")) {
         quote!(#rt::__private::reply_with(#reply_to, #call))
     } else {
@@ -194,18 +200,18 @@ fn flow(names: &Names<'_>, handler: &Handler) -> TokenStream {
 }
 
 /// `match value { Enum::Variant { .. } => "handler", ... }`, for crash reports.
-fn names_of(names: &Names<'_>, enum_ident: &syn::Ident, kinds: &[Kind]) -> TokenStream {
+fn names_of(expansion: &Expansion<'_>, enum_ident: &syn::Ident, kinds: &[Kind]) -> TokenStream {
     let param = local(if kinds.contains(&Kind::Info) { "info" } else { "msg" });
-    let handlers: Vec<_> = names.handlers(kinds).collect();
+    let handlers: Vec<_> = expansion.handlers(kinds).collect();
     if handlers.is_empty() {
         return quote!(match *#param {});
     }
     let arms = handlers.iter().map(|handler| {
-        let (variant, cfgs) = (variant_name(handler.name()), &handler.cfgs);
+        let (variant, cfgs) = (handler.variant(), &handler.cfgs);
         let name = handler.name().to_string();
         quote!(#(#cfgs)* #enum_ident::#variant { .. } => #name,)
     });
-    let phantom = phantom_arm(names, enum_ident, true);
+    let phantom = phantom_arm(expansion, enum_ident, true);
     quote! {
         match *#param {
             #(#arms)*

@@ -5,32 +5,32 @@
 //! server's enums carry its type parameters, kept in use by a hidden variant that can
 //! never be built.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
-use syn::Type;
+use syn::{Ident, Type};
 
-use super::{Names, variant_name};
-use crate::model::{Handler, Kind};
+use super::Expansion;
+use crate::model::{Handler, Kind, REPLY_TO_FIELD, generic_argument};
 
-pub(super) fn expand(names: &Names<'_>) -> TokenStream {
-    let server = names.server.ident.to_string();
+pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
+    let server = expansion.server.ident.to_string();
     let msg = message_enum(
-        names,
-        &names.msg,
+        expansion,
+        &expansion.msg,
         &[Kind::Call, Kind::Cast],
         &format!(" The calls and casts of `{server}`: one variant per `#[call]` and `#[cast]` handler."),
     );
-    let info = names.has(Kind::Info).then(|| {
+    let info = expansion.has(Kind::Info).then(|| {
         let doc = format!(" The info messages of `{server}`: one variant per `#[info]` handler.");
-        let definition = message_enum(names, &names.info, &[Kind::Info], &doc);
-        let clone = info_clone(names);
+        let definition = message_enum(expansion, &expansion.info, &[Kind::Info], &doc);
+        let clone = info_clone(expansion);
         quote!(#definition #clone)
     });
-    let cont = names.has(Kind::Continue).then(|| {
+    let cont = expansion.has(Kind::Continue).then(|| {
         let doc = format!(" The continuations of `{server}`: one variant per `#[handle_continue]` handler.");
-        let definition = message_enum(names, &names.cont, &[Kind::Continue], &doc);
-        let (rt, cont, self_ty) = (names.rt, &names.cont, names.self_ty());
-        let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
+        let definition = message_enum(expansion, &expansion.cont, &[Kind::Continue], &doc);
+        let (rt, cont, self_ty) = (expansion.rt, &expansion.cont, expansion.self_ty());
+        let (impl_generics, type_generics, where_clause) = expansion.server.generics.split_for_impl();
         quote! {
             #definition
             impl #impl_generics #rt::__private::ContinueOf<#self_ty> for #cont #type_generics #where_clause {
@@ -43,11 +43,11 @@ pub(super) fn expand(names: &Names<'_>) -> TokenStream {
     quote!(#msg #info #cont)
 }
 
-fn message_enum(names: &Names<'_>, ident: &syn::Ident, kinds: &[Kind], doc: &str) -> TokenStream {
-    let (vis, generics) = (names.vis, &names.server.generics);
+fn message_enum(expansion: &Expansion<'_>, ident: &Ident, kinds: &[Kind], doc: &str) -> TokenStream {
+    let (vis, generics) = (expansion.vis, &expansion.server.generics);
     let where_clause = &generics.where_clause;
-    let variants = names.handlers(kinds).map(|handler| variant(names, handler));
-    let phantom = phantom_variant(names);
+    let variants = expansion.handlers(kinds).map(|handler| variant(expansion, handler));
+    let phantom = phantom_variant(expansion);
     quote! {
         #[doc = #doc]
         #vis enum #ident #generics #where_clause {
@@ -57,17 +57,18 @@ fn message_enum(names: &Names<'_>, ident: &syn::Ident, kinds: &[Kind], doc: &str
     }
 }
 
-fn variant(names: &Names<'_>, handler: &Handler) -> TokenStream {
-    let name = variant_name(handler.name());
+fn variant(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
+    let name = handler.variant();
     let doc = format!(" `#[{}] {}`.", handler.kind.marker(), handler.name());
     let cfgs = &handler.cfgs;
     let fields = handler.fields().map(|(field, ty)| {
-        let ty = names.concrete(ty);
+        let ty = expansion.concrete(ty);
         quote!(#field: #ty,)
     });
     let reply_to = (handler.kind == Kind::Call).then(|| {
-        let (rt, reply) = (names.rt, reply_type(names, handler));
-        quote!(reply_to: #rt::ReplyTo<#reply>,)
+        let (rt, reply) = (expansion.rt, reply_type(expansion, handler));
+        let reply_to = Ident::new(REPLY_TO_FIELD, Span::call_site());
+        quote!(#reply_to: #rt::ReplyTo<#reply>,)
     });
     quote! {
         #[doc = #doc]
@@ -78,20 +79,19 @@ fn variant(names: &Names<'_>, handler: &Handler) -> TokenStream {
 
 /// What the caller of a `#[call]` receives: the `R` of its `ReplyTo<R>` or `Reply<R>`,
 /// or its plain return type.
-pub(super) fn reply_type(names: &Names<'_>, handler: &Handler) -> Type {
-    use crate::model::generic_argument;
+pub(super) fn reply_type(expansion: &Expansion<'_>, handler: &Handler) -> Type {
     let reply = match (handler.reply_to(), handler.output()) {
         (Some(reply), _) => reply.clone(),
         (None, None) => syn::parse_quote!(()),
         (None, Some(output)) => generic_argument(output, "Reply").unwrap_or(output).clone(),
     };
-    names.concrete(&reply)
+    expansion.concrete(&reply)
 }
 
 /// The variant that uses a generic server's type parameters; it holds `Infallible`, so
 /// it can never be built.
-pub(super) fn phantom_variant(names: &Names<'_>) -> Option<TokenStream> {
-    let params: Vec<_> = names.server.generics.type_params().map(|param| &param.ident).collect();
+pub(super) fn phantom_variant(expansion: &Expansion<'_>) -> Option<TokenStream> {
+    let params: Vec<_> = expansion.server.generics.type_params().map(|param| &param.ident).collect();
     (!params.is_empty()).then(|| {
         quote! {
             #[doc(hidden)]
@@ -102,8 +102,12 @@ pub(super) fn phantom_variant(names: &Names<'_>) -> Option<TokenStream> {
 
 /// The arm that handles the phantom variant in a `match`, over a value or, `by_ref`,
 /// over a dereferenced place (`match *value`), where it binds by reference.
-pub(super) fn phantom_arm(names: &Names<'_>, enum_ident: &syn::Ident, by_ref: bool) -> Option<TokenStream> {
-    phantom_variant(names).map(|_| {
+pub(super) fn phantom_arm(
+    expansion: &Expansion<'_>,
+    enum_ident: &Ident,
+    by_ref: bool,
+) -> Option<TokenStream> {
+    phantom_variant(expansion).map(|_| {
         let never = super::local("never");
         if by_ref {
             quote!(#enum_ident::__Phantom(_, ref #never) => match *#never {},)
@@ -115,17 +119,17 @@ pub(super) fn phantom_arm(names: &Names<'_>, enum_ident: &syn::Ident, by_ref: bo
 
 /// `Clone` for the info enum when no info handler takes arguments, so that
 /// `send_interval` can repeat its messages.
-fn info_clone(names: &Names<'_>) -> Option<TokenStream> {
-    if names.handlers(&[Kind::Info]).any(|handler| handler.fields().next().is_some()) {
+fn info_clone(expansion: &Expansion<'_>) -> Option<TokenStream> {
+    if expansion.handlers(&[Kind::Info]).any(|handler| handler.fields().next().is_some()) {
         return None;
     }
-    let info = &names.info;
-    let (impl_generics, type_generics, where_clause) = names.server.generics.split_for_impl();
-    let arms = names.handlers(&[Kind::Info]).map(|handler| {
-        let (name, cfgs) = (variant_name(handler.name()), &handler.cfgs);
+    let info = &expansion.info;
+    let (impl_generics, type_generics, where_clause) = expansion.server.generics.split_for_impl();
+    let arms = expansion.handlers(&[Kind::Info]).map(|handler| {
+        let (name, cfgs) = (handler.variant(), &handler.cfgs);
         quote!(#(#cfgs)* Self::#name {} => Self::#name {},)
     });
-    let phantom = phantom_arm(names, &syn::Ident::new("Self", proc_macro2::Span::call_site()), true);
+    let phantom = phantom_arm(expansion, &Ident::new("Self", Span::call_site()), true);
     Some(quote! {
         impl #impl_generics ::core::clone::Clone for #info #type_generics #where_clause {
             fn clone(&self) -> Self {

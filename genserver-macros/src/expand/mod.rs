@@ -16,15 +16,16 @@ mod dispatch;
 mod messages;
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 use syn::visit_mut::VisitMut;
 use syn::{Ident, Path, Type};
 
-use crate::model::{Handler, Kind, Role, Server};
+use crate::model::{Handler, Kind, REPLY_TO_FIELD, Role, Server};
 use crate::options::Options;
 
-/// Everything the generators share: the model, the options and the generated names.
-pub(crate) struct Names<'a> {
+/// Everything the generators share: the model, the options, and the names of the
+/// generated types (made by the model, kept here to be written without ceremony).
+pub(crate) struct Expansion<'a> {
     pub(crate) server: &'a Server,
     pub(crate) rt: &'a Path,
     pub(crate) vis: &'a syn::Visibility,
@@ -34,17 +35,16 @@ pub(crate) struct Names<'a> {
     pub(crate) client: Ident,
 }
 
-impl<'a> Names<'a> {
+impl<'a> Expansion<'a> {
     fn new(server: &'a Server, options: &'a Options) -> Self {
-        let ident = &server.ident;
-        Names {
+        Expansion {
             server,
             rt: &options.runtime,
             vis: &options.vis,
-            msg: format_ident!("{ident}Msg"),
-            info: format_ident!("{ident}Info"),
-            cont: format_ident!("{ident}Continue"),
-            client: format_ident!("{ident}Ref"),
+            msg: server.message_enum(),
+            info: server.info_enum(),
+            cont: server.continue_enum(),
+            client: server.client_handle(),
         }
     }
 
@@ -120,28 +120,6 @@ pub(crate) fn one_or_tuple<T: quote::ToTokens>(items: &[T]) -> TokenStream {
     }
 }
 
-/// `get_all` → `GetAll`.
-pub(crate) fn variant_name(method: &Ident) -> Ident {
-    let name = method.to_string();
-    let name = name.trim_start_matches("r#");
-    let mut out = String::with_capacity(name.len());
-    let mut upper = true;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.extend(c.to_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    if out.is_empty() {
-        out.push_str("Handler");
-    }
-    Ident::new(&out, method.span())
-}
-
 /// The arguments to pass when calling `handler`, in its declared order: message fields by
 /// name, then the context, reply channel and exit reason where the handler takes them.
 pub(crate) fn call_arguments(handler: &Handler) -> TokenStream {
@@ -152,7 +130,7 @@ pub(crate) fn call_arguments(handler: &Handler) -> TokenStream {
             quote!(#cx)
         }
         Role::ReplyTo(_) => {
-            let reply_to = local("reply_to");
+            let reply_to = local(REPLY_TO_FIELD);
             quote!(#reply_to)
         }
         Role::Reason => {
@@ -175,10 +153,10 @@ pub(crate) fn invoke(handler: &Handler, with_self: bool) -> TokenStream {
 
 /// The whole expansion.
 pub(crate) fn expand(server: &Server, options: &Options) -> TokenStream {
-    let names = Names::new(server, options);
-    let messages = messages::expand(&names);
-    let client = client::expand(&names);
-    let dispatch = dispatch::expand(&names);
+    let expansion = Expansion::new(server, options);
+    let messages = messages::expand(&expansion);
+    let client = client::expand(&expansion);
+    let dispatch = dispatch::expand(&expansion);
     quote! {
         #messages
         #client

@@ -1,5 +1,4 @@
-//! Reads an `impl` block into a model of the server: its type, generics and handlers,
-//! each handler with its kind, receiver, parameters (by role) and return type.
+//! Reads an `impl` block into the model (`Server::read`).
 //!
 //! Reading removes the handler markers from the impl block, which is emitted as it is
 //! otherwise. Whatever cannot be represented in the model (a marker with arguments, two
@@ -10,142 +9,16 @@
 //! name given twice, `ReplyTo` without its type). For those the model is `None` with no
 //! error of the macro's, so that each mistake is reported once.
 
-use syn::{
-    Attribute, FnArg, GenericArgument, Ident, ImplItem, ItemImpl, Meta, Pat, PathArguments, ReturnType, Type,
-};
+use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, Meta, Pat, ReturnType, Type};
 
+use super::{Handler, Kind, Param, Receiver, Role, Server, generic_argument, last_ident_is};
 use crate::errors::Errors;
 
-/// What a handler is for, from its marker.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Kind {
-    Init,
-    Call,
-    Cast,
-    Info,
-    Continue,
-    Timeout,
-    Terminate,
-}
-
 impl Kind {
-    const ALL: [Kind; 7] =
-        [Kind::Init, Kind::Call, Kind::Cast, Kind::Info, Kind::Continue, Kind::Timeout, Kind::Terminate];
-
-    /// The marker's name, as written in `#[...]`.
-    pub(crate) fn marker(self) -> &'static str {
-        match self {
-            Kind::Init => "init",
-            Kind::Call => "call",
-            Kind::Cast => "cast",
-            Kind::Info => "info",
-            Kind::Continue => "handle_continue",
-            Kind::Timeout => "timeout",
-            Kind::Terminate => "terminate",
-        }
-    }
-
-    /// The marker with its article, for messages: `a #[call]`, `an #[info]`.
-    pub(crate) fn a_marker(self) -> String {
-        let article = if matches!(self, Kind::Init | Kind::Info) { "an" } else { "a" };
-        format!("{article} #[{}]", self.marker())
-    }
-
+    /// The kind of handler a marker attribute stands for; `None` for any other attribute.
     fn of(attr: &Attribute) -> Option<Kind> {
         let last = attr.path().segments.last()?;
         Kind::ALL.into_iter().find(|kind| last.ident == kind.marker())
-    }
-}
-
-/// The server: the type the impl block is for, and its handlers.
-pub(crate) struct Server {
-    /// The type's name, from which generated names are made (`ConfigServer` → `ConfigServerRef`).
-    pub(crate) ident: Ident,
-    pub(crate) self_ty: Type,
-    pub(crate) generics: syn::Generics,
-    pub(crate) handlers: Vec<Handler>,
-    /// Every method name in the block, handler or not, for collision checks.
-    pub(crate) method_names: Vec<Ident>,
-}
-
-/// One marked method.
-pub(crate) struct Handler {
-    pub(crate) kind: Kind,
-    /// The marker attribute, for error spans.
-    pub(crate) marker: Attribute,
-    pub(crate) sig: syn::Signature,
-    pub(crate) vis: syn::Visibility,
-    pub(crate) receiver: Receiver,
-    pub(crate) params: Vec<Param>,
-    /// `#[doc]` attributes, carried to the client method.
-    pub(crate) docs: Vec<Attribute>,
-    /// `#[cfg]` attributes, carried to every generated piece of this handler.
-    pub(crate) cfgs: Vec<Attribute>,
-}
-
-/// How a handler takes `self`.
-#[derive(Clone, Debug)]
-pub(crate) enum Receiver {
-    None,
-    Ref,
-    Mut,
-    /// `self`, `mut self` or `self: Type`: not allowed, kept for the error.
-    Other(Box<syn::Receiver>),
-}
-
-/// One parameter besides `self`.
-pub(crate) struct Param {
-    pub(crate) role: Role,
-    pub(crate) ty: Type,
-    /// The whole argument, for error spans.
-    pub(crate) span_of: FnArg,
-}
-
-/// What a parameter is for.
-pub(crate) enum Role {
-    /// A message field, named after the argument.
-    Field(Ident),
-    /// `cx: &mut Context<Self>`.
-    Context,
-    /// `from: ReplyTo<R>`: the call's reply channel; holds `R`.
-    ReplyTo(Type),
-    /// `reason: &ExitReason`, in `#[terminate]`.
-    Reason,
-}
-
-impl Handler {
-    pub(crate) fn name(&self) -> &Ident {
-        &self.sig.ident
-    }
-
-    pub(crate) fn is_async(&self) -> bool {
-        self.sig.asyncness.is_some()
-    }
-
-    pub(crate) fn fields(&self) -> impl Iterator<Item = (&Ident, &Type)> {
-        self.params.iter().filter_map(|param| match &param.role {
-            Role::Field(name) => Some((name, &param.ty)),
-            _ => None,
-        })
-    }
-
-    /// The reply type `R` of a `ReplyTo<R>` parameter, if the handler has one.
-    pub(crate) fn reply_to(&self) -> Option<&Type> {
-        self.params.iter().find_map(|param| match &param.role {
-            Role::ReplyTo(reply) => Some(reply),
-            _ => None,
-        })
-    }
-
-    /// The declared return type, `None` for `()`.
-    pub(crate) fn output(&self) -> Option<&Type> {
-        match &self.sig.output {
-            ReturnType::Default => None,
-            ReturnType::Type(_, ty) => match &**ty {
-                Type::Tuple(tuple) if tuple.elems.is_empty() => None,
-                ty => Some(ty),
-            },
-        }
     }
 }
 
@@ -421,28 +294,4 @@ fn context_type(ty: &Type) -> Option<bool> {
 
 fn is_exit_reason_ref(ty: &Type) -> bool {
     matches!(ty, Type::Reference(reference) if reference.mutability.is_none() && last_ident_is(&reference.elem, "ExitReason"))
-}
-
-/// `true` if `ty` is a path whose last segment is `name`.
-pub(crate) fn last_ident_is(ty: &Type, name: &str) -> bool {
-    match ty {
-        Type::Path(path) => path.path.segments.last().is_some_and(|segment| segment.ident == name),
-        _ => false,
-    }
-}
-
-/// The first generic argument of a type `…::name<T, …>`.
-pub(crate) fn generic_argument<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
-    let Type::Path(path) = ty else { return None };
-    let segment = path.path.segments.last()?;
-    if segment.ident != name {
-        return None;
-    }
-    match &segment.arguments {
-        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
-            GenericArgument::Type(ty) => Some(ty),
-            _ => None,
-        }),
-        _ => None,
-    }
 }

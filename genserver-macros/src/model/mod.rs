@@ -1,0 +1,173 @@
+//! The model of a server, as the macro reads it from the `impl` block: its type,
+//! generics and handlers, each handler with its kind, receiver, parameters (by role) and
+//! return type.
+//!
+//! The model is what the stages share: [`read`] builds it, `validate` checks it and
+//! `expand` generates code from it. The names of everything generated are made here too
+//! ([`names`]), so that the names `validate` checks are the names `expand` writes. The
+//! model depends on no other stage.
+
+mod names;
+mod read;
+
+pub(crate) use names::{HANDLE_METHODS, REPLY_TO_FIELD, SERVER_FUNCTIONS};
+
+use syn::{Attribute, FnArg, GenericArgument, Ident, PathArguments, ReturnType, Type};
+
+/// What a handler is for, from its marker.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Kind {
+    Init,
+    Call,
+    Cast,
+    Info,
+    Continue,
+    Timeout,
+    Terminate,
+}
+
+impl Kind {
+    /// Every kind, to recognise markers by name.
+    const ALL: [Kind; 7] =
+        [Kind::Init, Kind::Call, Kind::Cast, Kind::Info, Kind::Continue, Kind::Timeout, Kind::Terminate];
+
+    /// The marker's name, as written in `#[...]`.
+    pub(crate) fn marker(self) -> &'static str {
+        match self {
+            Kind::Init => "init",
+            Kind::Call => "call",
+            Kind::Cast => "cast",
+            Kind::Info => "info",
+            Kind::Continue => "handle_continue",
+            Kind::Timeout => "timeout",
+            Kind::Terminate => "terminate",
+        }
+    }
+
+    /// The marker with its article, for messages: `a #[call]`, `an #[info]`.
+    pub(crate) fn a_marker(self) -> String {
+        let article = if matches!(self, Kind::Init | Kind::Info) { "an" } else { "a" };
+        format!("{article} #[{}]", self.marker())
+    }
+}
+
+/// The server: the type the impl block is for, and its handlers.
+pub(crate) struct Server {
+    /// The type's name, from which generated names are made (`ConfigServer` → `ConfigServerRef`).
+    pub(crate) ident: Ident,
+    pub(crate) self_ty: Type,
+    pub(crate) generics: syn::Generics,
+    pub(crate) handlers: Vec<Handler>,
+    /// Every method name in the block, handler or not, for collision checks.
+    pub(crate) method_names: Vec<Ident>,
+}
+
+/// One marked method.
+pub(crate) struct Handler {
+    pub(crate) kind: Kind,
+    /// The marker attribute, for error spans.
+    pub(crate) marker: Attribute,
+    pub(crate) sig: syn::Signature,
+    pub(crate) vis: syn::Visibility,
+    pub(crate) receiver: Receiver,
+    pub(crate) params: Vec<Param>,
+    /// `#[doc]` attributes, carried to the client method.
+    pub(crate) docs: Vec<Attribute>,
+    /// `#[cfg]` attributes, carried to every generated piece of this handler.
+    pub(crate) cfgs: Vec<Attribute>,
+}
+
+/// How a handler takes `self`.
+#[derive(Clone, Debug)]
+pub(crate) enum Receiver {
+    None,
+    Ref,
+    Mut,
+    /// `self`, `mut self` or `self: Type`: not allowed, kept for the error.
+    Other(Box<syn::Receiver>),
+}
+
+/// One parameter besides `self`.
+pub(crate) struct Param {
+    pub(crate) role: Role,
+    pub(crate) ty: Type,
+    /// The whole argument, for error spans.
+    pub(crate) span_of: FnArg,
+}
+
+/// What a parameter is for.
+pub(crate) enum Role {
+    /// A message field, named after the argument.
+    Field(Ident),
+    /// `cx: &mut Context<Self>`.
+    Context,
+    /// `from: ReplyTo<R>`: the call's reply channel; holds `R`.
+    ReplyTo(Type),
+    /// `reason: &ExitReason`, in `#[terminate]`.
+    Reason,
+}
+
+impl Handler {
+    pub(crate) fn name(&self) -> &Ident {
+        &self.sig.ident
+    }
+
+    pub(crate) fn is_async(&self) -> bool {
+        self.sig.asyncness.is_some()
+    }
+
+    pub(crate) fn fields(&self) -> impl Iterator<Item = (&Ident, &Type)> {
+        self.params.iter().filter_map(|param| match &param.role {
+            Role::Field(name) => Some((name, &param.ty)),
+            _ => None,
+        })
+    }
+
+    /// The reply type `R` of a `ReplyTo<R>` parameter, if the handler has one.
+    pub(crate) fn reply_to(&self) -> Option<&Type> {
+        self.params.iter().find_map(|param| match &param.role {
+            Role::ReplyTo(reply) => Some(reply),
+            _ => None,
+        })
+    }
+
+    /// The declared return type, `None` for `()`.
+    pub(crate) fn output(&self) -> Option<&Type> {
+        match &self.sig.output {
+            ReturnType::Default => None,
+            ReturnType::Type(_, ty) => match &**ty {
+                Type::Tuple(tuple) if tuple.elems.is_empty() => None,
+                ty => Some(ty),
+            },
+        }
+    }
+}
+
+/// Whether `ty` names the server's own type: `Self`, or the type's name.
+pub(crate) fn is_server_type(server: &Ident, ty: &Type) -> bool {
+    last_ident_is(ty, "Self") || last_ident_is(ty, &server.to_string())
+}
+
+/// `true` if `ty` is a path whose last segment is `name`.
+pub(crate) fn last_ident_is(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(path) => path.path.segments.last().is_some_and(|segment| segment.ident == name),
+        _ => false,
+    }
+}
+
+/// The first generic argument of a type `…::name<T, …>`.
+pub(crate) fn generic_argument<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = ty else { return None };
+    let segment = path.path.segments.last()?;
+    if segment.ident != name {
+        return None;
+    }
+    match &segment.arguments {
+        PathArguments::AngleBracketed(args) => args.args.iter().find_map(|arg| match arg {
+            GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
