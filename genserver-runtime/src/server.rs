@@ -113,8 +113,9 @@ impl<S: GenServer> Context<S> {
     /// Sends the server a clone of `info` every `period`, the first one period from now
     /// (OTP: `:timer.send_interval/2`). Runs until cancelled or the server exits.
     ///
-    /// The generated info enum is `Clone` when no `#[info]` handler takes arguments; for
-    /// one that is not, use [`send_interval_with`](Self::send_interval_with).
+    /// The generated info enum is `Clone` when no `#[info]` handler takes arguments besides
+    /// `self` and the context (every variant is then empty); for one that is not, use
+    /// [`send_interval_with`](Self::send_interval_with).
     pub fn send_interval(&self, period: Duration, info: S::Info) -> TimerRef
     where
         S::Info: Clone,
