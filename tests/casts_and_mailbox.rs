@@ -3,7 +3,8 @@
 //! a dead server, and the bounded mailbox (calls wait for room, `try_cast` says `Full`).
 
 mod common;
-use common::{hold_in_handler, poll_once};
+use common::hold_in_handler;
+use common::poll::poll_once;
 
 use std::future::IntoFuture;
 

@@ -5,7 +5,8 @@
 //! see whether `init` and `terminate` ran, and in which order with the replies.
 
 mod common;
-use common::{Log, hold_in_handler, poll_once};
+use common::poll::poll_once;
+use common::{Log, hold_in_handler};
 
 use std::future::IntoFuture;
 

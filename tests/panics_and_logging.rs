@@ -9,7 +9,8 @@
 
 mod common;
 use common::capture::{Capture, keep_callsites_enabled};
-use common::{hold_in_handler, poll_once};
+use common::hold_in_handler;
+use common::poll::poll_once;
 
 use genserver_runtime::StopError;
 use genserver_runtime::prelude::*;

@@ -9,11 +9,12 @@
 
 mod common;
 use common::Log;
-use common::supervision::{crash, exit_child, worker};
+use common::supervision::{crash, exit_child, start_then_clear_log, worker};
 
 use genserver_runtime::prelude::*;
 use genserver_runtime::{AutoShutdown, ChildCounts, DynamicSupervisor};
 
+/// A significant worker `name` with the `restart` type.
 fn significant(name: &str, restart: Restart, log: &Log) -> ChildSpec {
     worker(name, log).restart(restart).significant(true)
 }
@@ -21,15 +22,15 @@ fn significant(name: &str, restart: Restart, log: &Log) -> ChildSpec {
 #[tokio::test(start_paused = true)]
 async fn any_significant_shuts_the_supervisor_down_when_a_significant_child_exits_by_itself() {
     let log = Log::default();
-    let supervisor = Supervisor::builder()
-        .auto_shutdown(AutoShutdown::AnySignificant)
-        .child(worker("a", &log))
-        .child(significant("s", Restart::Transient, &log))
-        .child(worker("b", &log))
-        .start()
-        .await
-        .expect("started");
-    log.take();
+    let supervisor = start_then_clear_log(
+        Supervisor::builder().auto_shutdown(AutoShutdown::AnySignificant).children([
+            worker("a", &log),
+            significant("s", Restart::Transient, &log),
+            worker("b", &log),
+        ]),
+        &log,
+    )
+    .await;
     // A crash of a transient child is restarted, not an automatic shutdown.
     exit_child(&supervisor, "s", crash()).await;
     assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
@@ -51,15 +52,15 @@ async fn any_significant_shuts_the_supervisor_down_when_a_significant_child_exit
 #[tokio::test(start_paused = true)]
 async fn all_significant_shuts_the_supervisor_down_once_the_last_significant_child_exits() {
     let log = Log::default();
-    let supervisor = Supervisor::builder()
-        .auto_shutdown(AutoShutdown::AllSignificant)
-        .child(worker("a", &log))
-        .child(significant("s1", Restart::Temporary, &log))
-        .child(significant("s2", Restart::Temporary, &log))
-        .start()
-        .await
-        .expect("started");
-    log.take();
+    let supervisor = start_then_clear_log(
+        Supervisor::builder().auto_shutdown(AutoShutdown::AllSignificant).children([
+            worker("a", &log),
+            significant("s1", Restart::Temporary, &log),
+            significant("s2", Restart::Temporary, &log),
+        ]),
+        &log,
+    )
+    .await;
     exit_child(&supervisor, "s1", crash()).await;
     assert_eq!(supervisor.count_children().await.expect("counted").active, 2, "s2 still runs");
     exit_child(&supervisor, "s2", ExitReason::Normal).await;
@@ -73,16 +74,18 @@ async fn all_significant_shuts_the_supervisor_down_once_the_last_significant_chi
 #[tokio::test(start_paused = true)]
 async fn a_significant_child_stopped_by_the_supervisor_does_not_shut_it_down() {
     let log = Log::default();
-    let supervisor = Supervisor::builder()
-        .strategy(Strategy::OneForAll)
-        .auto_shutdown(AutoShutdown::AnySignificant)
-        .child(worker("a", &log))
-        .child(significant("s", Restart::Temporary, &log))
-        .child(significant("t", Restart::Transient, &log))
-        .start()
-        .await
-        .expect("started");
-    log.take();
+    let supervisor = start_then_clear_log(
+        Supervisor::builder()
+            .strategy(Strategy::OneForAll)
+            .auto_shutdown(AutoShutdown::AnySignificant)
+            .children([
+                worker("a", &log),
+                significant("s", Restart::Temporary, &log),
+                significant("t", Restart::Transient, &log),
+            ]),
+        &log,
+    )
+    .await;
     // Stopped because a sibling crashed: a temporary child is dropped, no shutdown.
     exit_child(&supervisor, "a", crash()).await;
     // Stopped by terminate_child: no shutdown either.
@@ -110,8 +113,7 @@ async fn a_significant_child_must_be_transient_or_temporary_under_an_auto_shutdo
     let log = Log::default();
     let permanent = Supervisor::builder()
         .auto_shutdown(AutoShutdown::AnySignificant)
-        .child(worker("a", &log))
-        .child(significant("p", Restart::Permanent, &log))
+        .children([worker("a", &log), significant("p", Restart::Permanent, &log)])
         .start()
         .await;
     let invalid = |id: &str, reason| SupervisorError::InvalidChildSpec { id: id.into(), reason };

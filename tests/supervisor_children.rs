@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 mod common;
 use common::Log;
-use common::supervision::{Worker, WorkerRef, child, crash, exit_child, failing, worker};
+use common::supervision::{Worker, WorkerRef, a_then, child, crash, exit_child, failing, worker};
 
 use genserver_runtime::prelude::*;
 use genserver_runtime::{ChildCounts, ChildStartError, ChildType, DynamicSupervisor, DynamicSupervisorRef};
@@ -78,13 +78,7 @@ async fn a_start_function_that_panics_is_a_start_error_not_a_supervisor_crash() 
             }
         })
     };
-    let supervisor = Supervisor::builder()
-        .intensity(2, Duration::from_secs(5))
-        .child(worker("a", &log))
-        .child(panics_on_restart)
-        .start()
-        .await
-        .expect("started");
+    let supervisor = a_then(panics_on_restart, 2, &log).start().await.expect("started");
     exit_child(&supervisor, "later", crash()).await;
     assert_eq!(supervisor.exited().await, ExitReason::Shutdown);
     assert_eq!(

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 mod common;
 use common::Log;
-use common::supervision::{Worker, child, crash, exit_child, worker};
+use common::supervision::{Worker, a_then, child, crash, exit_child, start_then_clear_log, worker};
 
 use genserver_runtime::prelude::*;
 use genserver_runtime::{ChildStartError, DynamicSupervisor};
@@ -79,13 +79,7 @@ async fn the_restart_table_permanent_transient_temporary_by_normal_shutdown_cras
 #[tokio::test(start_paused = true)]
 async fn more_restarts_than_the_intensity_stops_every_child_and_exits_with_shutdown() {
     let log = Log::default();
-    let supervisor = Supervisor::builder()
-        .intensity(2, Duration::from_secs(5))
-        .child(worker("a", &log))
-        .child(worker("b", &log))
-        .start()
-        .await
-        .expect("started");
+    let supervisor = a_then(worker("b", &log), 2, &log).start().await.expect("started");
     let monitor = supervisor.monitor();
     exit_child(&supervisor, "b", crash()).await;
     exit_child(&supervisor, "b", crash()).await;
@@ -134,14 +128,7 @@ async fn every_failed_restart_counts_toward_the_intensity() {
             }
         })
     };
-    let supervisor = Supervisor::builder()
-        .intensity(3, Duration::from_secs(5))
-        .child(worker("a", &log))
-        .child(flaky)
-        .start()
-        .await
-        .expect("started");
-    log.take();
+    let supervisor = start_then_clear_log(a_then(flaky, 3, &log), &log).await;
     exit_child(&supervisor, "flaky", crash()).await;
     // One restart for the crash, then three failed attempts: the fourth restart within
     // the period is one too many.
@@ -151,9 +138,11 @@ async fn every_failed_restart_counts_toward_the_intensity() {
 }
 
 /// A child `id` whose every start waits for the test's word: `true` starts it, `false`
-/// fails the start (logged as `fail id`).
+/// fails the start (logged as `fail id`). The word for its first start is already given:
+/// `true`.
 fn gated(id: &'static str, log: &Log) -> (ChildSpec, mpsc::UnboundedSender<bool>) {
     let (open, gate) = mpsc::unbounded_channel::<bool>();
+    open.send(true).expect("the gate is open");
     let gate = Arc::new(tokio::sync::Mutex::new(gate));
     let log = log.clone();
     let spec = ChildSpec::new(id, move || {
@@ -186,7 +175,6 @@ async fn settled(supervisor: &SupervisorRef) -> Vec<genserver_runtime::ChildInfo
 async fn a_failed_restart_is_retried_by_a_message_and_calls_are_served_in_between() {
     let log = Log::default();
     let (flaky, gate) = gated("flaky", &log);
-    gate.send(true).expect("gate open");
     let supervisor =
         Supervisor::builder().child(worker("a", &log)).child(flaky).start().await.expect("started");
     assert_eq!(log.take(), ["start a", "start flaky"]);
@@ -218,7 +206,6 @@ async fn a_failed_restart_is_retried_by_a_message_and_calls_are_served_in_betwee
 async fn terminate_child_cancels_the_retry_of_a_restarting_child() {
     let log = Log::default();
     let (flaky, gate) = gated("flaky", &log);
-    gate.send(true).expect("gate open");
     let supervisor = Supervisor::builder().child(flaky).start().await.expect("started");
     exit_child(&supervisor, "flaky", crash()).await;
     gate.send(false).expect("gate open");
@@ -234,24 +221,29 @@ async fn terminate_child_cancels_the_retry_of_a_restarting_child() {
     assert!(supervisor.is_alive());
 }
 
+/// Makes `b` crash, fails the gated child's next start and lets the one after succeed,
+/// then waits until every child runs again.
+async fn crash_b_then_fail_one_restart(supervisor: &SupervisorRef, gate: &mpsc::UnboundedSender<bool>) {
+    exit_child(supervisor, "b", crash()).await;
+    gate.send(false).expect("gate open");
+    gate.send(true).expect("gate open");
+    assert!(settled(supervisor).await.iter().all(|child| child.process.is_some()), "every child runs");
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_retried_one_for_all_restart_stops_and_starts_every_child_again() {
     let log = Log::default();
     let (c, gate) = gated("c", &log);
-    gate.send(true).expect("gate open");
-    let supervisor = Supervisor::builder()
-        .strategy(Strategy::OneForAll)
-        .child(worker("a", &log))
-        .child(worker("b", &log))
-        .child(c)
-        .start()
-        .await
-        .expect("started");
-    log.take();
-    exit_child(&supervisor, "b", crash()).await;
-    gate.send(false).expect("gate open");
-    gate.send(true).expect("gate open");
-    assert!(settled(&supervisor).await.iter().all(|child| child.process.is_some()));
+    let supervisor = start_then_clear_log(
+        Supervisor::builder()
+            .strategy(Strategy::OneForAll)
+            .child(worker("a", &log))
+            .child(worker("b", &log))
+            .child(c),
+        &log,
+    )
+    .await;
+    crash_b_then_fail_one_restart(&supervisor, &gate).await;
     assert_eq!(
         log.take(),
         [
@@ -275,7 +267,6 @@ async fn a_retried_one_for_all_restart_stops_and_starts_every_child_again() {
 async fn a_retried_rest_for_one_restart_starts_the_child_and_those_after_it() {
     let log = Log::default();
     let (b, gate) = gated("b", &log);
-    gate.send(true).expect("gate open");
     let supervisor = Supervisor::builder()
         .strategy(Strategy::RestForOne)
         .child(worker("a", &log))
@@ -286,10 +277,7 @@ async fn a_retried_rest_for_one_restart_starts_the_child_and_those_after_it() {
         .expect("started");
     let a = child(&supervisor, "a").await.expect("a running");
     log.take();
-    exit_child(&supervisor, "b", crash()).await;
-    gate.send(false).expect("gate open");
-    gate.send(true).expect("gate open");
-    assert!(settled(&supervisor).await.iter().all(|child| child.process.is_some()));
+    crash_b_then_fail_one_restart(&supervisor, &gate).await;
     assert_eq!(
         log.take(),
         ["terminate b (error: crash)", "terminate c (shutdown)", "fail b", "start b", "start c"]
@@ -301,15 +289,7 @@ async fn a_retried_rest_for_one_restart_starts_the_child_and_those_after_it() {
 async fn a_child_that_never_starts_again_exhausts_the_intensity_through_its_retries() {
     let log = Log::default();
     let (flaky, gate) = gated("flaky", &log);
-    gate.send(true).expect("gate open");
-    let supervisor = Supervisor::builder()
-        .intensity(2, Duration::from_secs(5))
-        .child(worker("a", &log))
-        .child(flaky)
-        .start()
-        .await
-        .expect("started");
-    log.take();
+    let supervisor = start_then_clear_log(a_then(flaky, 2, &log), &log).await;
     exit_child(&supervisor, "flaky", crash()).await;
     // Restart 1 fails, its retry (restart 2) fails, the next retry is restart 3: too many.
     gate.send(false).expect("gate open");
@@ -326,7 +306,6 @@ async fn a_dynamic_supervisor_retries_a_failed_restart_and_counts_the_child_mean
     let log = Log::default();
     let (flaky, gate) = gated("flaky", &log);
     let dynamic = DynamicSupervisor::builder().max_children(1).start().await.expect("started");
-    gate.send(true).expect("gate open");
     let old = dynamic.start_child(flaky).await.expect("started").expect("running");
     old.stop(crash(), Duration::from_secs(1)).await.expect("crashed");
     gate.send(false).expect("gate open");

@@ -7,17 +7,24 @@
 //! answered once the supervisor has handled the exit.
 
 mod common;
-use common::supervision::{Worker, child, crash, three, worker};
-use common::{Log, poll_once};
+use common::Log;
+use common::poll::poll_once;
+use common::supervision::{Worker, child, crash, start_then_clear_log, three, worker};
 
 use genserver_runtime::DynamicSupervisor;
 use genserver_runtime::prelude::*;
 
+/// A worker `name` whose `terminate` never returns, with 2 s to stop before it is killed.
+fn stubborn(name: &str, log: &Log) -> ChildSpec {
+    let (name, log) = (name.to_string(), log.clone());
+    ChildSpec::new(name.clone(), move || Worker::start_link(name.clone(), log.clone(), true))
+        .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
+}
+
 #[tokio::test(start_paused = true)]
 async fn stopping_the_supervisor_stops_children_in_reverse_start_order() {
     let log = Log::default();
-    let supervisor = three(&log, Strategy::OneForOne).start().await.expect("started");
-    log.take();
+    let supervisor = start_then_clear_log(three(&log, Strategy::OneForOne), &log).await;
     supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
     assert_eq!(log.take(), ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]);
 }
@@ -25,11 +32,7 @@ async fn stopping_the_supervisor_stops_children_in_reverse_start_order() {
 #[tokio::test(start_paused = true)]
 async fn a_child_that_ignores_shutdown_is_killed_after_its_timeout() {
     let log = Log::default();
-    let stubborn = {
-        let log = log.clone();
-        ChildSpec::new("stubborn", move || Worker::start_link("stubborn".into(), log.clone(), true))
-            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
-    };
+    let stubborn = stubborn("stubborn", &log);
     let supervisor =
         Supervisor::builder().child(worker("a", &log)).child(stubborn).start().await.expect("started");
     let process = child(&supervisor, "stubborn").await.expect("running");
@@ -95,10 +98,7 @@ async fn a_dynamic_supervisor_stops_its_children_in_parallel() {
     let log = Log::default();
     let dynamic = DynamicSupervisor::builder().start().await.expect("started");
     for name in ["s1", "s2", "s3"] {
-        let log = log.clone();
-        let spec = ChildSpec::new(name, move || Worker::start_link(name.into(), log.clone(), true))
-            .shutdown(Shutdown::Timeout(Duration::from_secs(2)));
-        dynamic.start_child(spec).await.expect("started");
+        dynamic.start_child(stubborn(name, &log)).await.expect("started");
     }
     log.take();
     let before = tokio::time::Instant::now();
@@ -144,11 +144,7 @@ async fn a_supervisor_stops_its_children_and_exits_when_its_parent_exits_even_no
 #[tokio::test(start_paused = true)]
 async fn a_child_that_crashes_while_the_supervisor_shuts_down_is_not_restarted_and_nothing_hangs() {
     let log = Log::default();
-    let stubborn = {
-        let log = log.clone();
-        ChildSpec::new("c", move || Worker::start_link("c".into(), log.clone(), true))
-            .shutdown(Shutdown::Timeout(Duration::from_secs(2)))
-    };
+    let stubborn = stubborn("c", &log);
     let supervisor = Supervisor::builder()
         .child(worker("a", &log))
         .child(worker("b", &log))

@@ -11,89 +11,75 @@ use std::sync::Arc;
 
 mod common;
 use common::Log;
-use common::supervision::{child, crash, exit_child, three, worker};
+use common::supervision::{child, crash, exit_child, start_then_clear_log, three, worker};
 
 use genserver_runtime::ChildCounts;
 use genserver_runtime::prelude::*;
 
+/// Starts `a`, `b` and `c` under `strategy`, makes `crashed` crash, and checks that the
+/// three run again, that the log from the crash on is exactly `expected`, and that a stop
+/// then stops them in reverse start order.
+async fn crash_one_of_three(strategy: Strategy, crashed: &str, expected: &[&str]) {
+    let log = Log::default();
+    let supervisor = three(&log, strategy).start().await.expect("started");
+    assert_eq!(log.take(), ["start a", "start b", "start c"], "{strategy:?}");
+    exit_child(&supervisor, crashed, crash()).await;
+    assert_eq!(supervisor.count_children().await.expect("counted").active, 3, "{strategy:?}");
+    assert_eq!(log.take(), expected, "{strategy:?} after {crashed} crashed");
+    supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
+    let stopped = ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"];
+    assert_eq!(log.take(), stopped, "{strategy:?}: stopped in reverse start order");
+}
+
 #[tokio::test(start_paused = true)]
 async fn one_for_one_restarts_only_the_child_that_exited() {
-    let log = Log::default();
-    let supervisor = three(&log, Strategy::OneForOne).start().await.expect("started");
-    assert_eq!(log.take(), ["start a", "start b", "start c"]);
-    exit_child(&supervisor, "b", crash()).await;
-    assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
-    assert_eq!(log.take(), ["terminate b (error: crash)", "start b"]);
+    crash_one_of_three(Strategy::OneForOne, "b", &["terminate b (error: crash)", "start b"]).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn one_for_all_stops_the_others_in_reverse_then_restarts_all_in_order() {
-    let log = Log::default();
-    let supervisor = three(&log, Strategy::OneForAll).start().await.expect("started");
-    log.take();
-    exit_child(&supervisor, "b", crash()).await;
-    assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
-    assert_eq!(
-        log.take(),
-        [
-            "terminate b (error: crash)",
-            "terminate c (shutdown)",
-            "terminate a (shutdown)",
-            "start a",
-            "start b",
-            "start c"
-        ]
-    );
+    let expected = [
+        "terminate b (error: crash)",
+        "terminate c (shutdown)",
+        "terminate a (shutdown)",
+        "start a",
+        "start b",
+        "start c",
+    ];
+    crash_one_of_three(Strategy::OneForAll, "b", &expected).await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn rest_for_one_restarts_the_child_and_those_started_after_it() {
-    let log = Log::default();
-    let supervisor = three(&log, Strategy::RestForOne).start().await.expect("started");
-    log.take();
-    exit_child(&supervisor, "b", crash()).await;
-    assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
-    assert_eq!(log.take(), ["terminate b (error: crash)", "terminate c (shutdown)", "start b", "start c"]);
+    let expected = ["terminate b (error: crash)", "terminate c (shutdown)", "start b", "start c"];
+    crash_one_of_three(Strategy::RestForOne, "b", &expected).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_for_all_keeps_its_order_on_a_multi_thread_runtime() {
+    let expected = [
+        "terminate c (error: crash)",
+        "terminate b (shutdown)",
+        "terminate a (shutdown)",
+        "start a",
+        "start b",
+        "start c",
+    ];
     for _ in 0..20 {
-        let log = Log::default();
-        let supervisor = three(&log, Strategy::OneForAll).start().await.expect("started");
-        log.take();
-        exit_child(&supervisor, "c", crash()).await;
-        assert_eq!(supervisor.count_children().await.expect("counted").active, 3);
-        assert_eq!(
-            log.take(),
-            [
-                "terminate c (error: crash)",
-                "terminate b (shutdown)",
-                "terminate a (shutdown)",
-                "start a",
-                "start b",
-                "start c"
-            ]
-        );
-        supervisor.stop(ExitReason::Shutdown, Duration::from_secs(10)).await.expect("stopped");
-        assert_eq!(
-            log.take(),
-            ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]
-        );
+        crash_one_of_three(Strategy::OneForAll, "c", &expected).await;
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_temporary_child_stopped_because_a_sibling_failed_is_not_restarted() {
     let log = Log::default();
-    let supervisor = Supervisor::builder()
-        .strategy(Strategy::OneForAll)
-        .child(worker("a", &log))
-        .child(worker("t", &log).restart(Restart::Temporary))
-        .start()
-        .await
-        .expect("started");
-    log.take();
+    let supervisor = start_then_clear_log(
+        Supervisor::builder()
+            .strategy(Strategy::OneForAll)
+            .children([worker("a", &log), worker("t", &log).restart(Restart::Temporary)]),
+        &log,
+    )
+    .await;
     exit_child(&supervisor, "a", crash()).await;
     let ids: Vec<_> = supervisor.which_children().await.expect("listed").into_iter().map(|c| c.id).collect();
     assert_eq!(ids, [Arc::from("a")]);

@@ -5,7 +5,8 @@
 //! the next timer, so each instant below is exact.
 
 mod common;
-use common::{hold_in_handler, poll_once};
+use common::hold_in_handler;
+use common::poll::poll_once;
 
 use std::future::IntoFuture;
 

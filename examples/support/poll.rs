@@ -1,4 +1,5 @@
-//! Polling a future once, for the examples' tests: a call polled once has put its
+//! Polling a future once, for the examples' tests and (by `#[path]` from
+//! `tests/common`) the integration tests: a call or a stop polled once has put its
 //! request in the server's mailbox without waiting for the answer, so callers queued
 //! this way arrive in a known order.
 

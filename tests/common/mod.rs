@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests, included by each with `mod common;`: the
-//! [`Log`] of what happened, [`poll_once`], [`hold_in_handler`], the `tracing` capture
+//! [`Log`] of what happened, [`poll::poll_once`], [`hold_in_handler`], the `tracing` capture
 //! layer ([`capture`]) and the supervised worker of the supervisor tests ([`supervision`]).
 
 // Every test binary compiles its own copy of this module and uses a part of it; what one
@@ -9,10 +9,11 @@
 pub mod capture;
 pub mod supervision;
 
-use std::future::Future;
-use std::pin::Pin;
+// The examples' tests poll a call once the same way: one copy serves both.
+#[path = "../../examples/support/poll.rs"]
+pub mod poll;
+
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
 
 use tokio::sync::oneshot;
 
@@ -35,18 +36,6 @@ impl Log {
     pub fn take(&self) -> Vec<String> {
         std::mem::take(&mut *self.0.lock().expect("log lock"))
     }
-}
-
-/// Polls `future` once, so that a call or a stop puts its request in the mailbox without
-/// waiting for the answer. `Some` if it already finished.
-pub async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
 
 /// Keeps a server inside a handler: `start` sends the request that enters it, given the

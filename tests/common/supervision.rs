@@ -82,3 +82,16 @@ pub fn three(log: &Log, strategy: Strategy) -> SupervisorBuilder {
         .child(worker("b", log))
         .child(worker("c", log))
 }
+
+/// Starts `builder`'s supervisor and clears the log of its children's starts, for a test
+/// that asserts only what happens next.
+pub async fn start_then_clear_log(builder: SupervisorBuilder, log: &Log) -> SupervisorRef {
+    let supervisor = builder.start().await.expect("started");
+    log.take();
+    supervisor
+}
+
+/// A supervisor of the worker `a`, then `second`, that allows `restarts` restarts in 5 s.
+pub fn a_then(second: ChildSpec, restarts: u32, log: &Log) -> SupervisorBuilder {
+    Supervisor::builder().intensity(restarts, Duration::from_secs(5)).child(worker("a", log)).child(second)
+}
