@@ -19,15 +19,25 @@ fn significant(name: &str, restart: Restart, log: &Log) -> ChildSpec {
     worker(name, log).restart(restart).significant(true)
 }
 
+/// Starts a supervisor with `strategy` that shuts down automatically as `auto` says, its
+/// children the worker `a` and then `others`, and clears the log of their starts.
+async fn start_a_and(
+    auto: AutoShutdown,
+    strategy: Strategy,
+    others: [ChildSpec; 2],
+    log: &Log,
+) -> SupervisorRef {
+    let builder = Supervisor::builder().strategy(strategy).auto_shutdown(auto).child(worker("a", log));
+    start_then_clear_log(builder.children(others), log).await
+}
+
 #[tokio::test(start_paused = true)]
 async fn any_significant_shuts_the_supervisor_down_when_a_significant_child_exits_by_itself() {
     let log = Log::default();
-    let supervisor = start_then_clear_log(
-        Supervisor::builder().auto_shutdown(AutoShutdown::AnySignificant).children([
-            worker("a", &log),
-            significant("s", Restart::Transient, &log),
-            worker("b", &log),
-        ]),
+    let supervisor = start_a_and(
+        AutoShutdown::AnySignificant,
+        Strategy::OneForOne,
+        [significant("s", Restart::Transient, &log), worker("b", &log)],
         &log,
     )
     .await;
@@ -52,12 +62,10 @@ async fn any_significant_shuts_the_supervisor_down_when_a_significant_child_exit
 #[tokio::test(start_paused = true)]
 async fn all_significant_shuts_the_supervisor_down_once_the_last_significant_child_exits() {
     let log = Log::default();
-    let supervisor = start_then_clear_log(
-        Supervisor::builder().auto_shutdown(AutoShutdown::AllSignificant).children([
-            worker("a", &log),
-            significant("s1", Restart::Temporary, &log),
-            significant("s2", Restart::Temporary, &log),
-        ]),
+    let supervisor = start_a_and(
+        AutoShutdown::AllSignificant,
+        Strategy::OneForOne,
+        [significant("s1", Restart::Temporary, &log), significant("s2", Restart::Temporary, &log)],
         &log,
     )
     .await;
@@ -74,15 +82,10 @@ async fn all_significant_shuts_the_supervisor_down_once_the_last_significant_chi
 #[tokio::test(start_paused = true)]
 async fn a_significant_child_stopped_by_the_supervisor_does_not_shut_it_down() {
     let log = Log::default();
-    let supervisor = start_then_clear_log(
-        Supervisor::builder()
-            .strategy(Strategy::OneForAll)
-            .auto_shutdown(AutoShutdown::AnySignificant)
-            .children([
-                worker("a", &log),
-                significant("s", Restart::Temporary, &log),
-                significant("t", Restart::Transient, &log),
-            ]),
+    let supervisor = start_a_and(
+        AutoShutdown::AnySignificant,
+        Strategy::OneForAll,
+        [significant("s", Restart::Temporary, &log), significant("t", Restart::Transient, &log)],
         &log,
     )
     .await;
