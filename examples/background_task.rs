@@ -21,7 +21,7 @@
 //! - [`SalesReporterRef::fresh_report`] answers, through a deferred reply, with the first
 //!   report that *starts* after the call, so that it reflects every write made before.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -223,7 +223,7 @@ fn insert_order(conn: &Connection, product: &str, quantity: i64, price_cents: i6
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let dir = common::TempDir::new("background-task")?;
+    let dir = support::temp_dir::TempDir::new("background-task")?;
     let db = dir.join("shop.db");
     let products = [("tea", 450), ("coffee", 700), ("cake", 350)];
     {
@@ -289,7 +289,8 @@ mod tests {
 
     use tokio::time::sleep_until;
 
-    use super::common::{TempDir, poll_once};
+    use super::support::poll::poll_once;
+    use super::support::temp_dir::TempDir;
     use super::*;
 
     /// A database with three orders: 2 tea at 4.50, 1 coffee at 7.00, 1 tea at 4.50.

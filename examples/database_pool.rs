@@ -25,7 +25,7 @@
 //!   [`ReplyTo::try_reply`] hands the connection back, and it goes to the next caller in
 //!   line or back to the pool.
 
-mod common;
+mod support;
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -268,7 +268,7 @@ type DemoError = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
 async fn main() -> Result<(), DemoError> {
-    let dir = common::TempDir::new("database-pool")?;
+    let dir = support::temp_dir::TempDir::new("database-pool")?;
     let db = dir.join("app.db");
     let pool = DatabasePool::start(db.clone(), 3).await?;
     println!("started a pool of 3 connections to {}", db.display());
@@ -345,7 +345,8 @@ mod tests {
 
     use tokio::time::Instant;
 
-    use super::common::{TempDir, poll_once};
+    use super::support::poll::poll_once;
+    use super::support::temp_dir::TempDir;
     use super::*;
 
     /// A pool of `size` connections to a fresh database with a `notes` table.

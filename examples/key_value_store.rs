@@ -9,7 +9,7 @@
 //! blocking threads. As in OTP, `terminate` runs on a stop but not on a kill: changes
 //! since the last save are lost if the store is killed.
 
-mod common;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -128,7 +128,7 @@ fn save(path: &Path, entries: &BTreeMap<String, String>) -> Result<usize, StoreE
 #[tokio::main]
 async fn main() -> Result<(), StoreError> {
     tracing_subscriber::fmt().with_target(false).init();
-    let dir = common::TempDir::new("key-value-store")?;
+    let dir = support::temp_dir::TempDir::new("key-value-store")?;
     let file = dir.join("store.db");
 
     let store = KeyValueStore::start(Some(file.clone())).await?;
@@ -153,7 +153,7 @@ async fn main() -> Result<(), StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::common::TempDir;
+    use super::support::temp_dir::TempDir;
     use super::*;
 
     async fn in_memory() -> KeyValueStoreRef {

@@ -22,7 +22,7 @@
 //! - Stopping the server flushes the requests it holds and waits for the writer, so every
 //!   accepted request is answered.
 
-mod common;
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -233,7 +233,7 @@ fn insert_all(conn: &mut Connection, events: &[String]) -> Vec<InsertResult> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let dir = common::TempDir::new("request-batcher")?;
+    let dir = support::temp_dir::TempDir::new("request-batcher")?;
     let limits = BatchLimits { max_batch: 10, max_wait: Duration::from_millis(50) };
     let batcher = RequestBatcher::start(dir.join("events.db"), limits).await?;
     println!(
@@ -275,7 +275,8 @@ mod tests {
 
     use tokio::time::Instant;
 
-    use super::common::{TempDir, poll_once};
+    use super::support::poll::poll_once;
+    use super::support::temp_dir::TempDir;
     use super::*;
 
     const LIMITS: BatchLimits = BatchLimits { max_batch: 3, max_wait: Duration::from_millis(100) };

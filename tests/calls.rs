@@ -7,7 +7,7 @@
 //! on a multi-thread runtime, where a call that wakes the server first yields to it.
 
 mod common;
-use common::poll_once;
+use common::poll::poll_once;
 
 use std::future::IntoFuture;
 

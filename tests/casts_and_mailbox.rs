@@ -3,7 +3,8 @@
 //! a dead server, and the bounded mailbox (calls wait for room, `try_cast` says `Full`).
 
 mod common;
-use common::poll_once;
+use common::hold_in_handler;
+use common::poll::poll_once;
 
 use std::future::IntoFuture;
 
@@ -67,11 +68,7 @@ fn journal() -> Journal {
 /// Keeps the server inside a handler until the returned sender is used or dropped; the
 /// mailbox is empty when this returns.
 async fn block(server: &JournalRef) -> oneshot::Sender<()> {
-    let (entered_tx, entered) = oneshot::channel();
-    let (open, gate) = oneshot::channel();
-    server.block(entered_tx, gate);
-    entered.await.expect("the handler signals that it entered");
-    open
+    hold_in_handler(|entered, gate| server.block(entered, gate)).await
 }
 
 #[tokio::test(start_paused = true)]

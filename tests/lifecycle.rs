@@ -5,7 +5,8 @@
 //! see whether `init` and `terminate` ran, and in which order with the replies.
 
 mod common;
-use common::{Log, poll_once};
+use common::poll::poll_once;
+use common::{Log, hold_in_handler};
 
 use std::future::IntoFuture;
 
@@ -156,11 +157,7 @@ async fn hold_terminate(probe: &ProbeRef) -> (oneshot::Receiver<()>, oneshot::Se
 
 /// Keeps the server inside a handler until the returned sender is used or dropped.
 async fn block(probe: &ProbeRef) -> oneshot::Sender<()> {
-    let (entered_tx, entered) = oneshot::channel();
-    let (open, gate) = oneshot::channel();
-    probe.block(entered_tx, gate);
-    entered.await.expect("the handler signals that it entered");
-    open
+    hold_in_handler(|entered, gate| probe.block(entered, gate)).await
 }
 
 // ---- start ----

@@ -5,7 +5,8 @@
 //! Every wait is on an event (a reply, an exit); no test sleeps.
 
 mod common;
-use common::{Log, poll_once};
+use common::Log;
+use common::poll::poll_once;
 
 use genserver_runtime::CastError;
 use genserver_runtime::prelude::*;

@@ -2,124 +2,20 @@
 //! `terminate` with `ExitReason::Panic`, fails every waiting caller with that reason; an
 //! abnormal exit logs one `tracing` error event in the server's span, a clean one none.
 //!
-//! Events are captured by a small `tracing_subscriber` layer installed with
-//! `set_default`, which holds for the current thread only: `#[tokio::test]` runs a
-//! current-thread runtime, so the servers' tasks run on the test's thread and report to it.
-//!
-//! `tracing` caches, per callsite and for the whole process, whether anyone is interested
-//! in it, computed by whichever thread reaches it first. A test thread with no subscriber
-//! would cache "never" and blind the capturing tests running beside it, so every test here
-//! first installs a global subscriber that is interested in everything and discards it.
+//! Events are captured by the layer of `tests/common/capture.rs`, installed on the test's
+//! thread. Capturing and other tests share this binary, so every test here first installs
+//! a global subscriber that is interested in everything and discards it (see that module
+//! for why).
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Arc, Mutex, Once};
+mod common;
+use common::capture::{Capture, keep_callsites_enabled};
+use common::hold_in_handler;
+use common::poll::poll_once;
 
 use genserver_runtime::StopError;
 use genserver_runtime::prelude::*;
 use tokio::sync::{mpsc, oneshot};
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::{Context as LayerContext, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
-
-// ---- capturing events ----
-
-/// The fields of an event or a span, rendered as text.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Fields(BTreeMap<String, String>);
-
-impl Fields {
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-}
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), value.into());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), format!("{value:?}"));
-    }
-}
-
-/// One captured event with the spans it happened in, outermost first.
-#[derive(Clone, Debug)]
-struct Captured {
-    level: Level,
-    fields: Fields,
-    spans: Vec<(&'static str, Fields)>,
-}
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<Captured>>>);
-
-/// Keeps every callsite enabled process-wide (see the module docs); the events of threads
-/// without a capture go to a registry with no layers, which drops them.
-fn keep_callsites_enabled() {
-    static GLOBAL: Once = Once::new();
-    GLOBAL.call_once(|| {
-        tracing::subscriber::set_global_default(tracing_subscriber::registry())
-            .expect("no other global subscriber in this test binary");
-    });
-}
-
-impl Capture {
-    /// Captures every event on this thread until the guard is dropped.
-    fn install() -> (Capture, tracing::subscriber::DefaultGuard) {
-        keep_callsites_enabled();
-        let capture = Capture::default();
-        let subscriber = tracing_subscriber::registry().with(capture.clone());
-        (capture, tracing::subscriber::set_default(subscriber))
-    }
-
-    fn errors(&self) -> Vec<Captured> {
-        self.0
-            .lock()
-            .expect("capture lock")
-            .iter()
-            .filter(|event| event.level == Level::ERROR)
-            .cloned()
-            .collect()
-    }
-
-    fn at(&self, level: Level) -> Vec<Captured> {
-        self.0.lock().expect("capture lock").iter().filter(|event| event.level == level).cloned().collect()
-    }
-}
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: LayerContext<'_, S>) {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(fields);
-        }
-    }
-
-    fn on_event(&self, event: &Event<'_>, ctx: LayerContext<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
-        let spans = ctx
-            .event_scope(event)
-            .map(|scope| {
-                scope
-                    .from_root()
-                    .map(|span| (span.name(), span.extensions().get::<Fields>().cloned().unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        self.0.lock().expect("capture lock").push(Captured {
-            level: *event.metadata().level(),
-            fields,
-            spans,
-        });
-    }
-}
+use tracing::Level;
 
 // ---- the server under test ----
 
@@ -275,10 +171,7 @@ async fn panicking_handler_runs_terminate_with_the_panic_reason_and_the_state_it
 #[tokio::test(start_paused = true)]
 async fn every_pending_and_later_caller_of_a_crashed_server_gets_the_reason_or_no_server() {
     let (crasher, _) = start_crasher().await;
-    let (entered_tx, entered) = oneshot::channel();
-    let (open, gate) = oneshot::channel();
-    crasher.block(entered_tx, gate);
-    entered.await.expect("the handler signals that it entered");
+    let open = hold_in_handler(|entered, gate| crasher.block(entered, gate)).await;
     crasher.explode_cast(7);
     // Three callers wait behind the crash, each in its own task.
     let callers: Vec<_> = (0..3)
@@ -303,19 +196,12 @@ async fn every_pending_and_later_caller_of_a_crashed_server_gets_the_reason_or_n
 #[tokio::test(start_paused = true)]
 async fn callers_queued_before_the_crash_get_the_panic_reason() {
     let (crasher, _) = start_crasher().await;
-    let (entered_tx, entered) = oneshot::channel();
-    let (open, gate) = oneshot::channel();
-    crasher.block(entered_tx, gate);
-    entered.await.expect("the handler signals that it entered");
+    let open = hold_in_handler(|entered, gate| crasher.block(entered, gate)).await;
     crasher.explode_cast(3);
     // Poll each call once: that queues it behind the crash without waiting for it.
     let mut queued: Vec<_> = (0..3).map(|n| Box::pin(crasher.echo(n).into_future())).collect();
     for call in &mut queued {
-        std::future::poll_fn(|cx| {
-            assert!(call.as_mut().poll(cx).is_pending());
-            std::task::Poll::Ready(())
-        })
-        .await;
+        assert!(poll_once(call).await.is_none());
     }
     open.send(()).expect("the handler waits for its gate");
     for call in queued {
@@ -506,10 +392,7 @@ async fn cast_dropped_on_a_full_bounded_mailbox_logs_a_warning() {
         .start((terminated, InitPlan::Ok))
         .await
         .expect("starts");
-    let (entered_tx, entered) = oneshot::channel();
-    let (_open, gate) = oneshot::channel();
-    crasher.block(entered_tx, gate);
-    entered.await.expect("the handler signals that it entered");
+    let _open = hold_in_handler(|entered, gate| crasher.block(entered, gate)).await;
     crasher.record(1);
     crasher.record(2);
     let warnings = capture.at(Level::WARN);

@@ -5,7 +5,8 @@
 //! the next timer, so each instant below is exact.
 
 mod common;
-use common::poll_once;
+use common::hold_in_handler;
+use common::poll::poll_once;
 
 use std::future::IntoFuture;
 
@@ -322,10 +323,7 @@ async fn hibernate_is_a_hint_and_the_server_keeps_serving() {
 #[tokio::test(start_paused = true)]
 async fn zero_idle_timeout_loses_to_a_message_already_queued() {
     let (clock, mut reports) = start_clock(None).await;
-    let (entered_tx, entered) = oneshot::channel();
-    let (open, gate) = oneshot::channel();
-    clock.block(entered_tx, gate);
-    entered.await.expect("the handler signals that it entered");
+    let open = hold_in_handler(|entered, gate| clock.block(entered, gate)).await;
     clock.idle_soon(Duration::ZERO);
     clock.poke();
     open.send(()).expect("the handler waits for its gate");
@@ -421,10 +419,7 @@ async fn start_returns_before_the_continue_from_init_has_run() {
 #[tokio::test(start_paused = true)]
 async fn noreply_continue_runs_before_messages_queued_while_its_handler_ran() {
     let pipeline = Pipeline::start(false, None).await.expect("starts");
-    let (entered_tx, entered) = oneshot::channel();
-    let (open, gate) = oneshot::channel();
-    pipeline.then_continue("x".into(), entered_tx, gate);
-    entered.await.expect("the handler signals that it entered");
+    let open = hold_in_handler(|entered, gate| pipeline.then_continue("x".into(), entered, gate)).await;
     pipeline.record("queued".into());
     open.send(()).expect("the handler waits for its gate");
     assert_eq!(

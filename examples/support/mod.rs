@@ -1,11 +1,13 @@
-//! Code shared by the HTTP examples (`health_checker`, `periodic_health_checker`,
-//! `service_monitor`, `caching_server`), included by each with `mod support;`.
+//! Code shared by the examples and their tests, included by each with `mod support;`.
 //!
 //! - [`services`]: real HTTP services on 127.0.0.1 to check and fetch from: endpoints that
 //!   answer 200, answer 500, hang, flap between the two, or serve items and count the
 //!   fetches, plus a URL whose connection is refused.
 //! - [`http`]: the one HTTP check every example uses (a GET with a timeout; 200 is
 //!   healthy), the statuses of the guide's health checkers, and a text fetch.
+//! - [`temp_dir`]: a temporary folder, removed when dropped, for the SQLite examples'
+//!   database files.
+//! - `poll` (tests only): polling a call once, to queue callers in a known order.
 //! - [`log_to_stdout`]: short log lines for the demos.
 //!
 //! Cargo does not build this directory as an example of its own.
@@ -14,7 +16,10 @@
 #![allow(dead_code)]
 
 pub mod http;
+#[cfg(test)]
+pub mod poll;
 pub mod services;
+pub mod temp_dir;
 
 use std::fmt;
 

@@ -1,10 +1,21 @@
-//! Helpers shared by the integration tests. Each test binary uses a part of them.
+//! Helpers shared by the integration tests, included by each with `mod common;`: the
+//! [`Log`] of what happened, [`poll::poll_once`], [`hold_in_handler`], the `tracing` capture
+//! layer ([`capture`]) and the supervised worker of the supervisor tests ([`supervision`]).
+
+// Every test binary compiles its own copy of this module and uses a part of it; what one
+// binary leaves unused is not dead code for the others.
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::pin::Pin;
+pub mod capture;
+pub mod supervision;
+
+// The examples' tests poll a call once the same way: one copy serves both.
+#[path = "../../examples/support/poll.rs"]
+pub mod poll;
+
 use std::sync::{Arc, Mutex};
-use std::task::Poll;
+
+use tokio::sync::oneshot;
 
 /// What happened to the servers of a test, in order; shared between the test and its
 /// servers.
@@ -27,14 +38,16 @@ impl Log {
     }
 }
 
-/// Polls `future` once, so that a call or a stop puts its request in the mailbox without
-/// waiting for the answer. `Some` if it already finished.
-pub async fn poll_once<F: Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match Pin::new(&mut *future).poll(cx) {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        })
-    })
-    .await
+/// Keeps a server inside a handler: `start` sends the request that enters it, given the
+/// sender the handler signals on once it has entered and the gate it then waits for.
+/// Returns once the handler has entered, with the sender that opens the gate (dropping
+/// it opens it too).
+pub async fn hold_in_handler(
+    start: impl FnOnce(oneshot::Sender<()>, oneshot::Receiver<()>),
+) -> oneshot::Sender<()> {
+    let (entered_tx, entered) = oneshot::channel();
+    let (open, gate) = oneshot::channel();
+    start(entered_tx, gate);
+    entered.await.expect("the handler signals that it entered");
+    open
 }

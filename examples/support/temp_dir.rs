@@ -1,5 +1,5 @@
-//! Helpers shared by the SQLite examples and their tests (included with `mod common;`;
-//! cargo does not build this folder as an example of its own).
+//! A temporary folder for the SQLite examples and their tests: each gets its own
+//! database file, removed with the folder when it is dropped.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,20 +32,4 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
-}
-
-/// Polls `future` once, so that a call puts its request in the server's mailbox without
-/// waiting for the answer: callers queued this way arrive in a known order. `Some` if it
-/// already finished.
-#[cfg(test)]
-#[allow(dead_code)] // not every example's tests need it
-pub async fn poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Output> {
-    use std::task::Poll;
-    std::future::poll_fn(|cx| {
-        Poll::Ready(match std::pin::Pin::new(&mut *future).poll(cx) {
-            Poll::Ready(output) => Some(output),
-            Poll::Pending => None,
-        })
-    })
-    .await
 }
