@@ -154,7 +154,7 @@ async fn a_server_started_via_a_registry_is_called_by_key_and_the_key_is_taken_o
 fn describe(event: RegistryEvent<&'static str, u32>) -> String {
     match event {
         RegistryEvent::Register { key, server, value } => format!("register {key} {} {value}", server.id()),
-        RegistryEvent::Unregister { key, server } => match server.exit_reason() {
+        RegistryEvent::Unregister { key, server, exit } => match exit {
             None => format!("unregister {key} {}", server.id()),
             Some(reason) => format!("unregister {key} {} (exited: {reason})", server.id()),
         },

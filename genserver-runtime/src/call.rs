@@ -247,12 +247,20 @@ async fn wait_for_reply<R>(
         }
     })
     .await;
+    // The channel is closed before its last look, so that a deferred reply sent from now
+    // on is refused (`ReplyTo::try_reply` hands the value back) rather than lost.
     match answer {
         // A reply sent before the exit still counts: the reply comes before the DOWN.
-        Some(Err(CallError::Exited(reason))) => pending.try_recv().map_err(|_| CallError::Exited(reason)),
+        Some(Err(CallError::Exited(reason))) => {
+            pending.close();
+            pending.try_recv().map_err(|_| CallError::Exited(reason))
+        }
         Some(answer) => answer,
         // A reply that raced in at the deadline still counts (OTP's final `after 0`).
-        None => pending.try_recv().map_err(|_| timed_out(timeout)),
+        None => {
+            pending.close();
+            pending.try_recv().map_err(|_| timed_out(timeout))
+        }
     }
 }
 

@@ -36,7 +36,7 @@ pub fn join<S: GenServer>(group: &str, server: &ServerRef<S>) -> bool {
     // the membership added below.
     let mut members = groups();
     let name = group.clone();
-    let cleanup = move || {
+    let cleanup = move |_: &crate::ExitReason| {
         remove(&name, |member| member.token == token);
     };
     if !server.add_cleanup(token, cleanup) {

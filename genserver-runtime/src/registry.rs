@@ -18,7 +18,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hash, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use crate::{GenServer, Process, ProcessRef, ServerRef};
+use crate::{ExitReason, GenServer, Process, ProcessRef, ServerRef};
 
 /// Whether a key holds one server or many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,14 +73,18 @@ pub enum RegistryEvent<K, V> {
         value: V,
     },
     /// The entry of `server` under `key` was removed: by [`Registry::unregister`], or
-    /// because the server exited (then `server.exit_reason()` says why). Elixir sends no
-    /// event for an exit and leaves it to listeners to monitor the servers; here a
-    /// listener's picture of the registry stays exact without monitors.
+    /// because the server exited. Elixir sends no event for an exit and leaves it to
+    /// listeners to monitor the servers; here a listener's picture of the registry stays
+    /// exact without monitors.
     Unregister {
         /// The key.
         key: K,
         /// The server.
         server: ProcessRef,
+        /// Why the server exited, when its exit removed the entry; `None` for
+        /// [`Registry::unregister`]. (The event comes before the exit is published, so
+        /// `server.exit_reason()` is still `None` then.)
+        exit: Option<ExitReason>,
     },
 }
 
@@ -117,7 +121,8 @@ impl<K: Eq + Hash + Clone, V: Clone> Inner<K, V> {
     }
 
     /// Removes the entry `token` under `key`; returns it, to be dropped outside the lock.
-    fn remove(&self, key: &K, token: u64) -> Option<Entry<V>> {
+    /// Removes the entry `token` under `key` as its server exits with `exit`.
+    fn remove(&self, key: &K, token: u64, exit: &ExitReason) -> Option<Entry<V>> {
         let mut entries = self.entries(key);
         let list = entries.get_mut(key)?;
         let position = list.iter().position(|entry| entry.token == token)?;
@@ -125,7 +130,11 @@ impl<K: Eq + Hash + Clone, V: Clone> Inner<K, V> {
         if list.is_empty() {
             entries.remove(key);
         }
-        self.notify(|| RegistryEvent::Unregister { key: key.clone(), server: entry.process.clone() });
+        self.notify(|| RegistryEvent::Unregister {
+            key: key.clone(),
+            server: entry.process.clone(),
+            exit: Some(exit.clone()),
+        });
         Some(entry)
     }
 }
@@ -318,9 +327,9 @@ where
         // in place, then removes it.
         let weak: Weak<Inner<K, V>> = Arc::downgrade(&self.inner);
         let tie_key = key.clone();
-        let cleanup = move || {
+        let cleanup = move |exit: &ExitReason| {
             if let Some(inner) = weak.upgrade() {
-                drop(inner.remove(&tie_key, token));
+                drop(inner.remove(&tie_key, token, exit));
             }
         };
         if !server.add_cleanup(token, cleanup) {
@@ -349,8 +358,11 @@ where
                 *list = kept;
             }
             for entry in &gone {
-                self.inner
-                    .notify(|| RegistryEvent::Unregister { key: key.clone(), server: entry.process.clone() });
+                self.inner.notify(|| RegistryEvent::Unregister {
+                    key: key.clone(),
+                    server: entry.process.clone(),
+                    exit: None,
+                });
             }
             gone
         };

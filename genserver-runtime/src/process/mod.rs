@@ -100,7 +100,11 @@ impl<S: GenServer> Control for Shared<S> {
 pub struct Process {
     id: ServerId,
     name: Option<Arc<str>>,
+    /// Why the server exited: set once its cleanups have run, so that a server seen
+    /// exited has left its names, registry entries and groups.
     exit: OnceLock<ExitReason>,
+    /// How far the exit is announced (see [`ties::Phase`]).
+    phase: ties::Phase,
     task: OnceLock<AbortHandle>,
     /// Monitors, links, the trap, a pending kill's reason and the tasks waiting for the
     /// exit: empty, and unallocated, for most servers.
@@ -114,6 +118,7 @@ impl Process {
             id,
             name,
             exit: OnceLock::new(),
+            phase: ties::Phase::new(),
             task: OnceLock::new(),
             ties: Mutex::new(Vec::new()),
             control,
@@ -130,7 +135,8 @@ impl Process {
         self.name.as_deref()
     }
 
-    /// `true` until the server has exited.
+    /// `true` until the server has exited. Once it is `false`, the server's name, registry
+    /// entries and group memberships are gone.
     pub fn is_alive(&self) -> bool {
         self.exit.get().is_none()
     }
@@ -141,15 +147,18 @@ impl Process {
     }
 
     /// Waits until the server has exited and returns why. Returns at once for a server
-    /// that has already exited.
+    /// that has already exited. When it returns, the exit's effects are all done: the
+    /// name, registry entries and group memberships are gone, and every monitor's DOWN
+    /// and every link's exit signal has been queued.
     pub async fn exited(&self) -> ExitReason {
         ties::ExitWait::new(self).await
     }
 
     /// Asks the server to stop with `reason` and waits up to `timeout` for it to exit
     /// (OTP: `GenServer.stop/3`). The request is queued behind earlier messages; the
-    /// server's `terminate` runs. On timeout the server is left running, and stops once
-    /// it reaches the request.
+    /// server's `terminate` runs. It returns once the exit's effects are done, as
+    /// [`exited`](Self::exited) does. On timeout the server is left running, and stops
+    /// once it reaches the request.
     pub async fn stop(&self, reason: ExitReason, timeout: Duration) -> Result<(), StopError> {
         if is_current(self) {
             return Err(StopError::CallingSelf);
@@ -170,7 +179,7 @@ impl Process {
             Err(SendError::Full) => None,
             _ => {
                 crate::wait::ready_within_turns(std::pin::pin!(std::future::poll_fn(|_| {
-                    self.exit.get().map_or(Poll::Pending, |exit| Poll::Ready(exit.clone()))
+                    self.announced_exit().map_or(Poll::Pending, Poll::Ready)
                 })))
                 .await
             }

@@ -2,12 +2,23 @@
 //!
 //! Monitors, links, the trap, registry and group cleanups, a pending kill and the tasks
 //! waiting for the exit all live in one list per process ([`Tie`]), behind one lock. A tie
-//! is either added before the exit and fired by it, or refused ([`Process::add_tie`]);
-//! [`Process::finish`] takes the list once and fires every tie in order: cleanups first,
-//! then DOWNs and exit signals, then the waiters.
+//! is either added before the exit begins and fired by it, or refused
+//! ([`Process::add_tie`]).
+//!
+//! [`Process::finish`] announces the exit in three steps, so that every observer of an
+//! exit also sees its effects:
+//! 1. the name and the cleanups (registry entries, group memberships) go, while the
+//!    process still counts as alive but refuses new ties;
+//! 2. the reason is set: from here `is_alive()` is false and calls fail at once;
+//! 3. the DOWNs and exit signals are queued, and only then is the exit *announced*:
+//!    `exited()` and `stop()` return, and the tasks waiting for the exit are woken.
+//!
+//! So whoever sees a server dead finds its entries gone, and whoever has awaited its exit
+//! finds every DOWN and exit signal already queued.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use super::{Process, link, monitor};
@@ -26,7 +37,7 @@ pub(crate) enum Tie {
     Trap(link::Trap),
     /// Runs as the server exits: removes a registry entry or a group membership, named
     /// by its token.
-    Cleanup(u64, Box<dyn FnOnce() + Send>),
+    Cleanup(u64, Box<dyn FnOnce(&ExitReason) + Send>),
     /// The server is being killed: the reason its exit publishes once its task is
     /// dropped. Kept here rather than in a field because few servers are ever killed.
     Kill(ExitReason),
@@ -43,41 +54,94 @@ pub(crate) fn next_cleanup_token() -> u64 {
     TOKENS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// How far a process's exit has gone: running, exiting (ties refused, effects under way),
+/// or announced (every effect done).
+pub(crate) struct Phase(AtomicU8);
+
+impl Phase {
+    const RUNNING: u8 = 0;
+    const EXITING: u8 = 1;
+    const ANNOUNCED: u8 = 2;
+
+    pub(crate) const fn new() -> Self {
+        Phase(AtomicU8::new(Self::RUNNING))
+    }
+
+    fn get(&self) -> u8 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Moves on to `phase`; called under the ties' lock, which orders it with every tie
+    /// added or removed.
+    fn set(&self, phase: u8) {
+        self.0.store(phase, Ordering::Release);
+    }
+}
+
 impl Process {
-    /// Publishes the exit: frees the name, sets the reason, removes its registry entries
-    /// and group memberships, sends the DOWNs of its monitors and the exit signals of its
-    /// links, then wakes its waiters. Anyone who observes the exit therefore finds the
-    /// name, entries and memberships gone, every reply the server sent has gone out
-    /// before its DOWN, and an awaited `exited()` returns after the DOWNs went out.
+    /// The exit reason once the exit is announced: every cleanup run, every DOWN and exit
+    /// signal queued.
+    pub(crate) fn announced_exit(&self) -> Option<ExitReason> {
+        if self.phase.get() == Phase::ANNOUNCED { self.exit.get().cloned() } else { None }
+    }
+
+    /// Publishes the exit, in the steps of the module doc: frees the name and removes the
+    /// registry entries and group memberships, sets the reason, sends the DOWNs of its
+    /// monitors and the exit signals of its links, then announces the exit and wakes its
+    /// waiters. Anyone who sees the server exited therefore finds the name, entries and
+    /// memberships gone; every reply the server sent has gone out before its DOWN; and an
+    /// awaited `exited()` or `stop()` returns after the DOWNs and signals went out.
     pub(crate) fn finish(&self, reason: ExitReason) {
+        let mut ties = {
+            let mut ties = self.ties();
+            if self.phase.get() != Phase::RUNNING {
+                return;
+            }
+            // From here no tie can be added (see `add_tie`), so this list is the last one
+            // but for the tasks that start waiting meanwhile (see `ExitWait`).
+            self.phase.set(Phase::EXITING);
+            std::mem::take(&mut *ties)
+        };
         if let Some(name) = &self.name {
             names::unregister(name, self.id);
         }
-        if self.exit.set(reason).is_ok() {
-            // Once the reason is set no tie can be added (see `add_tie`), so this list is
-            // the last one.
-            let mut ties = std::mem::take(&mut *self.ties());
-            // The cleanups first, whenever they were added: a monitor or a link made
-            // before a registration must not announce the exit while the entry is still
-            // there. Then the DOWNs and exit signals; last, the tasks waiting for the exit,
-            // which find them sent. A stable sort keeps each group in the order it came.
-            ties.sort_by_key(|tie| match tie {
-                Tie::Cleanup(..) => 0,
-                Tie::ExitWaiter(..) => 2,
-                _ => 1,
-            });
-            let reason = self.exit.get().expect("just set");
-            for tie in ties {
-                match tie {
-                    Tie::Cleanup(_, cleanup) => cleanup(),
-                    Tie::Watcher(watcher) => {
-                        contain_panic("a monitor's closure", || watcher.fire(self.id, reason.clone()));
-                    }
-                    Tie::Watching(watching) => watching.cancel(),
-                    Tie::Link(link) => contain_panic("a trap_exits closure", || link.signal(self.id, reason)),
-                    Tie::ExitWaiter(_, waiter) => waiter.wake(),
-                    Tie::Trap(_) | Tie::Kill(_) => {}
+        // The cleanups first, whenever they were added: a monitor or a link made before a
+        // registration must not announce the exit while the entry is still there. Then
+        // the DOWNs and exit signals; last, the tasks waiting for the exit, which find
+        // them sent. A stable sort keeps each group in the order it came.
+        ties.sort_by_key(|tie| match tie {
+            Tie::Cleanup(..) => 0,
+            Tie::ExitWaiter(..) => 2,
+            _ => 1,
+        });
+        let signals = ties.iter().position(|tie| !matches!(tie, Tie::Cleanup(..))).unwrap_or(ties.len());
+        for tie in ties.drain(..signals) {
+            if let Tie::Cleanup(_, cleanup) = tie {
+                cleanup(&reason);
+            }
+        }
+        let reason = self.exit.get_or_init(|| reason);
+        let waiters = ties.iter().position(|tie| matches!(tie, Tie::ExitWaiter(..))).unwrap_or(ties.len());
+        for tie in ties.drain(..waiters) {
+            match tie {
+                Tie::Watcher(watcher) => {
+                    contain_panic("a monitor's closure", || watcher.fire(self.id, reason.clone()));
                 }
+                Tie::Watching(watching) => watching.cancel(),
+                Tie::Link(link) => contain_panic("a trap_exits closure", || link.signal(self.id, reason)),
+                Tie::Cleanup(..) | Tie::Trap(_) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
+            }
+        }
+        // Announced under the lock, so that a task that starts waiting meanwhile either
+        // finds the exit announced or is in the list taken here.
+        let late_waiters = {
+            let mut ties = self.ties();
+            self.phase.set(Phase::ANNOUNCED);
+            std::mem::take(&mut *ties)
+        };
+        for tie in ties.into_iter().chain(late_waiters) {
+            if let Tie::ExitWaiter(_, waiter) = tie {
+                waiter.wake();
             }
         }
     }
@@ -88,12 +152,12 @@ impl Process {
     }
 
     /// Adds `tie` unless an equal one (`same`) is there already, or gives it back if the
-    /// server has exited. The check is made under the lock that `finish` takes after
-    /// setting the reason, so a tie is either added before the exit and fired by it, or
+    /// server's exit has begun. The check is made under the lock that `finish` takes to
+    /// begin the exit, so a tie is either added before the exit and fired by it, or
     /// refused.
     pub(crate) fn add_tie(&self, tie: Tie, same: impl Fn(&Tie) -> bool) -> Result<(), Tie> {
         let mut ties = self.ties();
-        if self.exit.get().is_some() {
+        if self.phase.get() != Phase::RUNNING {
             return Err(tie);
         }
         if !ties.iter().any(same) {
@@ -106,7 +170,7 @@ impl Process {
     /// registry entry or a group membership). `token` names it for
     /// [`remove_cleanup`](Self::remove_cleanup). `false`, with `cleanup` dropped unrun, if
     /// the server has exited.
-    pub(crate) fn add_cleanup(&self, token: u64, cleanup: impl FnOnce() + Send + 'static) -> bool {
+    pub(crate) fn add_cleanup(&self, token: u64, cleanup: impl FnOnce(&ExitReason) + Send + 'static) -> bool {
         self.add_tie(Tie::Cleanup(token, Box::new(cleanup)), |_| false).is_ok()
     }
 
@@ -143,14 +207,14 @@ impl Future for ExitWait<'_> {
     type Output = ExitReason;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<ExitReason> {
-        if let Some(reason) = self.process.exit.get() {
-            return Poll::Ready(reason.clone());
+        if let Some(reason) = self.process.announced_exit() {
+            return Poll::Ready(reason);
         }
         let mut ties = self.process.ties();
-        // `finish` sets the reason before it takes the list under this lock: a reason
-        // still unset here means this waiter is in the list that `finish` will wake.
-        if let Some(reason) = self.process.exit.get() {
-            return Poll::Ready(reason.clone());
+        // `finish` announces the exit under this lock and then wakes the waiters in the
+        // list: an exit not announced here means this waiter is in a list it will wake.
+        if let Some(reason) = self.process.announced_exit() {
+            return Poll::Ready(reason);
         }
         let registered = self.token.and_then(|token| {
             ties.iter_mut().find_map(|tie| match tie {
@@ -174,8 +238,8 @@ impl Future for ExitWait<'_> {
 
 impl Drop for ExitWait<'_> {
     fn drop(&mut self) {
-        // After the exit, `finish` has taken (or is taking) the list with this waiter.
-        if let Some(token) = self.token.filter(|_| self.process.is_alive()) {
+        // Once the exit is announced, `finish` has taken the list with this waiter.
+        if let Some(token) = self.token.filter(|_| self.process.phase.get() != Phase::ANNOUNCED) {
             let removed =
                 self.process.remove_tie(|tie| matches!(tie, Tie::ExitWaiter(waiter, _) if *waiter == token));
             drop(removed);
