@@ -193,6 +193,38 @@ async fn send_interval_ticks_every_period_until_cancelled() {
     assert!(reports.try_recv().is_err(), "no tick after the cancel");
 }
 
+/// Keeps `clock` busy in a handler while `period` passes `ticks` times, so that as many
+/// ticks of `timer` wait in its mailbox; then lets it go on after `then(timer)`.
+async fn queue_ticks_while_busy(clock: &ClockRef, period: Duration, ticks: u32, then: impl FnOnce()) {
+    let open = hold_in_handler(|entered, gate| clock.block(entered, gate)).await;
+    tokio::time::sleep(period * ticks + period / 2).await;
+    then();
+    drop(open);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cancelling_an_interval_drops_its_ticks_already_queued() {
+    let period = Duration::from_millis(10);
+    // Without a cancel, the three ticks queued while the server was busy are handled.
+    let (busy, mut busy_reports) = start_clock(None).await;
+    let kept = busy.tick_every(period).await.expect("answers");
+    queue_ticks_while_busy(&busy, period, 3, || {}).await;
+    busy.pokes().await.expect("the clock answers");
+    let handled: Vec<_> = std::iter::from_fn(|| busy_reports.try_recv().ok()).map(|(what, _)| what).collect();
+    assert_eq!(handled, ["tick"; 3], "three ticks were queued behind the busy handler");
+    assert!(kept.cancel().is_some());
+
+    // With a cancel while they wait, none of them is handled, and none comes later.
+    let (clock, mut reports) = start_clock(None).await;
+    let timer = clock.tick_every(period).await.expect("answers");
+    queue_ticks_while_busy(&clock, period, 3, || {
+        assert_eq!(timer.cancel(), Some(period / 2), "cancelled while waiting for its fourth tick");
+    })
+    .await;
+    run_past_every_deadline(&clock).await;
+    assert!(reports.try_recv().is_err(), "no tick of the cancelled interval was handled");
+}
+
 #[tokio::test(start_paused = true)]
 async fn send_interval_ticks_count_from_when_it_was_set() {
     let (clock, mut reports) = start_clock(None).await;

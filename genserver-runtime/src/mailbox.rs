@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::{ExitReason, GenServer, MonitorRef};
+use crate::{ExitReason, GenServer, MonitorRef, TimerRef};
 
 /// Which kind of mailbox a server gets; set with
 /// [`Builder::mailbox`](crate::Builder::mailbox).
@@ -51,6 +51,9 @@ pub(crate) enum Envelope<S: GenServer> {
     /// The DOWN of a monitor this server set up, as its info message. Handled only if the
     /// monitor is still in place, so that a demonitor also drops a DOWN already queued.
     Down(MonitorRef, S::Info),
+    /// A tick of an interval timer, as its info message. Handled only if the timer was
+    /// not cancelled meanwhile, so that after a cancel no tick of it is handled.
+    Tick(TimerRef, S::Info),
 }
 
 /// Why a send did not go through.

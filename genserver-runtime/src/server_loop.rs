@@ -257,8 +257,8 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
         loop {
             let handle = match running.next().await {
                 Ok(Some(handle)) => handle,
-                // A DOWN dropped by a demonitor: as if it never came (an idle timeout
-                // starts over).
+                // A DOWN dropped by a demonitor or a tick of a cancelled interval: as if it
+                // never came (an idle timeout starts over).
                 Ok(None) => continue,
                 Err(stop) => return stop,
             };
@@ -311,6 +311,9 @@ impl<S: GenServer> Running<S> {
                 }
                 Handle::Info(info)
             }
+            // Cancelled after the tick was queued.
+            Some(Envelope::Tick(timer, _)) if timer.is_cancelled() => return Ok(None),
+            Some(Envelope::Tick(_, info)) => Handle::Info(info),
             Some(Envelope::Stop(reason)) => return Err(Stop::new(reason)),
             // The mailbox is closed only once the server has exited.
             None => return Err(Stop::new(ExitReason::Normal)),

@@ -8,8 +8,11 @@
 //! timer when its target process dies). [`TimerRef::cancel`] says how much time was left,
 //! or `None` if the timer had already fired, been cancelled or outlived its server; after
 //! `None`, its message may already be in the mailbox or on its way there (as OTP's
-//! `erlang:cancel_timer/1` says of `false`). After `Some`, no message of that timer
-//! arrives: an interval's tick is delivered under a claim that `cancel` respects.
+//! `erlang:cancel_timer/1` says of `false`). After `Some`, no message of that timer is
+//! handled: a one-shot timer's message is queued under a claim that `cancel` respects,
+//! and the ticks of an interval already in the mailbox are dropped when the server
+//! reaches them. (OTP's `cancel_timer` leaves a message already delivered in the
+//! mailbox; here a cancel also takes back what is queued.)
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -36,6 +39,9 @@ impl TimerState {
     const CANCELLED: u8 = 2;
     /// An interval timer delivering a tick; back to `PENDING` once the tick is queued.
     const TICKING: u8 = 3;
+    /// An interval whose task ended without a cancel (its server exited, or `make`
+    /// panicked): no tick follows, and the ticks already queued stay valid.
+    const ENDED: u8 = 4;
 
     const fn new() -> Self {
         TimerState(AtomicU8::new(Self::PENDING))
@@ -64,6 +70,18 @@ impl TimerState {
     /// Cancels; `true` if the timer was waiting, so that none of its messages is on its way.
     fn cancel(&self) -> bool {
         self.0.swap(Self::CANCELLED, Ordering::AcqRel) == Self::PENDING
+    }
+
+    /// Ends an interval whose task is ending, unless it was cancelled.
+    fn end(&self) {
+        let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
+            (state != Self::CANCELLED).then_some(Self::ENDED)
+        });
+    }
+
+    /// `true` once the timer was cancelled: its ticks still queued are dropped.
+    fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Acquire) == Self::CANCELLED
     }
 
     /// `true` while the timer will still fire (an interval counts while delivering a tick).
@@ -138,6 +156,12 @@ impl TimerRef {
         }
     }
 
+    /// `true` once [`cancel`](Self::cancel) was called: a tick of this interval still in
+    /// the mailbox is dropped rather than handled.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.inner.state.is_cancelled()
+    }
+
     fn server_exited(&self) -> bool {
         !self.inner.server.process().is_alive()
     }
@@ -193,7 +217,7 @@ where
             }
             next = crate::wait::deadline_after(next, period);
             handle.set_next_deadline(next);
-            let queued = server.mailbox().send(Envelope::Info(make())).await.is_ok();
+            let queued = server.mailbox().send(Envelope::Tick(handle.clone(), make())).await.is_ok();
             if !handle.inner.state.end_tick() || !queued {
                 return;
             }
@@ -209,7 +233,7 @@ struct EndsWithTask(TimerRef);
 
 impl Drop for EndsWithTask {
     fn drop(&mut self) {
-        self.0.inner.state.cancel();
+        self.0.inner.state.end();
     }
 }
 
