@@ -24,7 +24,7 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::{ExitReason, GenServer, MonitorRef, TimerRef};
+use crate::{ExitReason, GenServer, MonitorRef};
 
 /// Which kind of mailbox a server gets; set with
 /// [`Builder::mailbox`](crate::Builder::mailbox).
@@ -48,12 +48,10 @@ pub(crate) enum Envelope<S: GenServer> {
     Info(S::Info),
     /// A request to stop with this reason (OTP: `sys:terminate`).
     Stop(ExitReason),
-    /// The DOWN of a monitor this server set up, as its info message. Handled only if the
-    /// monitor is still in place, so that a demonitor also drops a DOWN already queued.
+    /// The DOWN of a monitor this server set up, or a tick of one of its interval timers,
+    /// as its info message, named by a reference. Handled only while its record is in the
+    /// server's ties, so that a demonitor, or a cancel, also drops one already queued.
     Down(MonitorRef, S::Info),
-    /// A tick of an interval timer, as its info message. Handled only if the timer was
-    /// not cancelled meanwhile, so that after a cancel no tick of it is handled.
-    Tick(TimerRef, S::Info),
 }
 
 /// Why a send did not go through.

@@ -257,8 +257,8 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
         loop {
             let handle = match running.next().await {
                 Ok(Some(handle)) => handle,
-                // A DOWN dropped by a demonitor or a tick of a cancelled interval: as if it
-                // never came (an idle timeout starts over).
+                // A DOWN dropped by a demonitor: as if it never came (an idle timeout
+                // starts over).
                 Ok(None) => continue,
                 Err(stop) => return stop,
             };
@@ -305,15 +305,12 @@ impl<S: GenServer> Running<S> {
             Some(Envelope::Msg(msg)) => Handle::Msg(msg),
             Some(Envelope::Info(info)) => Handle::Info(info),
             Some(Envelope::Down(monitor, info)) => {
-                if !self.guard.cx.process().take_watching(monitor) {
-                    // Demonitored after the DOWN was queued.
+                if !self.guard.cx.process().take_queued(monitor) {
+                    // Demonitored, or the timer cancelled, after it was queued.
                     return Ok(None);
                 }
                 Handle::Info(info)
             }
-            // Cancelled after the tick was queued.
-            Some(Envelope::Tick(timer, _)) if timer.is_cancelled() => return Ok(None),
-            Some(Envelope::Tick(_, info)) => Handle::Info(info),
             Some(Envelope::Stop(reason)) => return Err(Stop::new(reason)),
             // The mailbox is closed only once the server has exited.
             None => return Err(Stop::new(ExitReason::Normal)),

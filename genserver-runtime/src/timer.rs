@@ -10,7 +10,8 @@
 //! `None`, its message may already be in the mailbox or on its way there (as OTP's
 //! `erlang:cancel_timer/1` says of `false`). After `Some`, no message of that timer is
 //! handled: a one-shot timer's message is queued under a claim that `cancel` respects,
-//! and the ticks of an interval already in the mailbox are dropped when the server
+//! and each tick of an interval is queued with a record in the server's ties that
+//! `cancel` removes, so that its ticks already in the mailbox are dropped when the server
 //! reaches them. (OTP's `cancel_timer` leaves a message already delivered in the
 //! mailbox; here a cancel also takes back what is queued.)
 
@@ -22,8 +23,8 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::mailbox::Envelope;
-use crate::process::Control;
-use crate::{GenServer, ServerRef};
+use crate::process::{Control, Tie, next_cleanup_token};
+use crate::{GenServer, MonitorRef, ServerRef};
 
 /// Where a timer is in its life. The timer task claims each delivery before queueing a
 /// message, and `cancel` takes the timer out of any state, so a `cancel` that finds the
@@ -39,9 +40,6 @@ impl TimerState {
     const CANCELLED: u8 = 2;
     /// An interval timer delivering a tick; back to `PENDING` once the tick is queued.
     const TICKING: u8 = 3;
-    /// An interval whose task ended without a cancel (its server exited, or `make`
-    /// panicked): no tick follows, and the ticks already queued stay valid.
-    const ENDED: u8 = 4;
 
     const fn new() -> Self {
         TimerState(AtomicU8::new(Self::PENDING))
@@ -72,18 +70,6 @@ impl TimerState {
         self.0.swap(Self::CANCELLED, Ordering::AcqRel) == Self::PENDING
     }
 
-    /// Ends an interval whose task is ending, unless it was cancelled.
-    fn end(&self) {
-        let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |state| {
-            (state != Self::CANCELLED).then_some(Self::ENDED)
-        });
-    }
-
-    /// `true` once the timer was cancelled: its ticks still queued are dropped.
-    fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Acquire) == Self::CANCELLED
-    }
-
     /// `true` while the timer will still fire (an interval counts while delivering a tick).
     fn is_scheduled(&self) -> bool {
         matches!(self.0.load(Ordering::Acquire), Self::PENDING | Self::TICKING)
@@ -111,6 +97,8 @@ struct TimerInner {
     /// When the timer fires next.
     deadline: Mutex<Instant>,
     task: OnceLock<AbortHandle>,
+    /// Names the timer in the records of its ticks queued in the server's mailbox.
+    token: u64,
     /// The server the timer is aimed at. Once it has exited the timer is void: asking the
     /// server's state rather than the timer task's makes this true as soon as the exit
     /// can be observed, not only once the timer task has run again.
@@ -127,6 +115,8 @@ impl TimerRef {
         if let Some(task) = self.inner.task.get() {
             task.abort();
         }
+        // The ticks already queued are dropped when the server reaches them.
+        self.inner.server.process().remove_ticks(self.inner.token);
         // A tick being delivered is on its way to the mailbox: like a fired timer, `None`.
         if !was_waiting || self.server_exited() {
             return None;
@@ -151,15 +141,10 @@ impl TimerRef {
                 state: TimerState::new(),
                 deadline: Mutex::new(deadline),
                 task: OnceLock::new(),
+                token: next_cleanup_token(),
                 server,
             }),
         }
-    }
-
-    /// `true` once [`cancel`](Self::cancel) was called: a tick of this interval still in
-    /// the mailbox is dropped rather than handled.
-    pub(crate) fn is_cancelled(&self) -> bool {
-        self.inner.state.is_cancelled()
     }
 
     fn server_exited(&self) -> bool {
@@ -217,7 +202,13 @@ where
             }
             next = crate::wait::deadline_after(next, period);
             handle.set_next_deadline(next);
-            let queued = server.mailbox().send(Envelope::Tick(handle.clone(), make())).await.is_ok();
+            let info = make();
+            // The tick's record first: the server handles the tick only while it is there.
+            let tick = MonitorRef::next();
+            if server.add_tie(Tie::Tick(tick, handle.inner.token), |_| false).is_err() {
+                return;
+            }
+            let queued = server.mailbox().send(Envelope::Down(tick, info)).await.is_ok();
             if !handle.inner.state.end_tick() || !queued {
                 return;
             }
@@ -233,7 +224,7 @@ struct EndsWithTask(TimerRef);
 
 impl Drop for EndsWithTask {
     fn drop(&mut self) {
-        self.0.inner.state.end();
+        self.0.inner.state.cancel();
     }
 }
 

@@ -142,6 +142,11 @@ pub(crate) struct Watching {
 }
 
 impl Watching {
+    /// The monitor's reference.
+    pub(crate) fn id(&self) -> MonitorRef {
+        self.id
+    }
+
     /// Removes the monitor from the monitored server.
     pub(crate) fn cancel(self) {
         drop(remove_watcher(&self.target, self.id));
@@ -198,11 +203,6 @@ impl Process {
         let (sender, down) = oneshot::channel();
         watch(self, Watcher { id, notify: Notify::Task(sender) });
         Monitor { id, server: self.id(), target: self.control().clone(), down, done: false }
-    }
-
-    /// Takes out the record of this server's monitor `id`; `false` if it was removed.
-    pub(crate) fn take_watching(&self, id: MonitorRef) -> bool {
-        self.remove_tie(|tie| matches!(tie, Tie::Watching(watching) if watching.id == id)).is_some()
     }
 }
 

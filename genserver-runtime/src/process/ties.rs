@@ -21,7 +21,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::task::{Context, Poll, Waker};
 
-use super::{Process, link, monitor};
+use super::{MonitorRef, Process, link, monitor};
 use crate::panic::contain_panic;
 use crate::{ExitReason, names};
 
@@ -38,6 +38,10 @@ pub(crate) enum Tie {
     /// Runs as the server exits: removes a registry entry or a group membership, named
     /// by its token.
     Cleanup(u64, Box<dyn FnOnce(&ExitReason) + Send>),
+    /// A tick of the interval timer `.1` (its token), queued in this server's mailbox and
+    /// named by `.0`: the tick is handled only while this record is here, so that
+    /// cancelling the timer also drops its ticks already queued.
+    Tick(MonitorRef, u64),
     /// The server is being killed: the reason its exit publishes once its task is
     /// dropped. Kept here rather than in a field because few servers are ever killed.
     Kill(ExitReason),
@@ -55,26 +59,43 @@ pub(crate) fn next_cleanup_token() -> u64 {
 }
 
 /// How far a process's exit has gone: running, exiting (ties refused, effects under way),
-/// or announced (every effect done).
+/// or announced (every effect done); and whether a task started waiting for the exit
+/// while it was under way, so that announcing it takes the ties' lock only then.
 pub(crate) struct Phase(AtomicU8);
 
 impl Phase {
     const RUNNING: u8 = 0;
     const EXITING: u8 = 1;
     const ANNOUNCED: u8 = 2;
+    /// Added to `EXITING`: a waiter joined the list after `finish` had taken it.
+    const LATE_WAITER: u8 = 4;
 
     pub(crate) const fn new() -> Self {
         Phase(AtomicU8::new(Self::RUNNING))
     }
 
-    fn get(&self) -> u8 {
-        self.0.load(Ordering::Acquire)
+    fn is_running(&self) -> bool {
+        self.0.load(Ordering::Acquire) == Self::RUNNING
     }
 
-    /// Moves on to `phase`; called under the ties' lock, which orders it with every tie
-    /// added or removed.
-    fn set(&self, phase: u8) {
-        self.0.store(phase, Ordering::Release);
+    fn is_announced(&self) -> bool {
+        self.0.load(Ordering::Acquire) & Self::ANNOUNCED != 0
+    }
+
+    /// Starts the exit; called under the ties' lock, which orders it with every tie added.
+    fn begin_exit(&self) {
+        self.0.store(Self::EXITING, Ordering::Release);
+    }
+
+    /// Records, under the ties' lock, a waiter about to join the list of an exiting
+    /// process; `false` if the exit was announced meanwhile (then it must not wait).
+    fn note_late_waiter(&self) -> bool {
+        self.0.fetch_or(Self::LATE_WAITER, Ordering::AcqRel) & Self::ANNOUNCED == 0
+    }
+
+    /// Announces the exit; `true` if a late waiter joined the list, which must be woken.
+    fn announce(&self) -> bool {
+        self.0.swap(Self::ANNOUNCED, Ordering::AcqRel) & Self::LATE_WAITER != 0
     }
 }
 
@@ -82,7 +103,7 @@ impl Process {
     /// The exit reason once the exit is announced: every cleanup run, every DOWN and exit
     /// signal queued.
     pub(crate) fn announced_exit(&self) -> Option<ExitReason> {
-        if self.phase.get() == Phase::ANNOUNCED { self.exit.get().cloned() } else { None }
+        if self.phase.is_announced() { self.exit.get().cloned() } else { None }
     }
 
     /// Publishes the exit, in the steps of the module doc: frees the name and removes the
@@ -94,12 +115,12 @@ impl Process {
     pub(crate) fn finish(&self, reason: ExitReason) {
         let mut ties = {
             let mut ties = self.ties();
-            if self.phase.get() != Phase::RUNNING {
+            if !self.phase.is_running() {
                 return;
             }
             // From here no tie can be added (see `add_tie`), so this list is the last one
             // but for the tasks that start waiting meanwhile (see `ExitWait`).
-            self.phase.set(Phase::EXITING);
+            self.phase.begin_exit();
             std::mem::take(&mut *ties)
         };
         if let Some(name) = &self.name {
@@ -129,16 +150,12 @@ impl Process {
                 }
                 Tie::Watching(watching) => watching.cancel(),
                 Tie::Link(link) => contain_panic("a trap_exits closure", || link.signal(self.id, reason)),
-                Tie::Cleanup(..) | Tie::Trap(_) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
+                Tie::Cleanup(..) | Tie::Trap(_) | Tie::Tick(..) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
             }
         }
-        // Announced under the lock, so that a task that starts waiting meanwhile either
-        // finds the exit announced or is in the list taken here.
-        let late_waiters = {
-            let mut ties = self.ties();
-            self.phase.set(Phase::ANNOUNCED);
-            std::mem::take(&mut *ties)
-        };
+        // A task that started waiting meanwhile has either found the exit announced or
+        // marked itself late before joining the list under its lock: take that list then.
+        let late_waiters = if self.phase.announce() { std::mem::take(&mut *self.ties()) } else { Vec::new() };
         for tie in ties.into_iter().chain(late_waiters) {
             if let Tie::ExitWaiter(_, waiter) = tie {
                 waiter.wake();
@@ -157,7 +174,7 @@ impl Process {
     /// refused.
     pub(crate) fn add_tie(&self, tie: Tie, same: impl Fn(&Tie) -> bool) -> Result<(), Tie> {
         let mut ties = self.ties();
-        if self.phase.get() != Phase::RUNNING {
+        if !self.phase.is_running() {
             return Err(tie);
         }
         if !ties.iter().any(same) {
@@ -177,6 +194,23 @@ impl Process {
     /// Removes the cleanup `token`, which will not run.
     pub(crate) fn remove_cleanup(&self, token: u64) {
         drop(self.remove_tie(|tie| matches!(tie, Tie::Cleanup(tie_token, _) if *tie_token == token)));
+    }
+
+    /// Takes out the record of a DOWN or a tick queued in this server's mailbox as `id`;
+    /// `false` if it was removed meanwhile (a demonitor, a cancelled timer), and then the
+    /// entry is dropped unhandled.
+    pub(crate) fn take_queued(&self, id: MonitorRef) -> bool {
+        let queued = |tie: &Tie| match tie {
+            Tie::Watching(watching) => watching.id() == id,
+            Tie::Tick(tick, _) => *tick == id,
+            _ => false,
+        };
+        self.remove_tie(queued).is_some()
+    }
+
+    /// Removes the records of every queued tick of the interval timer `timer`.
+    pub(crate) fn remove_ticks(&self, timer: u64) {
+        self.ties().retain(|tie| !matches!(tie, Tie::Tick(_, of) if *of == timer));
     }
 
     /// Removes and returns the first tie that matches. It is dropped by the caller, after
@@ -211,10 +245,12 @@ impl Future for ExitWait<'_> {
             return Poll::Ready(reason);
         }
         let mut ties = self.process.ties();
-        // `finish` announces the exit under this lock and then wakes the waiters in the
-        // list: an exit not announced here means this waiter is in a list it will wake.
-        if let Some(reason) = self.process.announced_exit() {
-            return Poll::Ready(reason);
+        // A waiter in the list `finish` took at the start of the exit is woken with it;
+        // one that joins later marks itself late, or finds the exit announced.
+        if !self.process.phase.is_running() && !self.process.phase.note_late_waiter() {
+            if let Some(reason) = self.process.announced_exit() {
+                return Poll::Ready(reason);
+            }
         }
         let registered = self.token.and_then(|token| {
             ties.iter_mut().find_map(|tie| match tie {
@@ -239,7 +275,7 @@ impl Future for ExitWait<'_> {
 impl Drop for ExitWait<'_> {
     fn drop(&mut self) {
         // Once the exit is announced, `finish` has taken the list with this waiter.
-        if let Some(token) = self.token.filter(|_| self.process.phase.get() != Phase::ANNOUNCED) {
+        if let Some(token) = self.token.filter(|_| !self.process.phase.is_announced()) {
             let removed =
                 self.process.remove_tie(|tie| matches!(tie, Tie::ExitWaiter(waiter, _) if *waiter == token));
             drop(removed);
