@@ -14,22 +14,62 @@ use syn::{GenericParam, Ident, Type, TypeParamBound};
 use crate::errors::Errors;
 use crate::model::{
     HANDLE_METHODS, Handler, Kind, Param, REPLY_TO_FIELD, Receiver, Role, SERVER_FUNCTIONS, Server,
-    generic_argument, is_server_type, last_ident_is,
+    generic_argument, is_server_type, lacks_type_arguments, last_ident_is,
 };
 
 /// Checks every rule, recording each mistake in `errors`, and returns what can be
-/// generated: the server with only the handlers that passed their rules, or `None` when
-/// the server as a whole cannot be generated. On error the macro still generates the
-/// server from its valid handlers, so that code using the server reports nothing more
-/// than the mistakes themselves.
+/// generated: the server with its wrong handlers rejected (generated as stubs) and what
+/// would collide left out, or `None` when the server as a whole cannot be generated (it
+/// borrows). So code using the server reports nothing more than the mistakes themselves.
 pub(crate) fn check(mut server: Server, errors: &mut Errors) -> Option<Server> {
-    let server_passed = passes(errors, |errors| check_server(&server, errors));
+    if !passes(errors, |errors| check_borrowing_generics(&server, errors)) {
+        return None;
+    }
+    for (param, missing) in check_type_parameters(&server, errors) {
+        if let Some(param) = server.generics.type_params_mut().find(|candidate| candidate.ident == param) {
+            param.bounds.extend(missing);
+        }
+    }
+    server.left_out = check_generated_names(&server, errors);
+    let extra = [check_single_handlers(&server, errors), check_variant_collisions(&server, errors)].concat();
     let handlers = std::mem::take(&mut server.handlers);
     server.handlers = handlers
         .into_iter()
-        .filter(|handler| passes(errors, |errors| check_handler(&server.ident, handler, errors)))
+        .enumerate()
+        .filter(|(index, _)| !extra.contains(index))
+        .map(|(_, handler)| {
+            let passed =
+                handler.rejected || passes(errors, |errors| check_handler(&server.ident, &handler, errors));
+            if passed && !handler.rejected { handler } else { stub(handler) }
+        })
         .collect();
-    server_passed.then_some(server)
+    Some(server)
+}
+
+/// A rejected handler, with the types that cannot be generated in its stub marked, and
+/// an argument name given twice (rustc reports it) taken once.
+fn stub(mut handler: Handler) -> Handler {
+    let mut seen = Vec::new();
+    handler.params.retain(|param| match &param.role {
+        Role::Field(name) if seen.contains(name) => false,
+        Role::Field(name) => {
+            seen.push(name.clone());
+            true
+        }
+        _ => true,
+    });
+    for param in &mut handler.params {
+        param.travels = can_travel(&param.ty);
+    }
+    handler.reply_travels = handler.output().is_none_or(can_travel);
+    handler.reject()
+}
+
+/// Whether nothing in the syntax of `ty` keeps it from travelling between tasks.
+fn can_travel(ty: &Type) -> bool {
+    let mut finder = FindUnsendable::default();
+    finder.visit_type(ty);
+    finder.found.is_none() && !lacks_type_arguments(ty)
 }
 
 /// Runs `rules` and tells whether they passed: recorded no error.
@@ -37,14 +77,6 @@ fn passes(errors: &mut Errors, rules: impl FnOnce(&mut Errors)) -> bool {
     let before = errors.count();
     rules(errors);
     errors.count() == before
-}
-
-/// Every rule about the server as a whole.
-fn check_server(server: &Server, errors: &mut Errors) {
-    check_impl_generics(server, errors);
-    check_generated_names(server, errors);
-    check_single_handlers(server, errors);
-    check_variant_collisions(server, errors);
 }
 
 /// Every rule about one handler, of the server named `server`.
@@ -66,10 +98,10 @@ fn check_handler(server: &Ident, handler: &Handler, errors: &mut Errors) {
 
 /// A server lives on its own task: it cannot borrow, and its message enums need
 /// type parameters only.
-fn check_impl_generics(server: &Server, errors: &mut Errors) {
+fn check_borrowing_generics(server: &Server, errors: &mut Errors) {
     for param in &server.generics.params {
         match param {
-            GenericParam::Type(param) => check_type_parameter(server, param, errors),
+            GenericParam::Type(_) => {}
             GenericParam::Lifetime(lifetime) => errors.at(
                 lifetime,
                 "a server cannot borrow: it runs on its own task for as long as it lives",
@@ -86,26 +118,35 @@ fn check_impl_generics(server: &Server, errors: &mut Errors) {
 
 /// The server and its messages move to the server's task, so each type parameter is
 /// `Send + 'static`. The bounds must be written out, inline or in the `where` clause: a
-/// trait that implies them is invisible to the macro.
-fn check_type_parameter(server: &Server, param: &syn::TypeParam, errors: &mut Errors) {
-    let ident = &param.ident;
-    let bounds: Vec<_> = param.bounds.iter().chain(where_bounds(&server.generics, ident)).collect();
-    let has_send = bounds.iter().any(|bound| {
-        matches!(bound, TypeParamBound::Trait(bound) if bound.path.segments.last().is_some_and(|last| last.ident == "Send"))
-    });
-    let has_static =
-        bounds.iter().any(|bound| matches!(bound, TypeParamBound::Lifetime(lifetime) if is_static(lifetime)));
-    let missing = match (has_send, has_static) {
-        (true, true) => return,
-        (false, false) => "Send + 'static",
-        (false, true) => "Send",
-        (true, false) => "'static",
-    };
-    errors.at(
-        ident,
-        format!("the type parameter `{ident}` must be `Send + 'static`: the server and its messages move to its task"),
-        format!("add `{missing}` to the bounds of `{ident}`, even if another bound implies it"),
-    );
+/// trait that implies them is invisible to the macro. Returns the bounds each parameter
+/// lacks, which the generated code adds so that the mistake is reported once.
+fn check_type_parameters(server: &Server, errors: &mut Errors) -> Vec<(Ident, Vec<TypeParamBound>)> {
+    let mut lacking = Vec::new();
+    for param in server.generics.type_params() {
+        let ident = &param.ident;
+        let bounds: Vec<_> = param.bounds.iter().chain(where_bounds(&server.generics, ident)).collect();
+        let has_send = bounds.iter().any(|bound| {
+            matches!(bound, TypeParamBound::Trait(bound) if bound.path.segments.last().is_some_and(|last| last.ident == "Send"))
+        });
+        let has_static = bounds
+            .iter()
+            .any(|bound| matches!(bound, TypeParamBound::Lifetime(lifetime) if is_static(lifetime)));
+        let (missing, bounds): (&str, Vec<TypeParamBound>) = match (has_send, has_static) {
+            (true, true) => continue,
+            (false, false) => {
+                ("Send + 'static", vec![syn::parse_quote!(::core::marker::Send), syn::parse_quote!('static)])
+            }
+            (false, true) => ("Send", vec![syn::parse_quote!(::core::marker::Send)]),
+            (true, false) => ("'static", vec![syn::parse_quote!('static)]),
+        };
+        errors.at(
+            ident,
+            format!("the type parameter `{ident}` must be `Send + 'static`: the server and its messages move to its task"),
+            format!("add `{missing}` to the bounds of `{ident}`, even if another bound implies it"),
+        );
+        lacking.push((ident.clone(), bounds));
+    }
+    lacking
 }
 
 /// The bounds on `ident` in the `where` clause.
@@ -125,25 +166,34 @@ fn where_bounds<'a>(
 }
 
 /// `start`, `start_link`, `builder`, `whereis` and `child_spec` are generated on the server
-/// type.
-fn check_generated_names(server: &Server, errors: &mut Errors) {
-    for name in server.method_names.iter().filter(|name| SERVER_FUNCTIONS.iter().any(|item| *name == item)) {
+/// type. Returns those the impl block already has, which are then not generated.
+fn check_generated_names(server: &Server, errors: &mut Errors) -> Vec<&'static str> {
+    let mut taken = Vec::new();
+    for name in &server.method_names {
+        let Some(function) = SERVER_FUNCTIONS.into_iter().find(|function| name == function) else {
+            continue;
+        };
         errors.at(
             name,
             format!("`{name}` collides with the `{name}` function that #[genserver] generates"),
             format!("rename this method; `{}::{name}` is generated", server.ident),
         );
+        taken.push(function);
     }
+    taken
 }
 
 /// At most one `#[init]`, `#[terminate]` and `#[timeout]`; the second marker is reported.
-fn check_single_handlers(server: &Server, errors: &mut Errors) {
+/// Returns the indices of the extra handlers, which are not generated.
+fn check_single_handlers(server: &Server, errors: &mut Errors) -> Vec<usize> {
+    let mut extras = Vec::new();
     for kind in [Kind::Init, Kind::Terminate, Kind::Timeout] {
-        let mut of_kind = server.handlers.iter().filter(|handler| handler.kind == kind);
-        let Some(first) = of_kind.next() else {
+        let mut of_kind = server.handlers.iter().enumerate().filter(|(_, handler)| handler.kind == kind);
+        let Some((_, first)) = of_kind.next() else {
             continue;
         };
-        for extra in of_kind {
+        for (index, extra) in of_kind {
+            extras.push(index);
             errors.at(
                 &extra.marker,
                 format!("a server has at most one #[{}] handler", kind.marker()),
@@ -151,31 +201,40 @@ fn check_single_handlers(server: &Server, errors: &mut Errors) {
             );
         }
     }
+    extras
 }
 
 /// Two handlers of one enum cannot map to the same variant (`get_all` and `getAll`).
-fn check_variant_collisions(server: &Server, errors: &mut Errors) {
+/// Returns the indices of the second ones, which are not generated.
+fn check_variant_collisions(server: &Server, errors: &mut Errors) -> Vec<usize> {
     let enums: [&[Kind]; 3] = [&[Kind::Call, Kind::Cast], &[Kind::Info], &[Kind::Continue]];
+    let mut seconds = Vec::new();
     for kinds in enums {
         let mut seen: HashMap<String, &Handler> = HashMap::new();
-        for handler in server.handlers.iter().filter(|handler| kinds.contains(&handler.kind)) {
+        for (index, handler) in
+            server.handlers.iter().enumerate().filter(|(_, handler)| kinds.contains(&handler.kind))
+        {
             let variant = handler.variant().to_string();
             match seen.get(&variant) {
-                Some(first) => errors.at(
-                    handler.name(),
-                    format!(
-                        "`{}` and `{}` both become the message variant `{variant}`",
-                        first.name(),
-                        handler.name()
-                    ),
-                    "rename one of the handlers",
-                ),
+                Some(first) => {
+                    seconds.push(index);
+                    errors.at(
+                        handler.name(),
+                        format!(
+                            "`{}` and `{}` both become the message variant `{variant}`",
+                            first.name(),
+                            handler.name()
+                        ),
+                        "rename one of the handlers",
+                    );
+                }
                 None => {
                     seen.insert(variant, handler);
                 }
             }
         }
     }
+    seconds
 }
 
 // ---- One handler's signature ----
@@ -201,7 +260,10 @@ fn check_qualifiers(handler: &Handler, errors: &mut Errors) {
 /// Each handler is one message variant, so its types are fixed by the impl block.
 fn check_method_generics(handler: &Handler, errors: &mut Errors) {
     let generics = &handler.sig.generics;
-    if !generics.params.is_empty() {
+    // Lifetimes only name the borrows of the signature (`fn get<'a>(&'a self)`); an
+    // argument or reply that borrows is reported as such.
+    let lifetimes_only = generics.params.iter().all(|param| matches!(param, GenericParam::Lifetime(_)));
+    if !lifetimes_only {
         errors.at(
             generics,
             "a handler cannot be generic: each handler becomes one message variant with concrete types",

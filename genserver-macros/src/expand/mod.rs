@@ -5,7 +5,8 @@
 //! 2. the message enums `SMsg`, `SInfo`, `SContinue` ([`messages`]);
 //! 3. the client handle `SRef` and its methods ([`client`]);
 //! 4. `S::start`, `start_link`, `builder`, `whereis`, `child_spec` ([`client`]);
-//! 5. `impl GenServer for S`, one `match` per entry point ([`dispatch`]).
+//! 5. `impl GenServer for S`, one `match` per entry point ([`dispatch`]);
+//! 6. a use of each marker, which the macro removed from the impl block.
 //!
 //! Every path is rooted (`::core::…` or the runtime path, `::genserver_runtime` by
 //! default), so names in the user's scope cannot change what the expansion means; local
@@ -105,9 +106,16 @@ impl VisitMut for ReplaceSelf<'_> {
     }
 }
 
-/// A local variable of the generated code; mixed-site hygiene keeps it apart from the
-/// user's names.
+/// A local variable or parameter of the generated code. Mixed-site hygiene keeps it
+/// apart from the user's variables, and the prefix from the user's constants, which a
+/// binding of the same name would match as a pattern instead.
 pub(crate) fn local(name: &str) -> Ident {
+    quote::format_ident!("__genserver_{name}", span = Span::mixed_site())
+}
+
+/// A parameter of a generated public function (`start(state)`, `whereis(name)`): named
+/// for its docs, kept apart from the user's variables by mixed-site hygiene.
+pub(crate) fn documented(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
@@ -157,9 +165,35 @@ pub(crate) fn expand(server: &Server, options: &Options) -> TokenStream {
     let messages = messages::expand(&expansion);
     let client = client::expand(&expansion);
     let dispatch = dispatch::expand(&expansion);
+    let markers = marker_uses(server);
     quote! {
         #messages
         #client
         #dispatch
+        #markers
+    }
+}
+
+/// A use of each marker's path as the user wrote it: the macro removes the markers, so
+/// without this an import of them by name (`use genserver_runtime::call;`) would be
+/// reported unused.
+fn marker_uses(server: &Server) -> TokenStream {
+    let mut paths: Vec<&Path> = Vec::new();
+    for handler in &server.handlers {
+        let path = handler.marker.path();
+        // A misnamed marker (`#[handle_call]`) has its error already, and no item.
+        let misnamed = path.segments.last().is_none_or(|last| last.ident != handler.kind.marker());
+        if !misnamed && !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    quote! {
+        /// The handler markers, used where the macro removed them.
+        const _: () = {
+            #(
+                #[allow(unused_imports)]
+                use #paths as _;
+            )*
+        };
     }
 }
