@@ -34,12 +34,12 @@ pub fn genserver(args: TokenStream, input: TokenStream) -> TokenStream {
 fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
     let is_marker = |name: &str| model::Kind::named(name).is_some();
     let Some(recovered) = model::recover::parse(input.clone(), is_marker) else {
-        if !is_impl(&input) {
+        if syn::parse2::<syn::Item>(input.clone()).is_ok() && !is_impl(&input) {
             let error = not_an_impl(&input).to_compile_error();
             return quote! { #error #input };
         }
-        // An impl block rustc reports a syntax error in: emitted as written, markers
-        // removed, so that rustc's error is the only one.
+        // An item rustc reports a syntax error in: emitted as written, markers removed,
+        // so that rustc's error is the only one.
         return model::recover::strip_block_markers(input, is_marker);
     };
     let model::recover::Recovered { item, bodies, repaired } = recovered;
@@ -140,3 +140,6 @@ fn marker_outside_genserver(name: &str, item: TokenStream2) -> TokenStream2 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;

@@ -437,7 +437,67 @@ fn check_init_output(server: &Ident, handler: &Handler, errors: &mut Errors) {
             format!("#[init] builds the state, `{server}`, so this must be `Self`"),
             format!("write `{wrapper}<Self{}>`", if wrapper == "Result" { ", E" } else { "" }),
         );
+    } else if wrapper == "Result" {
+        check_init_error(output, errors);
     }
+}
+
+/// The error of `Result<Self, E>` becomes the start's error, a `Box<dyn Error + Send +
+/// Sync>`: a trait object in it must be `Send + Sync`.
+fn check_init_error(output: &Type, errors: &mut Errors) {
+    let Some(error) = type_arguments(output).nth(1) else { return };
+    let Some(object) = dyn_without(error, "Send").or_else(|| dyn_without(error, "Sync")) else { return };
+    let missing = match (has_bound(object, "Send"), has_bound(object, "Sync")) {
+        (false, false) => "+ Send + Sync",
+        (false, true) => "+ Send",
+        _ => "+ Sync",
+    };
+    errors.at(
+        object,
+        "the error of #[init] must be `Send + Sync`: it becomes the start's error, which travels back to the starting task",
+        format!("add `{missing}` to the trait object: `Box<dyn Error + Send + Sync>`"),
+    );
+}
+
+/// The type arguments of the last segment of a path type.
+fn type_arguments(ty: &Type) -> impl Iterator<Item = &Type> {
+    let arguments = match ty {
+        Type::Path(path) => path.path.segments.last().map(|segment| &segment.arguments),
+        _ => None,
+    };
+    let args = match arguments {
+        Some(syn::PathArguments::AngleBracketed(args)) => Some(&args.args),
+        _ => None,
+    };
+    args.into_iter().flatten().filter_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
+}
+
+/// The first trait object in `ty` that lacks the bound `name`.
+fn dyn_without<'a>(ty: &'a Type, name: &str) -> Option<&'a syn::TypeTraitObject> {
+    struct Find<'a, 'n> {
+        name: &'n str,
+        found: Option<&'a syn::TypeTraitObject>,
+    }
+    impl<'a> Visit<'a> for Find<'a, '_> {
+        fn visit_type_trait_object(&mut self, object: &'a syn::TypeTraitObject) {
+            if self.found.is_none() && !has_bound(object, self.name) {
+                self.found = Some(object);
+            }
+        }
+    }
+    let mut find = Find { name, found: None };
+    find.visit_type(ty);
+    find.found
+}
+
+/// Whether a trait object names the trait `name` among its bounds (`dyn Error + Send`).
+fn has_bound(object: &syn::TypeTraitObject, name: &str) -> bool {
+    object.bounds.iter().any(|bound| {
+        matches!(bound, TypeParamBound::Trait(bound) if bound.path.segments.last().is_some_and(|last| last.ident == name))
+    })
 }
 
 /// A call replies with its return value, or returns `NoReply` and answers through its
@@ -516,6 +576,8 @@ enum Unsendable {
     ImplTrait,
     RawPointer,
     Rc,
+    /// A trait object without `+ Send`.
+    DynNotSend,
 }
 
 /// A value that crosses tasks must be owned (or `'static`), `Send` and of one concrete
@@ -553,6 +615,11 @@ fn check_sendable(ty: &Type, crossing: Crossing, errors: &mut Errors) {
             format!("{subject} must be `Send`, and `Rc` is not: {journey}"),
             "use `Arc` instead of `Rc`",
         ),
+        Unsendable::DynNotSend => errors.at(
+            tokens,
+            format!("{subject} must be `Send`, and a trait object is only if it says so: {journey}"),
+            "add `+ Send` to the trait object (`Box<dyn Trait + Send>`)",
+        ),
     }
 }
 
@@ -584,6 +651,9 @@ impl<'ast> Visit<'ast> for FindUnsendable {
             // A function pointer is `Send` and `'static`, whatever it takes and returns.
             Type::BareFn(_) => {}
             ty if last_ident_is(ty, "Rc") => self.report(Unsendable::Rc, ty),
+            Type::TraitObject(object) if !has_bound(object, "Send") => {
+                self.report(Unsendable::DynNotSend, ty)
+            }
             ty => visit::visit_type(self, ty),
         }
     }

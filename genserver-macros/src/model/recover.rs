@@ -5,13 +5,14 @@
 //! - every body in the block (`{ ... }` at its top level) is set aside before parsing and
 //!   put back in the output ([`Bodies`]): syn then never sees a body it cannot parse, and
 //!   rustc reports its own error in it, once;
-//! - if the block still does not parse, it is read item by item: an item syn cannot
-//!   parse is emitted as written (markers removed) and, if it is a handler, its
-//!   signature is repaired as far as possible so that a stub of it can be generated.
+//! - if the block still does not parse, it is read item by item. An item syn cannot
+//!   parse, or keeps verbatim (a method without a body), is emitted as written (markers
+//!   removed) and, if it is a handler, its signature is repaired as far as possible so
+//!   that a stub of it can be generated.
 
 use proc_macro2::{Delimiter, Group, TokenStream, TokenTree};
 use syn::parse::{ParseStream, Parser};
-use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl};
+use syn::{Attribute, Block, FnArg, ImplItem, ImplItemFn, ItemImpl, Signature, Token, Visibility};
 
 /// The bodies set aside, in the order they appear in the impl block.
 pub(crate) struct Bodies(Vec<Group>);
@@ -28,9 +29,27 @@ pub(crate) struct Recovered {
 /// Parses `input` as an impl block, leniently. `None` if even its header does not parse.
 pub(crate) fn parse(input: TokenStream, is_marker: impl Fn(&str) -> bool) -> Option<Recovered> {
     let (hidden, bodies) = hide_bodies(input);
-    if let Ok(item) = syn::parse2::<ItemImpl>(hidden.clone()) {
-        return Some(Recovered { item, bodies, repaired: Vec::new() });
+    let mut item = match syn::parse2::<ItemImpl>(hidden.clone()) {
+        Ok(item) => item,
+        Err(_) => parse_items(hidden)?,
+    };
+    // What syn keeps verbatim (a method without a body, an item it cannot parse) and
+    // carries a marker is repaired for a stub and emitted without the marker.
+    let mut repaired = Vec::new();
+    for impl_item in &mut item.items {
+        if let ImplItem::Verbatim(tokens) = impl_item {
+            if has_marker(tokens, &is_marker) {
+                repaired.extend(repair_method(tokens));
+                *tokens = strip_markers(std::mem::take(tokens), &is_marker);
+            }
+        }
     }
+    Some(Recovered { item, bodies, repaired })
+}
+
+/// Parses the impl block item by item: an item syn cannot parse is kept verbatim.
+/// `None` if the block's header does not parse.
+fn parse_items(hidden: TokenStream) -> Option<ItemImpl> {
     let mut tokens: Vec<TokenTree> = hidden.into_iter().collect();
     let body = match tokens.pop() {
         Some(TokenTree::Group(body)) if body.delimiter() == Delimiter::Brace => body,
@@ -40,19 +59,22 @@ pub(crate) fn parse(input: TokenStream, is_marker: impl Fn(&str) -> bool) -> Opt
     header.extend([TokenTree::Group(Group::new(Delimiter::Brace, TokenStream::new()))]);
     let mut item = syn::parse2::<ItemImpl>(header).ok()?;
     item.brace_token.span = body.delim_span();
-    let mut repaired = Vec::new();
+    let mut previous: Option<TokenStream> = None;
     for chunk in split_items(body.stream()) {
         match syn::parse2::<ImplItem>(chunk.clone()) {
             Ok(impl_item) => item.items.push(impl_item),
             Err(_) => {
-                if has_marker(&chunk, &is_marker) {
-                    repaired.extend(repair_method(&chunk));
+                // A stray `{}` or `;` splits one method in two: the part before it is
+                // not trusted either, and left to rustc with the rest.
+                if let (Some(previous), Some(last)) = (previous.take(), item.items.last_mut()) {
+                    *last = ImplItem::Verbatim(previous);
                 }
-                item.items.push(ImplItem::Verbatim(strip_markers(chunk, &is_marker)));
+                item.items.push(ImplItem::Verbatim(chunk.clone()));
             }
         }
+        previous = Some(chunk);
     }
-    Some(Recovered { item, bodies, repaired })
+    Some(item)
 }
 
 /// `input` with the markers removed from the body of its impl block, for a block that
@@ -225,7 +247,23 @@ fn repair_method(chunk: &TokenStream) -> Option<ImplItemFn> {
     let mut group = Group::new(Delimiter::Parenthesis, quote::quote!(#(#repaired),*));
     group.set_span(args.span());
     tokens[args_index] = TokenTree::Group(group);
-    syn::parse2::<ImplItemFn>(tokens.into_iter().collect()).ok()
+    parse_method.parse2(tokens.into_iter().collect()).ok()
+}
+
+/// A method, with or without its body (`fn get(&self) -> u32;`), ignoring whatever
+/// follows its signature's end.
+fn parse_method(input: ParseStream<'_>) -> syn::Result<ImplItemFn> {
+    let attrs = input.call(Attribute::parse_outer)?;
+    let vis: Visibility = input.parse()?;
+    let defaultness: Option<Token![default]> = input.parse()?;
+    let sig: Signature = input.parse()?;
+    let block = if input.peek(syn::token::Brace) {
+        input.parse::<Block>()?
+    } else {
+        Block { brace_token: Default::default(), stmts: Vec::new() }
+    };
+    input.parse::<TokenStream>()?;
+    Ok(ImplItemFn { attrs, vis, defaultness, sig, block })
 }
 
 /// One argument, ignoring whatever follows it.
