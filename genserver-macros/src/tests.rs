@@ -314,6 +314,7 @@ fn every_generated_path_is_rooted() {
         "__genserver_server",
         "__genserver_f",
         "__genserver_value",
+        "__genserver_returned",
         "name",
         "args",
         "info",

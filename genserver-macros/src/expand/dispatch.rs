@@ -29,7 +29,7 @@ pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
     let terminate = expansion.handler(Kind::Terminate).filter(|handler| !handler.rejected).map(|handler| {
         let reason = local("reason");
         let signature = quote!(terminate(&mut self, #reason: &#rt::ExitReason, #cx: &mut #rt::Context<Self>));
-        entry_fn(signature, quote!(()), invoke(handler, true), handler.is_async())
+        entry_fn(signature, quote!(()), invoke(rt, handler, true), handler.is_async())
     });
     let message_name = names_of(expansion, msg, &[Kind::Call, Kind::Cast]);
     let info_name = names_of(expansion, &expansion.info, &[Kind::Info]);
@@ -81,7 +81,7 @@ fn init(expansion: &Expansion<'_>) -> TokenStream {
             let fields: Vec<_> = init.fields().map(|(field, _)| field).collect();
             let pattern = one_or_tuple(&fields);
             let unpack = quote!(let #pattern = #args;);
-            let call = invoke(init, false);
+            let call = invoke(rt, init, false);
             let call =
                 if init_returns_self(expansion, init) { quote!(#rt::Init::<Self>::ok(#call)) } else { call };
             quote! {
@@ -207,7 +207,7 @@ fn kinds_of(kind: Kind) -> &'static [Kind] {
 /// Calls the handler and turns what it returns into a `Flow`, replying first for a call.
 fn flow(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let rt = expansion.rt;
-    let call = invoke(handler, true);
+    let call = invoke(rt, handler, true);
     if handler.kind != Kind::Call || handler.reply_to().is_some() {
         return quote!(#rt::IntoFlow::<Self>::into_flow(#call));
     }

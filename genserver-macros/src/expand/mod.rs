@@ -17,11 +17,12 @@ mod dispatch;
 mod messages;
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Ident, Path, Type};
 
-use crate::model::{Handler, Kind, REPLY_TO_FIELD, Role, Server};
+use crate::model::{Handler, Kind, REPLY_TO_FIELD, Role, Server, last_ident_is};
 use crate::options::Options;
 
 /// Everything the generators share: the model, the options, and the names of the
@@ -130,33 +131,65 @@ pub(crate) fn one_or_tuple<T: quote::ToTokens>(items: &[T]) -> TokenStream {
 
 /// The arguments to pass when calling `handler`, in its declared order: message fields by
 /// name, then the context, reply channel and exit reason where the handler takes them.
-pub(crate) fn call_arguments(handler: &Handler) -> TokenStream {
-    let args = handler.params.iter().map(|param| match &param.role {
-        Role::Field(name) => quote!(#name),
-        Role::Context => {
-            let cx = local("cx");
-            quote!(#cx)
-        }
-        Role::ReplyTo(_) => {
-            let reply_to = local(REPLY_TO_FIELD);
-            quote!(#reply_to)
-        }
-        Role::Reason => {
-            let reason = local("reason");
-            quote!(#reason)
-        }
+/// Those three are recognised by their types' names, so each is passed through
+/// `runtime_argument`, spanned on the user's type: a user type of the same name gets one
+/// error there.
+pub(crate) fn call_arguments(rt: &Path, handler: &Handler) -> TokenStream {
+    let args = handler.params.iter().map(|param| {
+        let (name, runtime) = match &param.role {
+            Role::Field(name) => return quote!(#name),
+            Role::Context => ("cx", quote!(&mut #rt::Context<Self>)),
+            Role::ReplyTo(reply) => (REPLY_TO_FIELD, quote!(#rt::ReplyTo<#reply>)),
+            Role::Reason => ("reason", quote!(&#rt::ExitReason)),
+        };
+        let ty = without_lifetimes(&param.ty);
+        let span = ty.span();
+        let mut local = local(name);
+        local.set_span(local.span().located_at(span));
+        quote_spanned!(span=> #rt::__private::runtime_argument::<#ty, #runtime>(#local))
     });
     quote!(#(#args),*)
 }
 
+/// `ty` without the lifetimes of its references, which may name a handler's own.
+pub(crate) fn without_lifetimes(ty: &Type) -> Type {
+    struct WithoutLifetimes;
+    impl VisitMut for WithoutLifetimes {
+        fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+            reference.lifetime = None;
+            syn::visit_mut::visit_type_reference_mut(self, reference);
+        }
+    }
+    let mut ty = ty.clone();
+    WithoutLifetimes.visit_type_mut(&mut ty);
+    ty
+}
+
 /// `Self::name(self, args…)` with `.await` for an async handler. The path form reaches
-/// the inherent method even where a trait method has the same name.
-pub(crate) fn invoke(handler: &Handler, with_self: bool) -> TokenStream {
+/// the inherent method even where a trait method has the same name. A return type read by
+/// its name (`Reply`, `NoReply`, `Init`) is passed through `runtime_return`, spanned on
+/// it: a user type of the same name gets one error there.
+pub(crate) fn invoke(rt: &Path, handler: &Handler, with_self: bool) -> TokenStream {
     let name = handler.name();
-    let args = call_arguments(handler);
+    let args = call_arguments(rt, handler);
     let receiver = with_self.then(|| quote!(self,));
     let awaited = handler.is_async().then(|| quote!(.await));
-    quote!(Self::#name(#receiver #args) #awaited)
+    let call = quote!(Self::#name(#receiver #args) #awaited);
+    let runtime =
+        handler.output().filter(|ty| ["Reply", "NoReply", "Init"].iter().any(|name| last_ident_is(ty, name)));
+    match runtime {
+        Some(ty) => {
+            let ty = without_lifetimes(ty);
+            let mut returned = local("returned");
+            returned.set_span(returned.span().located_at(ty.span()));
+            let check = quote_spanned!(ty.span()=> #rt::__private::runtime_return::<#ty>(#returned));
+            quote!({
+                let #returned = #call;
+                #check
+            })
+        }
+        None => call,
+    }
 }
 
 /// The whole expansion.

@@ -11,11 +11,9 @@
 //! parse): those handlers are rejected with no error of the macro's, so that each
 //! mistake is reported once.
 
-use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, Meta, Pat, ReturnType, Type};
+use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, Meta, Pat, Type};
 
-use super::{
-    Handler, Kind, Param, Receiver, Role, Server, generic_argument, lacks_type_arguments, last_ident_is,
-};
+use super::{Handler, Kind, Param, Receiver, Role, Server, generic_argument, last_ident_is};
 use crate::errors::Errors;
 
 impl Kind {
@@ -244,25 +242,22 @@ impl Handler {
     }
 }
 
-/// Whether rustc reports a mistake in the signature itself, one that also leaves the
-/// handler without a model: an argument name given twice, or a runtime type without
-/// its type arguments (`ReplyTo`, `Reply`, `Init`, `Context`).
+/// Whether rustc reports a mistake in the signature itself that also leaves the handler
+/// without a model: an argument name given twice. (A runtime type without its type
+/// arguments, `ReplyTo`, is read as it is: rustc reports it once, on the user's token.)
 fn rustc_reports(sig: &syn::Signature) -> bool {
-    let mut names = Vec::new();
-    let mut types = Vec::new();
-    for arg in &sig.inputs {
-        if let FnArg::Typed(typed) = arg {
-            if let Pat::Ident(pat) = &*typed.pat {
-                names.push(&pat.ident);
-            }
-            types.push(&*typed.ty);
-        }
-    }
-    if let ReturnType::Type(_, ty) = &sig.output {
-        types.push(ty);
-    }
-    let duplicated = names.iter().enumerate().any(|(index, name)| names[..index].contains(name));
-    duplicated || types.into_iter().any(lacks_type_arguments)
+    let names: Vec<_> = sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(pat) => Some(&pat.ident),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    names.iter().enumerate().any(|(index, name)| names[..index].contains(name))
 }
 
 /// Reads one argument into its role. Returns `false` beside it if the argument is wrong
