@@ -4,15 +4,18 @@
 //! The macro is a stack: parse, validate, generate. Each stage depends on the model
 //! and on nothing after it:
 //! - `options`: the `#[genserver(...)]` arguments;
-//! - `model`: the server and its handlers, read from the `impl` block (`model::read`),
-//!   and the names of every generated item (`model::names`);
+//! - `model`: the server and its handlers, read from the `impl` block (`model::read`;
+//!   `model::recover` reads what syn cannot parse whole), and the names of every
+//!   generated item (`model::names`);
 //! - `validate`: every rule a server must follow, each with a spanned error and a hint;
-//!   it returns the server with only the handlers that passed;
+//!   it returns the server with the wrong handlers rejected;
 //! - `expand`: generates the code from a validated model, and nothing else.
 //!
-//! Errors are collected (`errors::Errors`) so one build shows every mistake, and on
-//! error the user's impl block is still emitted (markers removed), so the rest of the
-//! crate type-checks and each mistake is reported once.
+//! Errors are collected (`errors::Errors`) so one build shows every mistake. On error
+//! the user's impl block is still emitted (markers removed) and the server still
+//! generated, a rejected handler as a stub, so the rest of the crate type-checks and
+//! each mistake is reported once. Where rustc reports a mistake itself (a syntax error),
+//! the macro adds no error of its own.
 
 mod errors;
 mod expand;

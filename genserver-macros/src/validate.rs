@@ -38,9 +38,10 @@ pub(crate) fn check(mut server: Server, errors: &mut Errors) -> Option<Server> {
         .enumerate()
         .filter(|(index, _)| !extra.contains(index))
         .map(|(_, handler)| {
+            // A handler rejected while it was read has its error already (or rustc's).
             let passed =
-                handler.rejected || passes(errors, |errors| check_handler(&server.ident, &handler, errors));
-            if passed && !handler.rejected { handler } else { stub(handler) }
+                !handler.rejected && passes(errors, |errors| check_handler(&server.ident, &handler, errors));
+            if passed { handler } else { stub(handler) }
         })
         .collect();
     Some(server)
