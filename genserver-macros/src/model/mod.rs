@@ -33,14 +33,17 @@ impl Kind {
         [Kind::Init, Kind::Call, Kind::Cast, Kind::Info, Kind::Continue, Kind::Timeout, Kind::Terminate];
 
     /// Names that mean a marker but are not one (Elixir's callback names), each with the
-    /// kind it means: reported with the right name, and read as that kind.
-    const MISNAMED: [(&'static str, Kind); 6] = [
+    /// kind it means: reported with the right name, and read as that kind. (`#[continue]`
+    /// never parses, `continue` being a keyword: rustc reports it, and the macro only
+    /// removes it.)
+    const MISNAMED: [(&'static str, Kind); 7] = [
         ("handle_call", Kind::Call),
         ("handle_cast", Kind::Cast),
         ("handle_info", Kind::Info),
         ("handle_init", Kind::Init),
         ("handle_timeout", Kind::Timeout),
         ("handle_terminate", Kind::Terminate),
+        ("continue", Kind::Continue),
     ];
 
     /// The kind a marker's name stands for, and whether it is misnamed (`handle_call`).
