@@ -31,20 +31,47 @@ pub(crate) fn check(mut server: Server, errors: &mut Errors) -> Option<Server> {
         }
     }
     server.left_out = check_generated_names(&server, errors);
-    let extra = [check_single_handlers(&server, errors), check_variant_collisions(&server, errors)].concat();
+    let extra = [
+        check_single_handlers(&server, errors),
+        check_variant_collisions(&server, errors),
+        methods_named_twice(&server),
+    ]
+    .concat();
     let handlers = std::mem::take(&mut server.handlers);
     server.handlers = handlers
         .into_iter()
         .enumerate()
         .filter(|(index, _)| !extra.contains(index))
         .map(|(_, handler)| {
-            // A handler rejected while it was read has its error already (or rustc's).
-            let passed =
-                !handler.rejected && passes(errors, |errors| check_handler(&server.ident, &handler, errors));
+            // A handler rejected while it was read has its error already (or rustc's), and
+            // so does one whose name another method of the block has too.
+            let passed = !handler.rejected
+                && !is_named_twice(&server, handler.name())
+                && passes(errors, |errors| check_handler(&server.ident, &handler, errors));
             if passed { handler } else { stub(handler) }
         })
         .collect();
     Some(server)
+}
+
+/// Whether two methods of the block have the name `name`: rustc reports it.
+fn is_named_twice(server: &Server, name: &Ident) -> bool {
+    server.method_names.iter().filter(|method| *method == name).count() > 1
+}
+
+/// The handlers after the first with a name that two methods have: rustc reports the
+/// duplicate, and only the first is generated, as a stub.
+fn methods_named_twice(server: &Server) -> Vec<usize> {
+    let mut seen = Vec::new();
+    let mut extras = Vec::new();
+    for (index, handler) in server.handlers.iter().enumerate() {
+        if seen.contains(&handler.name()) {
+            extras.push(index);
+        } else {
+            seen.push(handler.name());
+        }
+    }
+    extras
 }
 
 /// A rejected handler, with the types that cannot be generated in its stub marked, and
@@ -217,6 +244,8 @@ fn check_variant_collisions(server: &Server, errors: &mut Errors) -> Vec<usize> 
         {
             let variant = handler.variant().to_string();
             match seen.get(&variant) {
+                // The same name twice is a duplicate definition, which rustc reports.
+                Some(first) if first.name() == handler.name() => {}
                 Some(first) => {
                     seconds.push(index);
                     errors.at(
