@@ -16,7 +16,6 @@ pub(crate) fn error(span: Span, message: impl Display, help: impl Display) -> sy
 pub(crate) struct Errors {
     collected: Option<syn::Error>,
     count: usize,
-    left_to_rustc: bool,
 }
 
 impl Errors {
@@ -39,22 +38,10 @@ impl Errors {
         }
     }
 
-    /// Notes a mistake that rustc itself reports on the user's code (a duplicated argument
-    /// name, `ReplyTo` without its type): the macro adds no error of its own, so that the
-    /// mistake is reported once, but it cannot build a server from that code either.
-    pub(crate) fn leave_to_rustc(&mut self) {
-        self.left_to_rustc = true;
-    }
-
     /// How many errors were recorded so far; rules compare it before and after to learn
     /// whether they found anything.
     pub(crate) fn count(&self) -> usize {
         self.count
-    }
-
-    /// Whether a mistake was left to rustc.
-    pub(crate) fn left_to_rustc(&self) -> bool {
-        self.left_to_rustc
     }
 
     /// `Ok` if nothing was recorded, otherwise every error combined.

@@ -4,15 +4,18 @@
 //! The macro is a stack: parse, validate, generate. Each stage depends on the model
 //! and on nothing after it:
 //! - `options`: the `#[genserver(...)]` arguments;
-//! - `model`: the server and its handlers, read from the `impl` block (`model::read`),
-//!   and the names of every generated item (`model::names`);
+//! - `model`: the server and its handlers, read from the `impl` block (`model::read`;
+//!   `model::recover` reads what syn cannot parse whole), and the names of every
+//!   generated item (`model::names`);
 //! - `validate`: every rule a server must follow, each with a spanned error and a hint;
-//!   it returns the server with only the handlers that passed;
+//!   it returns the server with the wrong handlers rejected;
 //! - `expand`: generates the code from a validated model, and nothing else.
 //!
-//! Errors are collected (`errors::Errors`) so one build shows every mistake, and on
-//! error the user's impl block is still emitted (markers removed), so the rest of the
-//! crate type-checks and each mistake is reported once.
+//! Errors are collected (`errors::Errors`) so one build shows every mistake. On error
+//! the user's impl block is still emitted (markers removed) and the server still
+//! generated, a rejected handler as a stub, so the rest of the crate type-checks and
+//! each mistake is reported once. Where rustc reports a mistake itself (a syntax error),
+//! the macro adds no error of its own.
 
 mod errors;
 mod expand;
@@ -32,32 +35,44 @@ pub fn genserver(args: TokenStream, input: TokenStream) -> TokenStream {
 
 /// The whole macro on `proc_macro2` tokens, so that tests can run it.
 fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
-    let item: syn::ItemImpl = match syn::parse2(input.clone()) {
-        Ok(item) => item,
-        Err(_) => {
+    let is_marker = |name: &str| model::Kind::named(name).is_some();
+    let Some(recovered) = model::recover::parse(input.clone(), is_marker) else {
+        if syn::parse2::<syn::Item>(input.clone()).is_ok() && !is_impl(&input) {
             let error = not_an_impl(&input).to_compile_error();
             return quote! { #error #input };
         }
+        // An item rustc reports a syntax error in: emitted as written, markers removed,
+        // so that rustc's error is the only one.
+        return model::recover::strip_block_markers(input, is_marker);
     };
+    let model::recover::Recovered { item, bodies, repaired } = recovered;
     let mut errors = errors::Errors::default();
     let options = options::Options::parse(args, &mut errors);
-    let (server, mut cleaned) = model::Server::read(item, &mut errors);
-    // Generate the server from the handlers that passed, even when others did not: code
-    // that uses the server then type-checks, and each mistake is reported once. A handler
-    // left out is still in the impl block, unused; that is not worth a warning.
+    let (server, mut cleaned) = model::Server::read(item, repaired, &mut errors);
+    // Generate the server even when handlers are wrong, with stubs for those: code that
+    // uses the server then type-checks, and each mistake is reported once.
     let Some(server) = server.and_then(|server| validate::check(server, &mut errors)) else {
         let error = errors.finish().err().map(|error| error.to_compile_error());
+        let cleaned = bodies.restore(quote!(#cleaned));
         return quote! { #cleaned #error };
     };
     let generated = expand::expand(&server, &options);
-    match errors.finish() {
-        Ok(()) => quote! { #cleaned #generated },
-        Err(error) => {
-            cleaned.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
-            let error = error.to_compile_error();
-            quote! { #cleaned #generated #error }
-        }
+    let error = errors.finish().err().map(|error| error.to_compile_error());
+    if error.is_some() || server.handlers.iter().any(|handler| handler.rejected) {
+        // A rejected handler is not called by the generated code; that is not worth a
+        // warning on top of its error.
+        cleaned.attrs.push(syn::parse_quote!(#[allow(dead_code)]));
     }
+    let cleaned = bodies.restore(quote!(#cleaned));
+    quote! { #cleaned #generated #error }
+}
+
+/// Whether `input` is an `impl` block, as far as its tokens show.
+fn is_impl(input: &TokenStream2) -> bool {
+    input
+        .clone()
+        .into_iter()
+        .any(|token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "impl"))
 }
 
 /// The error for `#[genserver]` on something other than an impl block, spanned on the
@@ -128,3 +143,6 @@ fn marker_outside_genserver(name: &str, item: TokenStream2) -> TokenStream2 {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;

@@ -14,22 +14,90 @@ use syn::{GenericParam, Ident, Type, TypeParamBound};
 use crate::errors::Errors;
 use crate::model::{
     HANDLE_METHODS, Handler, Kind, Param, REPLY_TO_FIELD, Receiver, Role, SERVER_FUNCTIONS, Server,
-    generic_argument, is_server_type, last_ident_is,
+    generic_argument, is_server_type, lacks_type_arguments, last_ident_is,
 };
 
 /// Checks every rule, recording each mistake in `errors`, and returns what can be
-/// generated: the server with only the handlers that passed their rules, or `None` when
-/// the server as a whole cannot be generated. On error the macro still generates the
-/// server from its valid handlers, so that code using the server reports nothing more
-/// than the mistakes themselves.
+/// generated: the server with its wrong handlers rejected (generated as stubs) and what
+/// would collide left out, or `None` when the server as a whole cannot be generated (it
+/// borrows). So code using the server reports nothing more than the mistakes themselves.
 pub(crate) fn check(mut server: Server, errors: &mut Errors) -> Option<Server> {
-    let server_passed = passes(errors, |errors| check_server(&server, errors));
+    if !passes(errors, |errors| check_borrowing_generics(&server, errors)) {
+        return None;
+    }
+    for (param, missing) in check_type_parameters(&server, errors) {
+        if let Some(param) = server.generics.type_params_mut().find(|candidate| candidate.ident == param) {
+            param.bounds.extend(missing);
+        }
+    }
+    server.left_out = check_generated_names(&server, errors);
+    let extra = [
+        check_single_handlers(&server, errors),
+        check_variant_collisions(&server, errors),
+        methods_named_twice(&server),
+    ]
+    .concat();
     let handlers = std::mem::take(&mut server.handlers);
     server.handlers = handlers
         .into_iter()
-        .filter(|handler| passes(errors, |errors| check_handler(&server.ident, handler, errors)))
+        .enumerate()
+        .filter(|(index, _)| !extra.contains(index))
+        .map(|(_, handler)| {
+            // A handler rejected while it was read has its error already (or rustc's), and
+            // so does one whose name another method of the block has too.
+            let passed = !handler.rejected
+                && !is_named_twice(&server, handler.name())
+                && passes(errors, |errors| check_handler(&server.ident, &handler, errors));
+            if passed { handler } else { stub(handler) }
+        })
         .collect();
-    server_passed.then_some(server)
+    Some(server)
+}
+
+/// Whether two methods of the block have the name `name`: rustc reports it.
+fn is_named_twice(server: &Server, name: &Ident) -> bool {
+    server.method_names.iter().filter(|method| *method == name).count() > 1
+}
+
+/// The handlers after the first with a name that two methods have: rustc reports the
+/// duplicate, and only the first is generated, as a stub.
+fn methods_named_twice(server: &Server) -> Vec<usize> {
+    let mut seen = Vec::new();
+    let mut extras = Vec::new();
+    for (index, handler) in server.handlers.iter().enumerate() {
+        if seen.contains(&handler.name()) {
+            extras.push(index);
+        } else {
+            seen.push(handler.name());
+        }
+    }
+    extras
+}
+
+/// A rejected handler, with the types that cannot be generated in its stub marked, and
+/// an argument name given twice (rustc reports it) taken once.
+fn stub(mut handler: Handler) -> Handler {
+    let mut seen = Vec::new();
+    handler.params.retain(|param| match &param.role {
+        Role::Field(name) if seen.contains(name) => false,
+        Role::Field(name) => {
+            seen.push(name.clone());
+            true
+        }
+        _ => true,
+    });
+    for param in &mut handler.params {
+        param.travels = can_travel(&param.ty);
+    }
+    handler.reply_travels = handler.output().is_none_or(can_travel);
+    handler.reject()
+}
+
+/// Whether nothing in the syntax of `ty` keeps it from travelling between tasks.
+fn can_travel(ty: &Type) -> bool {
+    let mut finder = FindUnsendable::default();
+    finder.visit_type(ty);
+    finder.found.is_none() && !lacks_type_arguments(ty)
 }
 
 /// Runs `rules` and tells whether they passed: recorded no error.
@@ -37,14 +105,6 @@ fn passes(errors: &mut Errors, rules: impl FnOnce(&mut Errors)) -> bool {
     let before = errors.count();
     rules(errors);
     errors.count() == before
-}
-
-/// Every rule about the server as a whole.
-fn check_server(server: &Server, errors: &mut Errors) {
-    check_impl_generics(server, errors);
-    check_generated_names(server, errors);
-    check_single_handlers(server, errors);
-    check_variant_collisions(server, errors);
 }
 
 /// Every rule about one handler, of the server named `server`.
@@ -66,10 +126,10 @@ fn check_handler(server: &Ident, handler: &Handler, errors: &mut Errors) {
 
 /// A server lives on its own task: it cannot borrow, and its message enums need
 /// type parameters only.
-fn check_impl_generics(server: &Server, errors: &mut Errors) {
+fn check_borrowing_generics(server: &Server, errors: &mut Errors) {
     for param in &server.generics.params {
         match param {
-            GenericParam::Type(param) => check_type_parameter(server, param, errors),
+            GenericParam::Type(_) => {}
             GenericParam::Lifetime(lifetime) => errors.at(
                 lifetime,
                 "a server cannot borrow: it runs on its own task for as long as it lives",
@@ -86,26 +146,35 @@ fn check_impl_generics(server: &Server, errors: &mut Errors) {
 
 /// The server and its messages move to the server's task, so each type parameter is
 /// `Send + 'static`. The bounds must be written out, inline or in the `where` clause: a
-/// trait that implies them is invisible to the macro.
-fn check_type_parameter(server: &Server, param: &syn::TypeParam, errors: &mut Errors) {
-    let ident = &param.ident;
-    let bounds: Vec<_> = param.bounds.iter().chain(where_bounds(&server.generics, ident)).collect();
-    let has_send = bounds.iter().any(|bound| {
-        matches!(bound, TypeParamBound::Trait(bound) if bound.path.segments.last().is_some_and(|last| last.ident == "Send"))
-    });
-    let has_static =
-        bounds.iter().any(|bound| matches!(bound, TypeParamBound::Lifetime(lifetime) if is_static(lifetime)));
-    let missing = match (has_send, has_static) {
-        (true, true) => return,
-        (false, false) => "Send + 'static",
-        (false, true) => "Send",
-        (true, false) => "'static",
-    };
-    errors.at(
-        ident,
-        format!("the type parameter `{ident}` must be `Send + 'static`: the server and its messages move to its task"),
-        format!("add `{missing}` to the bounds of `{ident}`, even if another bound implies it"),
-    );
+/// trait that implies them is invisible to the macro. Returns the bounds each parameter
+/// lacks, which the generated code adds so that the mistake is reported once.
+fn check_type_parameters(server: &Server, errors: &mut Errors) -> Vec<(Ident, Vec<TypeParamBound>)> {
+    let mut lacking = Vec::new();
+    for param in server.generics.type_params() {
+        let ident = &param.ident;
+        let bounds: Vec<_> = param.bounds.iter().chain(where_bounds(&server.generics, ident)).collect();
+        let has_send = bounds.iter().any(|bound| {
+            matches!(bound, TypeParamBound::Trait(bound) if bound.path.segments.last().is_some_and(|last| last.ident == "Send"))
+        });
+        let has_static = bounds
+            .iter()
+            .any(|bound| matches!(bound, TypeParamBound::Lifetime(lifetime) if is_static(lifetime)));
+        let (missing, bounds): (&str, Vec<TypeParamBound>) = match (has_send, has_static) {
+            (true, true) => continue,
+            (false, false) => {
+                ("Send + 'static", vec![syn::parse_quote!(::core::marker::Send), syn::parse_quote!('static)])
+            }
+            (false, true) => ("Send", vec![syn::parse_quote!(::core::marker::Send)]),
+            (true, false) => ("'static", vec![syn::parse_quote!('static)]),
+        };
+        errors.at(
+            ident,
+            format!("the type parameter `{ident}` must be `Send + 'static`: the server and its messages move to its task"),
+            format!("add `{missing}` to the bounds of `{ident}`, even if another bound implies it"),
+        );
+        lacking.push((ident.clone(), bounds));
+    }
+    lacking
 }
 
 /// The bounds on `ident` in the `where` clause.
@@ -125,25 +194,34 @@ fn where_bounds<'a>(
 }
 
 /// `start`, `start_link`, `builder`, `whereis` and `child_spec` are generated on the server
-/// type.
-fn check_generated_names(server: &Server, errors: &mut Errors) {
-    for name in server.method_names.iter().filter(|name| SERVER_FUNCTIONS.iter().any(|item| *name == item)) {
+/// type. Returns those the impl block already has, which are then not generated.
+fn check_generated_names(server: &Server, errors: &mut Errors) -> Vec<&'static str> {
+    let mut taken = Vec::new();
+    for name in &server.method_names {
+        let Some(function) = SERVER_FUNCTIONS.into_iter().find(|function| name == function) else {
+            continue;
+        };
         errors.at(
             name,
             format!("`{name}` collides with the `{name}` function that #[genserver] generates"),
             format!("rename this method; `{}::{name}` is generated", server.ident),
         );
+        taken.push(function);
     }
+    taken
 }
 
 /// At most one `#[init]`, `#[terminate]` and `#[timeout]`; the second marker is reported.
-fn check_single_handlers(server: &Server, errors: &mut Errors) {
+/// Returns the indices of the extra handlers, which are not generated.
+fn check_single_handlers(server: &Server, errors: &mut Errors) -> Vec<usize> {
+    let mut extras = Vec::new();
     for kind in [Kind::Init, Kind::Terminate, Kind::Timeout] {
-        let mut of_kind = server.handlers.iter().filter(|handler| handler.kind == kind);
-        let Some(first) = of_kind.next() else {
+        let mut of_kind = server.handlers.iter().enumerate().filter(|(_, handler)| handler.kind == kind);
+        let Some((_, first)) = of_kind.next() else {
             continue;
         };
-        for extra in of_kind {
+        for (index, extra) in of_kind {
+            extras.push(index);
             errors.at(
                 &extra.marker,
                 format!("a server has at most one #[{}] handler", kind.marker()),
@@ -151,31 +229,42 @@ fn check_single_handlers(server: &Server, errors: &mut Errors) {
             );
         }
     }
+    extras
 }
 
 /// Two handlers of one enum cannot map to the same variant (`get_all` and `getAll`).
-fn check_variant_collisions(server: &Server, errors: &mut Errors) {
+/// Returns the indices of the second ones, which are not generated.
+fn check_variant_collisions(server: &Server, errors: &mut Errors) -> Vec<usize> {
     let enums: [&[Kind]; 3] = [&[Kind::Call, Kind::Cast], &[Kind::Info], &[Kind::Continue]];
+    let mut seconds = Vec::new();
     for kinds in enums {
         let mut seen: HashMap<String, &Handler> = HashMap::new();
-        for handler in server.handlers.iter().filter(|handler| kinds.contains(&handler.kind)) {
+        for (index, handler) in
+            server.handlers.iter().enumerate().filter(|(_, handler)| kinds.contains(&handler.kind))
+        {
             let variant = handler.variant().to_string();
             match seen.get(&variant) {
-                Some(first) => errors.at(
-                    handler.name(),
-                    format!(
-                        "`{}` and `{}` both become the message variant `{variant}`",
-                        first.name(),
-                        handler.name()
-                    ),
-                    "rename one of the handlers",
-                ),
+                // The same name twice is a duplicate definition, which rustc reports.
+                Some(first) if first.name() == handler.name() => {}
+                Some(first) => {
+                    seconds.push(index);
+                    errors.at(
+                        handler.name(),
+                        format!(
+                            "`{}` and `{}` both become the message variant `{variant}`",
+                            first.name(),
+                            handler.name()
+                        ),
+                        "rename one of the handlers",
+                    );
+                }
                 None => {
                     seen.insert(variant, handler);
                 }
             }
         }
     }
+    seconds
 }
 
 // ---- One handler's signature ----
@@ -201,7 +290,10 @@ fn check_qualifiers(handler: &Handler, errors: &mut Errors) {
 /// Each handler is one message variant, so its types are fixed by the impl block.
 fn check_method_generics(handler: &Handler, errors: &mut Errors) {
     let generics = &handler.sig.generics;
-    if !generics.params.is_empty() {
+    // Lifetimes only name the borrows of the signature (`fn get<'a>(&'a self)`); an
+    // argument or reply that borrows is reported as such.
+    let lifetimes_only = generics.params.iter().all(|param| matches!(param, GenericParam::Lifetime(_)));
+    if !lifetimes_only {
         errors.at(
             generics,
             "a handler cannot be generic: each handler becomes one message variant with concrete types",
@@ -375,7 +467,67 @@ fn check_init_output(server: &Ident, handler: &Handler, errors: &mut Errors) {
             format!("#[init] builds the state, `{server}`, so this must be `Self`"),
             format!("write `{wrapper}<Self{}>`", if wrapper == "Result" { ", E" } else { "" }),
         );
+    } else if wrapper == "Result" {
+        check_init_error(output, errors);
     }
+}
+
+/// The error of `Result<Self, E>` becomes the start's error, a `Box<dyn Error + Send +
+/// Sync>`: a trait object in it must be `Send + Sync`.
+fn check_init_error(output: &Type, errors: &mut Errors) {
+    let Some(error) = type_arguments(output).nth(1) else { return };
+    let Some(object) = dyn_without(error, "Send").or_else(|| dyn_without(error, "Sync")) else { return };
+    let missing = match (has_bound(object, "Send"), has_bound(object, "Sync")) {
+        (false, false) => "+ Send + Sync",
+        (false, true) => "+ Send",
+        _ => "+ Sync",
+    };
+    errors.at(
+        object,
+        "the error of #[init] must be `Send + Sync`: it becomes the start's error, which travels back to the starting task",
+        format!("add `{missing}` to the trait object: `Box<dyn Error + Send + Sync>`"),
+    );
+}
+
+/// The type arguments of the last segment of a path type.
+fn type_arguments(ty: &Type) -> impl Iterator<Item = &Type> {
+    let arguments = match ty {
+        Type::Path(path) => path.path.segments.last().map(|segment| &segment.arguments),
+        _ => None,
+    };
+    let args = match arguments {
+        Some(syn::PathArguments::AngleBracketed(args)) => Some(&args.args),
+        _ => None,
+    };
+    args.into_iter().flatten().filter_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
+}
+
+/// The first trait object in `ty` that lacks the bound `name`.
+fn dyn_without<'a>(ty: &'a Type, name: &str) -> Option<&'a syn::TypeTraitObject> {
+    struct Find<'a, 'n> {
+        name: &'n str,
+        found: Option<&'a syn::TypeTraitObject>,
+    }
+    impl<'a> Visit<'a> for Find<'a, '_> {
+        fn visit_type_trait_object(&mut self, object: &'a syn::TypeTraitObject) {
+            if self.found.is_none() && !has_bound(object, self.name) {
+                self.found = Some(object);
+            }
+        }
+    }
+    let mut find = Find { name, found: None };
+    find.visit_type(ty);
+    find.found
+}
+
+/// Whether a trait object names the trait `name` among its bounds (`dyn Error + Send`).
+fn has_bound(object: &syn::TypeTraitObject, name: &str) -> bool {
+    object.bounds.iter().any(|bound| {
+        matches!(bound, TypeParamBound::Trait(bound) if bound.path.segments.last().is_some_and(|last| last.ident == name))
+    })
 }
 
 /// A call replies with its return value, or returns `NoReply` and answers through its
@@ -454,6 +606,8 @@ enum Unsendable {
     ImplTrait,
     RawPointer,
     Rc,
+    /// A trait object without `+ Send`.
+    DynNotSend,
 }
 
 /// A value that crosses tasks must be owned (or `'static`), `Send` and of one concrete
@@ -491,6 +645,11 @@ fn check_sendable(ty: &Type, crossing: Crossing, errors: &mut Errors) {
             format!("{subject} must be `Send`, and `Rc` is not: {journey}"),
             "use `Arc` instead of `Rc`",
         ),
+        Unsendable::DynNotSend => errors.at(
+            tokens,
+            format!("{subject} must be `Send`, and a trait object is only if it says so: {journey}"),
+            "add `+ Send` to the trait object (`Box<dyn Trait + Send>`)",
+        ),
     }
 }
 
@@ -522,6 +681,9 @@ impl<'ast> Visit<'ast> for FindUnsendable {
             // A function pointer is `Send` and `'static`, whatever it takes and returns.
             Type::BareFn(_) => {}
             ty if last_ident_is(ty, "Rc") => self.report(Unsendable::Rc, ty),
+            Type::TraitObject(object) if !has_bound(object, "Send") => {
+                self.report(Unsendable::DynNotSend, ty)
+            }
             ty => visit::visit_type(self, ty),
         }
     }

@@ -289,6 +289,78 @@ pub mod __private {
         crate::ChildSpec::new(id, move || crate::Builder::<S>::new().start_link(args.clone().into()))
     }
 
+    /// What the dispatch passes a handler for an argument `#[genserver]` recognises by
+    /// its type's name (`cx: &mut Context<Self>`, `from: ReplyTo<R>`, `reason:
+    /// &ExitReason`): the runtime's value, as the argument's type, which must be the
+    /// runtime's. A user type of the same name gets one clear error on it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not genserver_runtime's type of that name, which #[genserver] reads it as",
+        label = "#[genserver] reads this by its name as genserver_runtime's type",
+        note = "rename your type, or use genserver_runtime's (`use genserver_runtime::prelude::*`)"
+    )]
+    pub trait RuntimeArgument<T> {
+        /// The value itself.
+        fn from_runtime(value: T) -> Self;
+    }
+
+    impl<T> RuntimeArgument<T> for T {
+        #[inline(always)]
+        fn from_runtime(value: T) -> T {
+            value
+        }
+    }
+
+    /// `value` as the handler's argument type `T`: compiles only if `T` is its type.
+    #[inline(always)]
+    pub fn runtime_argument<T: RuntimeArgument<R>, R>(value: R) -> T {
+        T::from_runtime(value)
+    }
+
+    /// The return types `#[genserver]` recognises by name (`Reply`, `NoReply`, `Init`):
+    /// the dispatch passes what a handler returns through [`runtime_return`], so that a
+    /// user type of the same name gets one clear error on it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` is not genserver_runtime's type of that name, which #[genserver] reads it as",
+        label = "#[genserver] reads this by its name as genserver_runtime's type",
+        note = "rename your type, or use genserver_runtime's (`use genserver_runtime::prelude::*`)"
+    )]
+    pub trait RuntimeReturn {
+        /// The type itself.
+        type Runtime;
+        /// The value itself.
+        fn into_runtime(self) -> Self::Runtime;
+    }
+
+    impl<R, C> RuntimeReturn for crate::Reply<R, C> {
+        type Runtime = Self;
+        #[inline(always)]
+        fn into_runtime(self) -> Self {
+            self
+        }
+    }
+
+    impl<C> RuntimeReturn for crate::NoReply<C> {
+        type Runtime = Self;
+        #[inline(always)]
+        fn into_runtime(self) -> Self {
+            self
+        }
+    }
+
+    impl<S, C> RuntimeReturn for crate::Init<S, C> {
+        type Runtime = Self;
+        #[inline(always)]
+        fn into_runtime(self) -> Self {
+            self
+        }
+    }
+
+    /// What a handler returned, as the runtime's type it must be.
+    #[inline(always)]
+    pub fn runtime_return<T: RuntimeReturn>(value: T) -> T::Runtime {
+        value.into_runtime()
+    }
+
     /// Replies with a call handler's plain return value; the server then waits for the
     /// next message.
     pub fn reply<S: GenServer, R>(reply_to: ReplyTo<R>, value: R) -> Flow<S> {

@@ -2,11 +2,12 @@
 //! constructors on the server type (`start`, `start_link`, `builder`, `whereis`,
 //! `child_spec`).
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::quote;
+use syn::Ident;
 
 use super::messages::reply_type;
-use super::{Expansion, local, one_or_tuple};
+use super::{Expansion, documented, local, one_or_tuple};
 use crate::model::{Handler, Kind, REPLY_TO_FIELD, is_server_type, last_ident_is};
 
 pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
@@ -20,11 +21,12 @@ fn handle(expansion: &Expansion<'_>) -> TokenStream {
     let generics = &expansion.server.generics;
     let (impl_generics, type_generics, where_clause) = generics.split_for_impl();
     let server = expansion.server.ident.to_string();
+    let (f, server_ref) = (local("f"), local("server"));
     let doc = format!(" The client handle of `{server}`: one method per call and cast. Cheap to clone.");
     let methods =
         expansion.handlers(&[Kind::Call, Kind::Cast]).map(|handler| client_method(expansion, handler));
     let send_info = expansion.has(Kind::Info).then(|| {
-        let (info, info_type) = (local("info"), expansion.info_type());
+        let (info, info_type) = (documented("info"), expansion.info_type());
         let doc = format!(" Sends `{server}` an info message, as a timer or another task would.");
         quote! {
             #[doc = #doc]
@@ -49,14 +51,14 @@ fn handle(expansion: &Expansion<'_>) -> TokenStream {
         }
 
         impl #impl_generics ::core::fmt::Debug for #client #type_generics #where_clause {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                ::core::fmt::Debug::fmt(&self.0, f)
+            fn fmt(&self, #f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                ::core::fmt::Debug::fmt(&self.0, #f)
             }
         }
 
         impl #impl_generics ::core::convert::From<#rt::ServerRef<#self_ty>> for #client #type_generics #where_clause {
-            fn from(server: #rt::ServerRef<#self_ty>) -> Self {
-                Self(server)
+            fn from(#server_ref: #rt::ServerRef<#self_ty>) -> Self {
+                Self(#server_ref)
             }
         }
 
@@ -78,7 +80,8 @@ fn handle(expansion: &Expansion<'_>) -> TokenStream {
 
 fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let (rt, msg, self_ty) = (expansion.rt, &expansion.msg, expansion.self_ty());
-    let (name, vis, cfgs) = (handler.client_method(), &handler.vis, &handler.cfgs);
+    let (name, vis, cfgs, deprecations) =
+        (handler.client_method(), &handler.vis, &handler.cfgs, &handler.deprecations);
     let variant = handler.variant();
     let params = handler.fields().map(|(field, ty)| {
         let ty = expansion.concrete(ty);
@@ -95,23 +98,25 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
         let docs = &handler.docs;
         quote!(#(#docs)*)
     };
-    if handler.kind == Kind::Call {
-        let reply = reply_type(expansion, handler);
-        let reply_to = local(REPLY_TO_FIELD);
-        quote! {
-            #docs
-            #(#cfgs)*
-            #vis fn #name(&self, #(#params),*) -> #rt::Call<'_, #self_ty, #reply> {
-                self.0.call(|#reply_to| #msg::#variant { #(#fields,)* #reply_to })
-            }
-        }
+    let reply = (handler.kind == Kind::Call).then(|| reply_type(expansion, handler));
+    let output = reply.as_ref().map(|reply| quote!(-> #rt::Call<'_, #self_ty, #reply>));
+    let body = if handler.rejected {
+        // A stub: the handler is wrong, and its error stops the build.
+        quote!(::core::unreachable!())
+    } else if handler.kind == Kind::Call {
+        let (field, reply_to) = (Ident::new(REPLY_TO_FIELD, Span::call_site()), local(REPLY_TO_FIELD));
+        quote!(self.0.call(|#reply_to| #msg::#variant { #(#fields,)* #field: #reply_to }))
     } else {
-        quote! {
-            #docs
-            #(#cfgs)*
-            #vis fn #name(&self, #(#params),*) {
-                self.0.cast(#msg::#variant { #(#fields,)* })
-            }
+        quote!(self.0.cast(#msg::#variant { #(#fields,)* }))
+    };
+    let allow_unused = handler.rejected.then(|| quote!(#[allow(unused_variables)]));
+    quote! {
+        #docs
+        #(#cfgs)*
+        #(#deprecations)*
+        #allow_unused
+        #vis fn #name(&self, #(#params),*) #output {
+            #body
         }
     }
 }
@@ -133,41 +138,70 @@ fn constructors(expansion: &Expansion<'_>) -> TokenStream {
          when there are several): id `\"{server}\"`, permanent, stopped with a 5 s timeout. \
          Change any of these with the spec's methods (Elixir: `child_spec/1` of `use GenServer`)."
     );
-    let (child_args, child_args_type) = (local("args"), quote!(__GenServerChildArgs));
+    let (child_args, child_args_type) = (documented("args"), quote!(__GenServerChildArgs));
+    let name = documented("name");
     let result = quote!(::core::result::Result<#client #type_generics, #rt::StartError<Self>>);
+    let functions = [
+        (
+            "start",
+            quote! {
+                #[doc = #start_doc]
+                #vis async fn start(#params) -> #result {
+                    #rt::Builder::<Self>::new().start(#args).await
+                }
+            },
+        ),
+        (
+            "start_link",
+            quote! {
+                #[doc = #link_doc]
+                #vis async fn start_link(#params) -> #result {
+                    #rt::Builder::<Self>::new().start_link(#args).await
+                }
+            },
+        ),
+        (
+            "builder",
+            quote! {
+                #[doc = #builder_doc]
+                #vis fn builder() -> #rt::Builder<Self> {
+                    #rt::Builder::new()
+                }
+            },
+        ),
+        (
+            "whereis",
+            quote! {
+                #[doc = #whereis_doc]
+                #vis fn whereis(#name: &::core::primitive::str) -> ::core::option::Option<#client #type_generics> {
+                    #rt::whereis::<Self>(#name)
+                }
+            },
+        ),
+        (
+            "child_spec",
+            quote! {
+                #[doc = #child_spec_doc]
+                #vis fn child_spec<#child_args_type>(#child_args: #child_args_type) -> #rt::ChildSpec
+                where
+                    #child_args_type: ::core::clone::Clone
+                        + ::core::marker::Send
+                        + ::core::marker::Sync
+                        + 'static
+                        + ::core::convert::Into<<Self as #rt::GenServer>::Args>,
+                {
+                    #rt::__private::child_spec::<Self, #child_args_type>(#server, #child_args)
+                }
+            },
+        ),
+    ];
+    // A function the impl block already has is not generated (an error says so).
+    let left_out = &expansion.server.left_out;
+    let functions =
+        functions.into_iter().filter(|(name, _)| !left_out.contains(name)).map(|(_, function)| function);
     quote! {
         impl #impl_generics #self_ty #where_clause {
-            #[doc = #start_doc]
-            #vis async fn start(#params) -> #result {
-                #rt::Builder::<Self>::new().start(#args).await
-            }
-
-            #[doc = #link_doc]
-            #vis async fn start_link(#params) -> #result {
-                #rt::Builder::<Self>::new().start_link(#args).await
-            }
-
-            #[doc = #builder_doc]
-            #vis fn builder() -> #rt::Builder<Self> {
-                #rt::Builder::new()
-            }
-
-            #[doc = #whereis_doc]
-            #vis fn whereis(name: &str) -> ::core::option::Option<#client #type_generics> {
-                #rt::whereis::<Self>(name)
-            }
-
-            #[doc = #child_spec_doc]
-            #vis fn child_spec<#child_args_type>(#child_args: #child_args_type) -> #rt::ChildSpec
-            where
-                #child_args_type: ::core::clone::Clone
-                    + ::core::marker::Send
-                    + ::core::marker::Sync
-                    + 'static
-                    + ::core::convert::Into<<Self as #rt::GenServer>::Args>,
-            {
-                #rt::__private::child_spec::<Self, #child_args_type>(#server, #child_args)
-            }
+            #(#functions)*
         }
     }
 }
@@ -176,11 +210,11 @@ fn constructors(expansion: &Expansion<'_>) -> TokenStream {
 /// the `#[init]` arguments (one value, a tuple, or `()`), or the state itself.
 fn start_arguments(expansion: &Expansion<'_>) -> (TokenStream, TokenStream) {
     let Some(init) = expansion.handler(Kind::Init) else {
-        let state = local("state");
+        let state = documented("state");
         return (quote!(#state: Self), quote!(#state));
     };
-    let params = init.fields().map(|(field, ty)| quote!(#field: #ty));
-    let idents: Vec<_> = init.fields().map(|(field, _)| field).collect();
+    let params = init.variant_fields().map(|(field, ty)| quote!(#field: #ty));
+    let idents: Vec<_> = init.variant_fields().map(|(field, _)| field).collect();
     (quote!(#(#params),*), one_or_tuple(&idents))
 }
 
@@ -189,7 +223,7 @@ pub(super) fn args_type(expansion: &Expansion<'_>) -> TokenStream {
     let Some(init) = expansion.handler(Kind::Init) else {
         return quote!(Self);
     };
-    let types: Vec<_> = init.fields().map(|(_, ty)| ty).collect();
+    let types: Vec<_> = init.variant_fields().map(|(_, ty)| ty).collect();
     one_or_tuple(&types)
 }
 

@@ -21,19 +21,28 @@ pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
     let handle_info = entry_point(expansion, "handle_info", "info", "Info", &expansion.info, Kind::Info);
     let handle_continue =
         entry_point(expansion, "handle_continue", "value", "Continue", &expansion.cont, Kind::Continue);
-    let handle_timeout = expansion.handler(Kind::Timeout).map(|handler| {
-        let signature = quote!(handle_timeout(&mut self, #cx: &mut #rt::Context<Self>));
-        entry_fn(signature, quote!(#rt::Flow<Self>), flow(expansion, handler), handler.is_async())
-    });
-    let terminate = expansion.handler(Kind::Terminate).map(|handler| {
+    let handle_timeout =
+        expansion.handler(Kind::Timeout).filter(|handler| !handler.rejected).map(|handler| {
+            let signature = quote!(handle_timeout(&mut self, #cx: &mut #rt::Context<Self>));
+            entry_fn(signature, quote!(#rt::Flow<Self>), flow(expansion, handler), handler.is_async())
+        });
+    let terminate = expansion.handler(Kind::Terminate).filter(|handler| !handler.rejected).map(|handler| {
         let reason = local("reason");
         let signature = quote!(terminate(&mut self, #reason: &#rt::ExitReason, #cx: &mut #rt::Context<Self>));
-        entry_fn(signature, quote!(()), invoke(handler, true), handler.is_async())
+        entry_fn(signature, quote!(()), invoke(rt, handler, true), handler.is_async())
     });
     let message_name = names_of(expansion, msg, &[Kind::Call, Kind::Cast]);
     let info_name = names_of(expansion, &expansion.info, &[Kind::Info]);
     let (msg_param, info_param) = (local("msg"), local("info"));
+    // The dispatch calls the handlers, some of which may be deprecated for their users.
+    let allow_deprecated = expansion
+        .server
+        .handlers
+        .iter()
+        .any(|handler| !handler.deprecations.is_empty())
+        .then(|| quote!(#[allow(deprecated)]));
     quote! {
+        #allow_deprecated
         impl #impl_generics #rt::GenServer for #self_ty #where_clause {
             type Args = #args_type;
             type Msg = #msg #type_generics;
@@ -50,11 +59,11 @@ pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
             #handle_timeout
             #terminate
 
-            fn message_name(#msg_param: &Self::Msg) -> &'static str {
+            fn message_name(#msg_param: &Self::Msg) -> &'static ::core::primitive::str {
                 #message_name
             }
 
-            fn info_name(#info_param: &Self::Info) -> &'static str {
+            fn info_name(#info_param: &Self::Info) -> &'static ::core::primitive::str {
                 #info_name
             }
         }
@@ -66,11 +75,13 @@ fn init(expansion: &Expansion<'_>) -> TokenStream {
     let (args, cx) = (local("args"), local("cx"));
     let body = match expansion.handler(Kind::Init) {
         None => quote!(#rt::IntoInit::<Self>::into_init(#rt::Init::<Self>::ok(#args))),
+        // A stub: the `#[init]` is wrong, and its error stops the build.
+        Some(init) if init.rejected => quote!(::core::unreachable!()),
         Some(init) => {
             let fields: Vec<_> = init.fields().map(|(field, _)| field).collect();
             let pattern = one_or_tuple(&fields);
             let unpack = quote!(let #pattern = #args;);
-            let call = invoke(init, false);
+            let call = invoke(rt, init, false);
             let call =
                 if init_returns_self(expansion, init) { quote!(#rt::Init::<Self>::ok(#call)) } else { call };
             quote! {
@@ -80,7 +91,7 @@ fn init(expansion: &Expansion<'_>) -> TokenStream {
         }
     };
     let signature = quote!(init(#args: Self::Args, #cx: &mut #rt::Context<Self>));
-    let asynchronous = expansion.handler(Kind::Init).is_some_and(Handler::is_async);
+    let asynchronous = expansion.handler(Kind::Init).is_some_and(|init| init.is_async() && !init.rejected);
     let function = entry_fn(signature, quote!(#rt::InitOutcome<Self>), body, asynchronous);
     if asynchronous {
         function
@@ -136,7 +147,8 @@ fn entry_point(
     let (method, ty) = (syn::Ident::new(method, Span::call_site()), syn::Ident::new(ty, Span::call_site()));
     let (param, cx) = (local(param), local("cx"));
     let body = dispatch_enum(expansion, enum_ident, kind, &param);
-    let asynchronous = expansion.handlers(kinds_of(kind)).any(Handler::is_async);
+    let asynchronous =
+        expansion.handlers(kinds_of(kind)).any(|handler| handler.is_async() && !handler.rejected);
     let signature = quote!(#method(&mut self, #param: Self::#ty, #cx: &mut #rt::Context<Self>));
     entry_fn(signature, quote!(#rt::Flow<Self>), body, asynchronous)
 }
@@ -154,13 +166,21 @@ fn dispatch_enum(
         return quote!(match #value {});
     }
     let arms = handlers.iter().map(|handler| {
-        let variant = handler.variant();
+        let (variant, cfgs) = (handler.variant(), &handler.cfgs);
+        if handler.rejected {
+            // A stub: the handler is wrong, and its error stops the build.
+            return quote! {
+                #(#cfgs)*
+                #enum_ident::#variant { .. } => ::core::unreachable!(),
+            };
+        }
         let fields = handler.fields().map(|(field, _)| field);
         let reply_to = (handler.kind == Kind::Call).then(|| {
-            let reply_to = local(REPLY_TO_FIELD);
-            quote!(#reply_to)
+            let (field, reply_to) =
+                (syn::Ident::new(REPLY_TO_FIELD, Span::call_site()), local(REPLY_TO_FIELD));
+            quote!(#field: #reply_to)
         });
-        let (cfgs, call) = (&handler.cfgs, flow(expansion, handler));
+        let call = flow(expansion, handler);
         quote! {
             #(#cfgs)*
             #enum_ident::#variant { #(#fields,)* #reply_to } => #call,
@@ -187,7 +207,7 @@ fn kinds_of(kind: Kind) -> &'static [Kind] {
 /// Calls the handler and turns what it returns into a `Flow`, replying first for a call.
 fn flow(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let rt = expansion.rt;
-    let call = invoke(handler, true);
+    let call = invoke(rt, handler, true);
     if handler.kind != Kind::Call || handler.reply_to().is_some() {
         return quote!(#rt::IntoFlow::<Self>::into_flow(#call));
     }

@@ -61,11 +61,12 @@ fn variant(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let name = handler.variant();
     let doc = format!(" `#[{}] {}`.", handler.kind.marker(), handler.name());
     let cfgs = &handler.cfgs;
-    let fields = handler.fields().map(|(field, ty)| {
+    let fields = handler.variant_fields().map(|(field, ty)| {
         let ty = expansion.concrete(ty);
         quote!(#field: #ty,)
     });
-    let reply_to = (handler.kind == Kind::Call).then(|| {
+    // A stub's variant is never built by the generated code: it has no reply channel.
+    let reply_to = (handler.kind == Kind::Call && !handler.rejected).then(|| {
         let (rt, reply) = (expansion.rt, reply_type(expansion, handler));
         let reply_to = Ident::new(REPLY_TO_FIELD, Span::call_site());
         quote!(#reply_to: #rt::ReplyTo<#reply>,)
@@ -78,11 +79,12 @@ fn variant(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
 }
 
 /// What the caller of a `#[call]` receives: the `R` of its `ReplyTo<R>` or `Reply<R>`,
-/// or its plain return type.
+/// or its plain return type (`()` for a stub whose return type is wrong).
 pub(super) fn reply_type(expansion: &Expansion<'_>, handler: &Handler) -> Type {
     let reply = match (handler.reply_to(), handler.output()) {
         (Some(reply), _) => reply.clone(),
         (None, None) => syn::parse_quote!(()),
+        (None, Some(_)) if !handler.reply_travels => syn::parse_quote!(()),
         (None, Some(output)) => generic_argument(output, "Reply").unwrap_or(output).clone(),
     };
     expansion.concrete(&reply)

@@ -5,7 +5,8 @@
 //! 2. the message enums `SMsg`, `SInfo`, `SContinue` ([`messages`]);
 //! 3. the client handle `SRef` and its methods ([`client`]);
 //! 4. `S::start`, `start_link`, `builder`, `whereis`, `child_spec` ([`client`]);
-//! 5. `impl GenServer for S`, one `match` per entry point ([`dispatch`]).
+//! 5. `impl GenServer for S`, one `match` per entry point ([`dispatch`]);
+//! 6. a use of each marker, which the macro removed from the impl block.
 //!
 //! Every path is rooted (`::core::…` or the runtime path, `::genserver_runtime` by
 //! default), so names in the user's scope cannot change what the expansion means; local
@@ -16,11 +17,12 @@ mod dispatch;
 mod messages;
 
 use proc_macro2::{Span, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Ident, Path, Type};
 
-use crate::model::{Handler, Kind, REPLY_TO_FIELD, Role, Server};
+use crate::model::{Handler, Kind, REPLY_TO_FIELD, Role, Server, last_ident_is};
 use crate::options::Options;
 
 /// Everything the generators share: the model, the options, and the names of the
@@ -105,9 +107,16 @@ impl VisitMut for ReplaceSelf<'_> {
     }
 }
 
-/// A local variable of the generated code; mixed-site hygiene keeps it apart from the
-/// user's names.
+/// A local variable or parameter of the generated code. Mixed-site hygiene keeps it
+/// apart from the user's variables, and the prefix from the user's constants, which a
+/// binding of the same name would match as a pattern instead.
 pub(crate) fn local(name: &str) -> Ident {
+    quote::format_ident!("__genserver_{name}", span = Span::mixed_site())
+}
+
+/// A parameter of a generated public function (`start(state)`, `whereis(name)`): named
+/// for its docs, kept apart from the user's variables by mixed-site hygiene.
+pub(crate) fn documented(name: &str) -> Ident {
     Ident::new(name, Span::mixed_site())
 }
 
@@ -122,33 +131,65 @@ pub(crate) fn one_or_tuple<T: quote::ToTokens>(items: &[T]) -> TokenStream {
 
 /// The arguments to pass when calling `handler`, in its declared order: message fields by
 /// name, then the context, reply channel and exit reason where the handler takes them.
-pub(crate) fn call_arguments(handler: &Handler) -> TokenStream {
-    let args = handler.params.iter().map(|param| match &param.role {
-        Role::Field(name) => quote!(#name),
-        Role::Context => {
-            let cx = local("cx");
-            quote!(#cx)
-        }
-        Role::ReplyTo(_) => {
-            let reply_to = local(REPLY_TO_FIELD);
-            quote!(#reply_to)
-        }
-        Role::Reason => {
-            let reason = local("reason");
-            quote!(#reason)
-        }
+/// Those three are recognised by their types' names, so each is passed through
+/// `runtime_argument`, spanned on the user's type: a user type of the same name gets one
+/// error there.
+pub(crate) fn call_arguments(rt: &Path, handler: &Handler) -> TokenStream {
+    let args = handler.params.iter().map(|param| {
+        let (name, runtime) = match &param.role {
+            Role::Field(name) => return quote!(#name),
+            Role::Context => ("cx", quote!(&mut #rt::Context<Self>)),
+            Role::ReplyTo(reply) => (REPLY_TO_FIELD, quote!(#rt::ReplyTo<#reply>)),
+            Role::Reason => ("reason", quote!(&#rt::ExitReason)),
+        };
+        let ty = without_lifetimes(&param.ty);
+        let span = ty.span();
+        let mut local = local(name);
+        local.set_span(local.span().located_at(span));
+        quote_spanned!(span=> #rt::__private::runtime_argument::<#ty, #runtime>(#local))
     });
     quote!(#(#args),*)
 }
 
+/// `ty` without the lifetimes of its references, which may name a handler's own.
+pub(crate) fn without_lifetimes(ty: &Type) -> Type {
+    struct WithoutLifetimes;
+    impl VisitMut for WithoutLifetimes {
+        fn visit_type_reference_mut(&mut self, reference: &mut syn::TypeReference) {
+            reference.lifetime = None;
+            syn::visit_mut::visit_type_reference_mut(self, reference);
+        }
+    }
+    let mut ty = ty.clone();
+    WithoutLifetimes.visit_type_mut(&mut ty);
+    ty
+}
+
 /// `Self::name(self, args…)` with `.await` for an async handler. The path form reaches
-/// the inherent method even where a trait method has the same name.
-pub(crate) fn invoke(handler: &Handler, with_self: bool) -> TokenStream {
+/// the inherent method even where a trait method has the same name. A return type read by
+/// its name (`Reply`, `NoReply`, `Init`) is passed through `runtime_return`, spanned on
+/// it: a user type of the same name gets one error there.
+pub(crate) fn invoke(rt: &Path, handler: &Handler, with_self: bool) -> TokenStream {
     let name = handler.name();
-    let args = call_arguments(handler);
+    let args = call_arguments(rt, handler);
     let receiver = with_self.then(|| quote!(self,));
     let awaited = handler.is_async().then(|| quote!(.await));
-    quote!(Self::#name(#receiver #args) #awaited)
+    let call = quote!(Self::#name(#receiver #args) #awaited);
+    let runtime =
+        handler.output().filter(|ty| ["Reply", "NoReply", "Init"].iter().any(|name| last_ident_is(ty, name)));
+    match runtime {
+        Some(ty) => {
+            let ty = without_lifetimes(ty);
+            let mut returned = local("returned");
+            returned.set_span(returned.span().located_at(ty.span()));
+            let check = quote_spanned!(ty.span()=> #rt::__private::runtime_return::<#ty>(#returned));
+            quote!({
+                let #returned = #call;
+                #check
+            })
+        }
+        None => call,
+    }
 }
 
 /// The whole expansion.
@@ -157,9 +198,35 @@ pub(crate) fn expand(server: &Server, options: &Options) -> TokenStream {
     let messages = messages::expand(&expansion);
     let client = client::expand(&expansion);
     let dispatch = dispatch::expand(&expansion);
+    let markers = marker_uses(server);
     quote! {
         #messages
         #client
         #dispatch
+        #markers
+    }
+}
+
+/// A use of each marker's path as the user wrote it: the macro removes the markers, so
+/// without this an import of them by name (`use genserver_runtime::call;`) would be
+/// reported unused.
+fn marker_uses(server: &Server) -> TokenStream {
+    let mut paths: Vec<&Path> = Vec::new();
+    for handler in &server.handlers {
+        let path = handler.marker.path();
+        // A misnamed marker (`#[handle_call]`) has its error already, and no item.
+        let misnamed = path.segments.last().is_none_or(|last| last.ident != handler.kind.marker());
+        if !misnamed && !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+    quote! {
+        /// The handler markers, used where the macro removed them.
+        const _: () = {
+            #(
+                #[allow(unused_imports)]
+                use #paths as _;
+            )*
+        };
     }
 }

@@ -9,6 +9,7 @@
 
 mod names;
 mod read;
+pub(crate) mod recover;
 
 pub(crate) use names::{HANDLE_METHODS, REPLY_TO_FIELD, SERVER_FUNCTIONS};
 
@@ -30,6 +31,28 @@ impl Kind {
     /// Every kind, to recognise markers by name.
     const ALL: [Kind; 7] =
         [Kind::Init, Kind::Call, Kind::Cast, Kind::Info, Kind::Continue, Kind::Timeout, Kind::Terminate];
+
+    /// Names that mean a marker but are not one (Elixir's callback names), each with the
+    /// kind it means: reported with the right name, and read as that kind. (`#[continue]`
+    /// never parses, `continue` being a keyword: rustc reports it, and the macro only
+    /// removes it.)
+    const MISNAMED: [(&'static str, Kind); 7] = [
+        ("handle_call", Kind::Call),
+        ("handle_cast", Kind::Cast),
+        ("handle_info", Kind::Info),
+        ("handle_init", Kind::Init),
+        ("handle_timeout", Kind::Timeout),
+        ("handle_terminate", Kind::Terminate),
+        ("continue", Kind::Continue),
+    ];
+
+    /// The kind a marker's name stands for, and whether it is misnamed (`handle_call`).
+    pub(crate) fn named(name: &str) -> Option<(Kind, bool)> {
+        let marker = Kind::ALL.into_iter().find(|kind| kind.marker() == name).map(|kind| (kind, false));
+        marker.or_else(|| {
+            Kind::MISNAMED.into_iter().find(|(misnamed, _)| *misnamed == name).map(|(_, kind)| (kind, true))
+        })
+    }
 
     /// The marker's name, as written in `#[...]`.
     pub(crate) fn marker(self) -> &'static str {
@@ -60,6 +83,9 @@ pub(crate) struct Server {
     pub(crate) handlers: Vec<Handler>,
     /// Every method name in the block, handler or not, for collision checks.
     pub(crate) method_names: Vec<Ident>,
+    /// The functions on the server type that are not generated, because the impl block
+    /// already has a method of that name (an error says so).
+    pub(crate) left_out: Vec<&'static str>,
 }
 
 /// One marked method.
@@ -75,6 +101,14 @@ pub(crate) struct Handler {
     pub(crate) docs: Vec<Attribute>,
     /// `#[cfg]` attributes, carried to every generated piece of this handler.
     pub(crate) cfgs: Vec<Attribute>,
+    /// `#[deprecated]` attributes, carried to the client method.
+    pub(crate) deprecations: Vec<Attribute>,
+    /// The handler is wrong (an error says why, the macro's or rustc's): it is generated
+    /// as a stub, its variant and client method present so that code using them
+    /// type-checks, its dispatch unreachable.
+    pub(crate) rejected: bool,
+    /// Whether the reply type can be written in the stub's client method.
+    pub(crate) reply_travels: bool,
 }
 
 /// How a handler takes `self`.
@@ -93,6 +127,9 @@ pub(crate) struct Param {
     pub(crate) ty: Type,
     /// The whole argument, for error spans.
     pub(crate) span_of: FnArg,
+    /// Whether the type can be a field of a stub's variant: a rejected handler's
+    /// variant leaves out the fields whose types are wrong, so they are reported once.
+    pub(crate) travels: bool,
 }
 
 /// What a parameter is for.
@@ -119,6 +156,15 @@ impl Handler {
     pub(crate) fn fields(&self) -> impl Iterator<Item = (&Ident, &Type)> {
         self.params.iter().filter_map(|param| match &param.role {
             Role::Field(name) => Some((name, &param.ty)),
+            _ => None,
+        })
+    }
+
+    /// The fields of the handler's variant: all of them, or for a stub those whose
+    /// types are not wrong.
+    pub(crate) fn variant_fields(&self) -> impl Iterator<Item = (&Ident, &Type)> {
+        self.params.iter().filter_map(|param| match &param.role {
+            Role::Field(name) if param.travels || !self.rejected => Some((name, &param.ty)),
             _ => None,
         })
     }
@@ -170,4 +216,19 @@ pub(crate) fn generic_argument<'a>(ty: &'a Type, name: &str) -> Option<&'a Type>
         }),
         _ => None,
     }
+}
+
+/// `ReplyTo`, `&mut Context`, ...: a runtime type that needs type arguments, written without.
+pub(crate) fn lacks_type_arguments(ty: &Type) -> bool {
+    let ty = match ty {
+        Type::Reference(reference) => &*reference.elem,
+        ty => ty,
+    };
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    path.path.segments.last().is_some_and(|segment| {
+        ["ReplyTo", "Reply", "Init", "Context"].iter().any(|name| segment.ident == name)
+            && segment.arguments.is_none()
+    })
 }

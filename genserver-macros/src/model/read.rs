@@ -5,28 +5,36 @@
 //! markers on one method, a pattern argument, ...) is recorded as an error here; rules
 //! about a well-formed model live in `validate`.
 //!
-//! A few mistakes are reported by rustc itself on the user's own signature (an argument
-//! name given twice, `ReplyTo` without its type). For those the model is `None` with no
-//! error of the macro's, so that each mistake is reported once.
+//! A handler that is wrong is still read, marked `rejected`, so that a stub of it is
+//! generated. A few mistakes are reported by rustc itself on the user's own signature
+//! (an argument name given twice, `ReplyTo` without its type, a signature syn cannot
+//! parse): those handlers are rejected with no error of the macro's, so that each
+//! mistake is reported once.
 
-use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, Meta, Pat, ReturnType, Type};
+use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, Meta, Pat, Type};
 
 use super::{Handler, Kind, Param, Receiver, Role, Server, generic_argument, last_ident_is};
 use crate::errors::Errors;
 
 impl Kind {
     /// The kind of handler a marker attribute stands for; `None` for any other attribute.
+    /// A misnamed marker (`#[handle_call]`) counts: it is reported and read as meant.
     fn of(attr: &Attribute) -> Option<Kind> {
         let last = attr.path().segments.last()?;
-        Kind::ALL.into_iter().find(|kind| last.ident == kind.marker())
+        Kind::named(&last.ident.to_string()).map(|(kind, _)| kind)
     }
 }
 
 impl Server {
-    /// Reads the impl block. Returns the model (if the block has a usable shape) and the
-    /// block with every marker removed. A `None` model comes with an error in `errors`,
-    /// or with a mistake left to rustc (`Errors::left_to_rustc`).
-    pub(crate) fn read(mut item: ItemImpl, errors: &mut Errors) -> (Option<Server>, ItemImpl) {
+    /// Reads the impl block, and the handlers syn could not parse, repaired (`recover`):
+    /// these are read as rejected handlers, their mistakes left to rustc. Returns the
+    /// model (if the block has a usable shape) and the block with every marker removed.
+    /// A `None` model comes with an error in `errors`.
+    pub(crate) fn read(
+        mut item: ItemImpl,
+        repaired: Vec<syn::ImplItemFn>,
+        errors: &mut Errors,
+    ) -> (Option<Server>, ItemImpl) {
         if let Some(again) = item.attrs.iter().find(|attr| is_genserver(attr)) {
             errors.at(again, "#[genserver] is given twice", "remove one of them");
             item.attrs.retain(|attr| !is_genserver(attr));
@@ -63,12 +71,12 @@ impl Server {
                 continue;
             };
             method_names.push(method.sig.ident.clone());
-            if let Some(handler) = read_method(method, errors) {
-                handlers.push(handler);
-            }
+            handlers.extend(read_method(method, errors));
         }
-        if errors.left_to_rustc() {
-            return (None, item);
+        for mut method in repaired {
+            method_names.push(method.sig.ident.clone());
+            let mut left_to_rustc = Errors::default();
+            handlers.extend(read_method(&mut method, &mut left_to_rustc).map(Handler::reject));
         }
         let server = Server {
             ident,
@@ -76,6 +84,7 @@ impl Server {
             generics: item.generics.clone(),
             handlers,
             method_names,
+            left_out: Vec::new(),
         };
         (Some(server), item)
     }
@@ -136,14 +145,27 @@ fn read_method(method: &mut syn::ImplItemFn, errors: &mut Errors) -> Option<Hand
     method.attrs.retain(|attr| Kind::of(attr).is_none());
     let marker = markers.first()?;
     let kind = Kind::of(marker)?;
+    let before = errors.count();
+    misnamed_marker(kind, marker, errors);
     if let Some(second) = markers.get(1) {
         two_markers(&method.sig.ident, kind, second, errors);
-        return None;
     }
-    if !marker_without_arguments(kind, marker, errors) {
-        return None;
+    marker_without_arguments(kind, marker, errors);
+    let handler = read_handler(kind, marker.clone(), method, errors);
+    Some(if errors.count() > before { handler.reject() } else { handler })
+}
+
+/// `#[handle_call]` for `#[call]`: reported on the marker's name, read as meant.
+fn misnamed_marker(kind: Kind, marker: &Attribute, errors: &mut Errors) {
+    let Some(last) = marker.path().segments.last() else { return };
+    if Kind::named(&last.ident.to_string()).is_some_and(|(_, misnamed)| misnamed) {
+        let right = kind.marker();
+        errors.at(
+            &last.ident,
+            format!("there is no #[{}] marker; handlers are marked #[{right}]", last.ident),
+            format!("write #[{right}] (Elixir's `{}` callback)", last.ident),
+        );
     }
-    read_handler(kind, marker.clone(), method, errors)
 }
 
 fn two_markers(method: &Ident, first: Kind, second: &Attribute, errors: &mut Errors) {
@@ -159,35 +181,25 @@ fn two_markers(method: &Ident, first: Kind, second: &Attribute, errors: &mut Err
     }
 }
 
-/// `true` for `#[call]`; reports `#[call(...)]` and `#[call = ...]` on their arguments.
-fn marker_without_arguments(kind: Kind, marker: &Attribute, errors: &mut Errors) -> bool {
+/// Reports `#[call(...)]` and `#[call = ...]` on their arguments.
+fn marker_without_arguments(kind: Kind, marker: &Attribute, errors: &mut Errors) {
     let name = kind.marker();
     let (message, help) = (format!("#[{name}] takes no arguments"), format!("write `#[{name}]`"));
     match &marker.meta {
-        Meta::Path(_) => return true,
+        Meta::Path(_) => {}
         Meta::List(list) => errors.at_span(list.delimiter.span().join(), message, help),
         Meta::NameValue(name_value) => {
             let (eq, value) = (&name_value.eq_token, &name_value.value);
             errors.at(quote::quote!(#eq #value), message, help);
         }
     }
-    false
 }
 
-fn read_handler(
-    kind: Kind,
-    marker: Attribute,
-    method: &syn::ImplItemFn,
-    errors: &mut Errors,
-) -> Option<Handler> {
-    if rustc_reports(&method.sig) {
-        errors.leave_to_rustc();
-        return None;
-    }
+fn read_handler(kind: Kind, marker: Attribute, method: &syn::ImplItemFn, errors: &mut Errors) -> Handler {
     let mut receiver = Receiver::None;
     let mut params = Vec::new();
-    let mut ok = true;
-    for arg in &method.sig.inputs {
+    let mut ok = !rustc_reports(&method.sig);
+    for (index, arg) in method.sig.inputs.iter().enumerate() {
         match arg {
             FnArg::Receiver(recv) => {
                 receiver = match (&recv.reference, &recv.mutability, recv.colon_token) {
@@ -196,73 +208,80 @@ fn read_handler(
                     _ => Receiver::Other(Box::new(recv.clone())),
                 }
             }
-            FnArg::Typed(typed) => match read_param(kind, typed, arg, errors) {
-                Some(param) => params.push(param),
-                None => ok = false,
-            },
+            FnArg::Typed(typed) => {
+                let (param, read) = read_param(kind, typed, arg, index, errors);
+                ok &= read;
+                params.push(param);
+            }
         }
     }
-    let docs = method.attrs.iter().filter(|attr| attr.path().is_ident("doc")).cloned().collect();
-    let cfgs = method.attrs.iter().filter(|attr| attr.path().is_ident("cfg")).cloned().collect();
-    ok.then(|| Handler {
+    let attributes = |name: &str| -> Vec<Attribute> {
+        method.attrs.iter().filter(|attr| attr.path().is_ident(name)).cloned().collect()
+    };
+    let handler = Handler {
         kind,
         marker,
         sig: method.sig.clone(),
         vis: method.vis.clone(),
         receiver,
         params,
-        docs,
-        cfgs,
-    })
+        docs: attributes("doc"),
+        cfgs: attributes("cfg"),
+        deprecations: attributes("deprecated"),
+        rejected: false,
+        reply_travels: true,
+    };
+    if ok { handler } else { handler.reject() }
 }
 
-/// Whether rustc reports a mistake in the signature itself, one that also leaves the
-/// handler without a model: an argument name given twice, or a runtime type without
-/// its type arguments (`ReplyTo`, `Reply`, `Init`, `Context`).
+impl Handler {
+    /// The handler, marked to be generated as a stub.
+    pub(crate) fn reject(mut self) -> Handler {
+        self.rejected = true;
+        self
+    }
+}
+
+/// Whether rustc reports a mistake in the signature itself that also leaves the handler
+/// without a model: an argument name given twice. (A runtime type without its type
+/// arguments, `ReplyTo`, is read as it is: rustc reports it once, on the user's token.)
 fn rustc_reports(sig: &syn::Signature) -> bool {
-    let mut names = Vec::new();
-    let mut types = Vec::new();
-    for arg in &sig.inputs {
-        if let FnArg::Typed(typed) = arg {
-            if let Pat::Ident(pat) = &*typed.pat {
-                names.push(&pat.ident);
-            }
-            types.push(&*typed.ty);
-        }
-    }
-    if let ReturnType::Type(_, ty) = &sig.output {
-        types.push(ty);
-    }
-    let duplicated = names.iter().enumerate().any(|(index, name)| names[..index].contains(name));
-    duplicated || types.into_iter().any(lacks_type_arguments)
+    let names: Vec<_> = sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            FnArg::Typed(typed) => match &*typed.pat {
+                Pat::Ident(pat) => Some(&pat.ident),
+                _ => None,
+            },
+            FnArg::Receiver(_) => None,
+        })
+        .collect();
+    names.iter().enumerate().any(|(index, name)| names[..index].contains(name))
 }
 
-/// `ReplyTo`, `&mut Context`, ...: a runtime type that needs type arguments, written without.
-fn lacks_type_arguments(ty: &Type) -> bool {
-    let ty = match ty {
-        Type::Reference(reference) => &*reference.elem,
-        ty => ty,
-    };
-    let Type::Path(path) = ty else {
-        return false;
-    };
-    path.path.segments.last().is_some_and(|segment| {
-        ["ReplyTo", "Reply", "Init", "Context"].iter().any(|name| segment.ident == name)
-            && segment.arguments.is_none()
-    })
-}
-
-/// Reads one argument into its role, or reports why it cannot have one.
-fn read_param(kind: Kind, typed: &syn::PatType, arg: &FnArg, errors: &mut Errors) -> Option<Param> {
+/// Reads one argument into its role. Returns `false` beside it if the argument is wrong
+/// (an error says why): the handler is then rejected.
+fn read_param(
+    kind: Kind,
+    typed: &syn::PatType,
+    arg: &FnArg,
+    index: usize,
+    errors: &mut Errors,
+) -> (Param, bool) {
     let ty = &*typed.ty;
+    let mut ok = true;
     let role = if let Some(by_mut_ref) = context_type(ty) {
         if !by_mut_ref {
             errors.at(ty, "the context must be borrowed mutably", "write `cx: &mut Context<Self>`");
-            return None;
+            ok = false;
         }
         Role::Context
     } else if let Some(reply) = generic_argument(ty, "ReplyTo") {
         Role::ReplyTo(reply.clone())
+    } else if last_ident_is(ty, "ReplyTo") {
+        // `ReplyTo` without its type: rustc reports it.
+        Role::ReplyTo(syn::parse_quote!(()))
     } else if kind == Kind::Terminate && is_exit_reason_ref(ty) {
         Role::Reason
     } else {
@@ -274,11 +293,12 @@ fn read_param(kind: Kind, typed: &syn::PatType, arg: &FnArg, errors: &mut Errors
                     "handler arguments become message fields, so each needs a plain name",
                     "name the argument (`point: (i32, i32)`) and destructure it in the body",
                 );
-                return None;
+                ok = false;
+                Role::Field(quote::format_ident!("__genserver_arg{index}"))
             }
         }
     };
-    Some(Param { role, ty: ty.clone(), span_of: arg.clone() })
+    (Param { role, ty: ty.clone(), span_of: arg.clone(), travels: true }, ok)
 }
 
 /// `Some(true)` for `&mut Context<..>`, `Some(false)` for any other use of `Context<..>`.

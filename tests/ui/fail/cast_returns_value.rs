@@ -14,3 +14,9 @@ impl S {
 }
 
 fn main() {}
+
+// The handler is still generated, as a stub: using it reports nothing more.
+async fn use_it() {
+    let s = S::start(S { count: 0 }).await.unwrap();
+    s.bump();
+}

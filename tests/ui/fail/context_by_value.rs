@@ -11,3 +11,9 @@ impl S {
 }
 
 fn main() {}
+
+// The handler is still generated, as a stub: using it reports nothing more.
+async fn use_it() {
+    let s = S::start(S).await.unwrap();
+    s.bump();
+}

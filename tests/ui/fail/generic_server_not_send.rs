@@ -13,3 +13,9 @@ impl<K> Cache<K> {
 }
 
 fn main() {}
+
+// The server is still generated, with the bounds: using it reports nothing more.
+async fn use_it() {
+    let cache = Cache::<u32>::start(Cache { keys: Vec::new() }).await.unwrap();
+    let _: usize = cache.len().await.unwrap();
+}
