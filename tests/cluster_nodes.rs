@@ -298,8 +298,11 @@ async fn clusters_with_different_names_do_not_see_each_other() {
     }
     // Same global name in both.
     let (in_a, in_b) = (holder().await, holder().await);
+    let (mut seen_in_a, mut seen_in_b) = (a.node(1).global_events(), b.node(1).global_events());
     a.node(0).register_global("config", &in_a).await.expect("a registers config");
     b.node(0).register_global("config", &in_b).await.expect("b registers config");
+    wait_registered(&mut seen_in_a, "config").await;
+    wait_registered(&mut seen_in_b, "config").await;
     assert_eq!(b.node(1).whereis_global("config").await.map(|found| found.id), Some(in_b.id().as_u64()));
     assert_eq!(a.node(1).whereis_global("config").await.map(|found| found.id), Some(in_a.id().as_u64()));
     // A node that stops in one cluster is no event in the other.

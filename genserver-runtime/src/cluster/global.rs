@@ -34,10 +34,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use zenoh::liveliness::LivelinessToken;
 use zenoh::sample::SampleKind;
 
+use super::ask::live_tokens;
 use super::config::NameConflict;
 use super::events::{Events, Listeners};
 use super::keys::{Claim, InvalidName, KeySpace, NameKind, check_chunk};
-use super::node::{LOOKUP_TIMEOUT, Node};
+use super::node::Node;
 use crate::{ExitReason, Process, ProcessRef};
 
 /// Where a global name is held: the holder's node and the server's id there.
@@ -222,24 +223,11 @@ impl Node {
     }
 
     /// The live claims on `name` that the cluster reports, lowest (the winner) first.
-    async fn claims_in_cluster(
-        &self,
-        name: &str,
-    ) -> Result<BTreeSet<Claim>, Box<dyn std::error::Error + Send + Sync>> {
-        let names = &self.inner().names;
-        let replies =
-            self.inner().session.liveliness().get(names.keys.claims_of(name)).timeout(LOOKUP_TIMEOUT).await?;
-        let mut claims = BTreeSet::new();
-        while let Ok(reply) = replies.recv_async().await {
-            if let Ok(sample) = reply.result() {
-                if let Some((claimed, claim)) = names.keys.parse_claim(sample.key_expr().as_str()) {
-                    if claimed == name {
-                        claims.insert(claim);
-                    }
-                }
-            }
-        }
-        Ok(claims)
+    async fn claims_in_cluster(&self, name: &str) -> Result<BTreeSet<Claim>, zenoh::Error> {
+        let keys = &self.inner().names.keys;
+        let tokens = live_tokens(&self.inner().session, keys, &keys.claims_of(name)).await?;
+        let claims = tokens.iter().filter_map(|token| keys.parse_claim(token));
+        Ok(claims.filter(|(claimed, _)| claimed == name).map(|(_, claim)| claim).collect())
     }
 }
 
@@ -318,6 +306,19 @@ impl GlobalNames {
         let held = state.held.get(name).map(|held| &held.claim);
         let seen = state.live.get(name).and_then(|claims| claims.first());
         Ok(held.into_iter().chain(seen).min().map(GlobalName::of))
+    }
+
+    /// Every live claim this node knows of, its own included: what it answers its
+    /// neighbours' questions with.
+    pub(crate) fn claims(&self) -> Vec<(String, Claim)> {
+        let state = self.state();
+        let held = state.held.iter().map(|(name, held)| (name.clone(), held.claim.clone()));
+        let live = state
+            .live
+            .iter()
+            .flat_map(|(name, claims)| claims.iter().map(move |c| (name.clone(), c.clone())));
+        let all: BTreeSet<(String, Claim)> = held.chain(live).collect();
+        all.into_iter().collect()
     }
 
     fn held_claim(&self, name: &str) -> Option<Claim> {

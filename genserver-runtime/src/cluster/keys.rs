@@ -8,6 +8,7 @@
 //! |---|---|
 //! | `gs/<cluster>/node/<node>/<incarnation>` | a liveliness token: the node is up |
 //! | `gs/<cluster>/name/<name>/<node>/<id>/<stamp>` | a liveliness token: a global name's claim |
+//! | `gs/<cluster>/ask/<node>/<rest>` | a question to `node` about the tokens `gs/<cluster>/<rest>` |
 //!
 //! The node's incarnation is its Zenoh session id, so that two sessions never declare the
 //! same key (a node restarted under the same name is a new incarnation, which later
@@ -149,6 +150,33 @@ impl KeySpace {
         format!("{}/name/*/*/*/*", self.prefix)
     }
 
+    /// The question to the neighbours for the tokens matching `pattern`, a key
+    /// expression of this cluster: `gs/<cluster>/<rest>` becomes
+    /// `gs/<cluster>/ask/*/<rest>`.
+    pub(crate) fn question(&self, pattern: &str) -> Option<String> {
+        let rest = pattern.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?;
+        Some(format!("{}/ask/*/{rest}", self.prefix))
+    }
+
+    /// What `node` answers for the token `token` it sees: `gs/<cluster>/<rest>` becomes
+    /// `gs/<cluster>/ask/<node>/<rest>`.
+    pub(crate) fn answer(&self, node: &str, token: &str) -> Option<String> {
+        let rest = token.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?;
+        Some(format!("{}/ask/{node}/{rest}", self.prefix))
+    }
+
+    /// The token an answer reports; `None` if the key is not an answer.
+    pub(crate) fn token_of_answer(&self, answer: &str) -> Option<String> {
+        let rest = answer.strip_prefix(self.prefix.as_str())?.strip_prefix("/ask/")?;
+        let (_node, rest) = rest.split_once('/')?;
+        Some(format!("{}/{rest}", self.prefix))
+    }
+
+    /// Every question put to `node`.
+    pub(crate) fn questions_to(&self, node: &str) -> String {
+        format!("{}/ask/{node}/**", self.prefix)
+    }
+
     /// `(name, claim)` from a claim's key; `None` for any other key.
     pub(crate) fn parse_claim(&self, key: &str) -> Option<(String, Claim)> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/name/")?;
@@ -174,6 +202,18 @@ mod tests {
         let key = keys.claim("config", &claim);
         assert_eq!(key, "gs/shop/name/config/b/4/17");
         assert_eq!(keys.parse_claim(&key), Some(("config".to_owned(), claim)));
+    }
+
+    #[test]
+    fn an_answer_reports_the_token_the_question_asked_about() {
+        let keys = KeySpace::new("shop");
+        let token = keys.node("b", "f00d");
+        assert_eq!(keys.question(&keys.node_incarnations("b")).as_deref(), Some("gs/shop/ask/*/node/b/*"));
+        let answer = keys.answer("a", &token).expect("a token of this cluster");
+        assert_eq!(answer, "gs/shop/ask/a/node/b/f00d");
+        assert_eq!(keys.token_of_answer(&answer), Some(token));
+        assert_eq!(keys.question("gs/other/node/b/*"), None);
+        assert_eq!(keys.token_of_answer("gs/shop/node/b/f00d"), None);
     }
 
     #[test]

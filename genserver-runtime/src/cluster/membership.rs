@@ -30,6 +30,7 @@ pub enum NodeEvent {
 pub(crate) struct Membership {
     /// This node's name: its own token is not an event, and it is always a member.
     own_name: String,
+    own_incarnation: String,
     /// The other nodes that are up, each with its live incarnations.
     members: BTreeMap<String, BTreeSet<String>>,
     listeners: Listeners<NodeEvent>,
@@ -37,8 +38,14 @@ pub(crate) struct Membership {
 }
 
 impl Membership {
-    pub(crate) fn new(own_name: String) -> Self {
-        Membership { own_name, members: BTreeMap::new(), listeners: Listeners::new(), stopped: false }
+    pub(crate) fn new(own_name: String, own_incarnation: String) -> Self {
+        Membership {
+            own_name,
+            own_incarnation,
+            members: BTreeMap::new(),
+            listeners: Listeners::new(),
+            stopped: false,
+        }
     }
 
     /// A node token appeared.
@@ -81,6 +88,18 @@ impl Membership {
         names
     }
 
+    /// Every live node token as `(node, incarnation)`, this node's included; none once
+    /// stopped.
+    pub(crate) fn tokens(&self) -> Vec<(String, String)> {
+        if self.stopped {
+            return Vec::new();
+        }
+        let others = self.members.iter().flat_map(|(node, incarnations)| {
+            incarnations.iter().map(move |incarnation| (node.clone(), incarnation.clone()))
+        });
+        std::iter::once((self.own_name.clone(), self.own_incarnation.clone())).chain(others).collect()
+    }
+
     /// A stream that starts with an `Up` for every other member.
     pub(crate) fn events(&mut self) -> Events<NodeEvent> {
         let snapshot: Vec<NodeEvent> = self.members.keys().cloned().map(NodeEvent::Up).collect();
@@ -101,12 +120,13 @@ mod tests {
 
     #[test]
     fn a_node_is_up_while_any_incarnation_is() {
-        let mut membership = Membership::new("me".into());
+        let mut membership = Membership::new("me".into(), "0".into());
         let mut events = membership.events();
         membership.token_up("b", "1");
         membership.token_up("b", "2");
         membership.token_down("b", "1");
         assert_eq!(membership.names(), ["b", "me"]);
+        assert_eq!(membership.tokens(), [("me".into(), "0".into()), ("b".into(), "2".into())]);
         membership.token_down("b", "2");
         assert_eq!(membership.names(), ["me"]);
         assert_eq!(events.try_next(), Some(NodeEvent::Up("b".into())));
@@ -116,7 +136,7 @@ mod tests {
 
     #[test]
     fn own_tokens_are_no_events_and_a_late_stream_starts_with_the_members() {
-        let mut membership = Membership::new("me".into());
+        let mut membership = Membership::new("me".into(), "0".into());
         membership.token_up("me", "1");
         membership.token_up("a", "1");
         let mut events = membership.events();

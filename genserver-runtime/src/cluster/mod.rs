@@ -67,9 +67,15 @@
 //! |---|---|---|
 //! | `gs/<cluster>/node/<node>/<incarnation>` | liveliness token | the node is up |
 //! | `gs/<cluster>/name/<name>/<node>/<id>/<stamp>` | liveliness token | a global name's claim |
+//! | `gs/<cluster>/ask/<node>/**` | queryable | the node answers with the tokens it sees |
+//!
+//! A Zenoh peer forwards nothing between other peers, so a node sees the tokens of the
+//! nodes it is connected to; gossip connects every pair. Until it has, the questions that
+//! guard names also go to the neighbours, which answer from what they see (`ask`).
 //!
 //! Messages between nodes will travel in the versioned envelope of [`wire`].
 
+mod ask;
 mod config;
 mod events;
 pub mod global;

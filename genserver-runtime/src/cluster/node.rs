@@ -17,6 +17,7 @@ use zenoh::Session;
 use zenoh::liveliness::LivelinessToken;
 use zenoh::sample::SampleKind;
 
+use super::ask::{Knowledge, live_tokens};
 use super::config::NodeConfig;
 use super::events::Events;
 use super::global::GlobalNames;
@@ -24,8 +25,9 @@ use super::keys::{InvalidName, KeySpace, NameKind, check_chunk};
 use super::membership::{Membership, NodeEvent};
 
 /// How long a question to the cluster (is this name taken? who holds that global name?)
-/// waits for the nodes' answers. Nodes answer within a network round trip; only a node
-/// that hangs, not yet dropped by its lease, makes a question wait this long.
+/// waits for the nodes' answers ([`ask`](super::ask)). Nodes answer within a network
+/// round trip; only a node that hangs, not yet dropped by its lease, makes a question
+/// wait this long.
 pub(crate) const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A running node of a cluster: cheap to clone, usable from any task. See the
@@ -98,7 +100,7 @@ impl Node {
     ) -> Result<Node, NodeError> {
         let keys = KeySpace::new(&config.cluster);
         let incarnation = session.zid().to_string();
-        let membership = Arc::new(Mutex::new(Membership::new(name.clone())));
+        let membership = Arc::new(Mutex::new(Membership::new(name.clone(), incarnation.clone())));
         // Followed before this node's own token exists, so that no member is missed.
         {
             let (membership, keys) = (membership.clone(), keys.clone());
@@ -128,7 +130,7 @@ impl Node {
             .declare_token(keys.node(&name, &incarnation))
             .await
             .map_err(NodeError::zenoh("declare the node's token"))?;
-        let names = GlobalNames::new(keys.clone(), config.name_conflict, runtime);
+        let names = GlobalNames::new(keys.clone(), config.name_conflict, runtime.clone());
         {
             let names = names.clone();
             session
@@ -140,6 +142,22 @@ impl Node {
                 .await
                 .map_err(NodeError::zenoh("subscribe to the cluster's global names"))?;
         }
+        // Answered once this node is up, so that it never reports itself before.
+        let knowledge = Knowledge {
+            own_name: name.clone(),
+            keys: keys.clone(),
+            membership: membership.clone(),
+            names: names.clone(),
+        };
+        session
+            .declare_queryable(keys.questions_to(&name))
+            .callback(move |query| {
+                let knowledge = knowledge.clone();
+                runtime.spawn(async move { knowledge.answer(query).await });
+            })
+            .background()
+            .await
+            .map_err(NodeError::zenoh("answer the cluster's questions"))?;
         let inner = NodeInner {
             name,
             cluster: config.cluster.clone(),
@@ -153,28 +171,21 @@ impl Node {
         Ok(Node { inner: Arc::new(inner) })
     }
 
-    /// Whether another incarnation of `name` answers in the cluster.
+    /// Whether another incarnation of `name` is live, as this node and its neighbours
+    /// see it.
     async fn name_is_live(
         session: &Session,
         keys: &KeySpace,
         name: &str,
         incarnation: &str,
     ) -> Result<bool, NodeError> {
-        let replies = session
-            .liveliness()
-            .get(keys.node_incarnations(name))
-            .timeout(LOOKUP_TIMEOUT)
+        let tokens = live_tokens(session, keys, &keys.node_incarnations(name))
             .await
             .map_err(NodeError::zenoh("ask whether the node name is taken"))?;
-        let mut live = false;
-        while let Ok(reply) = replies.recv_async().await {
-            if let Ok(sample) = reply.result() {
-                live |= keys
-                    .parse_node(sample.key_expr().as_str())
-                    .is_some_and(|(node, other)| node == name && other != incarnation);
-            }
-        }
-        Ok(live)
+        Ok(tokens
+            .iter()
+            .filter_map(|token| keys.parse_node(token))
+            .any(|(node, other)| node == name && other != incarnation))
     }
 
     /// The node's name, unique in its cluster.
