@@ -6,7 +6,7 @@
 mod cluster;
 
 use cluster::{
-    TestCluster, endpoint, free_port, next_matching, node_config, unique_cluster_name, wait_registered,
+    TestCluster, next_matching, start_node, start_node_with, unique_cluster_name, wait_registered,
     wait_unregistered, within,
 };
 use genserver_runtime::cluster::{
@@ -43,8 +43,7 @@ async fn every_node_sees_every_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_with_a_taken_name_is_refused() {
     let cluster = TestCluster::start("a_node_with_a_taken_name_is_refused", 2).await;
-    let (config, _) = node_config(&cluster.name, "n1", Some(&cluster.seed));
-    match within("the second n1 to be refused", Node::start(config)).await {
+    match start_node(&cluster.name, "n1", &[&cluster.seed]).await {
         Err(NodeError::NameTaken { name }) => assert_eq!(name, "n1"),
         other => panic!("expected NameTaken, got {other:?}"),
     }
@@ -76,8 +75,7 @@ async fn a_node_name_is_free_again_once_its_node_stopped() {
     let mut events = cluster.node(0).events();
     cluster.node(1).stop().await.expect("n1 stops");
     next_matching("n0 to see n1 down", &mut events, |e| matches!(e, NodeEvent::Down(n) if n == "n1")).await;
-    let (config, _) = node_config(&cluster.name, "n1", Some(&cluster.seed));
-    let again = within("n1 to start again", Node::start(config)).await.expect("n1 starts again");
+    let (again, _) = start_node(&cluster.name, "n1", &[&cluster.seed]).await.expect("n1 starts again");
     next_matching("n0 to see n1 up again", &mut events, |e| matches!(e, NodeEvent::Up(n) if n == "n1")).await;
     again.stop().await.expect("n1 stops");
     cluster.stop().await;
@@ -210,14 +208,13 @@ async fn heal_a_partition(
     policy: NameConflict,
 ) -> (Vec<Node>, HolderRef, HolderRef, Events<GlobalEvent>) {
     let name = unique_cluster_name(test);
-    let start = |node: &str, connect: Vec<String>| {
-        let mut config = NodeConfig::new(&name).name(node).lease(cluster::LEASE).on_name_conflict(policy);
-        let listen = endpoint(free_port());
-        config = config.listen(listen.clone());
-        for endpoint in connect {
-            config = config.connect(endpoint);
+    let start = |node: &'static str, connect: Vec<String>| {
+        let name = name.clone();
+        async move {
+            let connect: Vec<&str> = connect.iter().map(String::as_str).collect();
+            let configure = |config: NodeConfig| config.on_name_conflict(policy);
+            start_node_with(&name, node, &connect, configure).await.expect("a node starts")
         }
-        async move { (within("a node to start", Node::start(config)).await.expect("a node starts"), listen) }
     };
     let (early, early_endpoint) = start("early", vec![]).await;
     let (late, late_endpoint) = start("late", vec![]).await;

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
-use genserver_runtime::cluster::{Events, GlobalEvent, Node, NodeConfig, NodeEvent};
+use genserver_runtime::cluster::{Events, GlobalEvent, Node, NodeConfig, NodeError, NodeEvent};
 
 /// The lease of every test node: a node that goes silent is down after about this long.
 pub const LEASE: Duration = Duration::from_secs(1);
@@ -61,16 +61,42 @@ pub fn endpoint(port: u16) -> String {
     format!("tcp/127.0.0.1:{port}")
 }
 
-/// The configuration of a test node of `cluster`: named `name`, listening on a free
-/// port of 127.0.0.1, connecting to `connect` (the endpoint of another node), with the
-/// short lease. Its listening endpoint is returned too.
-pub fn node_config(cluster: &str, name: &str, connect: Option<&str>) -> (NodeConfig, String) {
-    let listen = endpoint(free_port());
-    let mut config = NodeConfig::new(cluster).name(name).listen(listen.clone()).lease(LEASE);
-    if let Some(connect) = connect {
-        config = config.connect(connect);
+/// The configuration of a test node of `cluster`: named `name`, listening on `listen`,
+/// connecting to `connect` (the endpoint of another node), with the short lease.
+pub fn node_config(cluster: &str, name: &str, listen: &str, connect: &[&str]) -> NodeConfig {
+    let mut config = NodeConfig::new(cluster).name(name).listen(listen).lease(LEASE);
+    for endpoint in connect {
+        config = config.connect(*endpoint);
     }
-    (config, listen)
+    config
+}
+
+/// Starts a test node (see [`node_config`]) on a free port; returns it and where it
+/// listens. A port taken between [`free_port`] and Zenoh's bind (by another program)
+/// fails the open: the start is tried again on another port.
+pub async fn start_node(cluster: &str, name: &str, connect: &[&str]) -> Result<(Node, String), NodeError> {
+    start_node_with(cluster, name, connect, |config| config).await
+}
+
+/// Like [`start_node`], with the configuration passed through `configure` first.
+pub async fn start_node_with(
+    cluster: &str,
+    name: &str,
+    connect: &[&str],
+    configure: impl Fn(NodeConfig) -> NodeConfig,
+) -> Result<(Node, String), NodeError> {
+    let mut attempts = 0;
+    loop {
+        let listen = endpoint(free_port());
+        let start = Node::start(configure(node_config(cluster, name, &listen, connect)));
+        match within(&format!("node {name} to start"), start).await {
+            Err(NodeError::Open { source }) if attempts < 3 => {
+                eprintln!("node {name} could not open on {listen} ({source}); trying another port");
+                attempts += 1;
+            }
+            result => return result.map(|node| (node, listen)),
+        }
+    }
 }
 
 /// N nodes of one cluster, all up and all seeing each other.
@@ -100,12 +126,12 @@ impl TestCluster {
     /// clusters).
     pub async fn start_joining(name: String, count: usize, seed: Option<&str>) -> TestCluster {
         assert!(count > 0, "a cluster has at least one node");
-        let (config, seed_endpoint) = node_config(&name, "n0", seed);
-        let first = within("node n0 to start", Node::start(config)).await.expect("node n0 starts");
+        let seeds: Vec<&str> = seed.into_iter().collect();
+        let (first, seed_endpoint) = start_node(&name, "n0", &seeds).await.expect("node n0 starts");
         let mut nodes = vec![first];
         for i in 1..count {
-            let (config, _) = node_config(&name, &format!("n{i}"), Some(&seed_endpoint));
-            let node = within("a node to start", Node::start(config)).await.expect("a node starts");
+            let (node, _) =
+                start_node(&name, &format!("n{i}"), &[&seed_endpoint]).await.expect("a node starts");
             nodes.push(node);
         }
         let cluster = TestCluster { name, nodes, seed: seed_endpoint };

@@ -81,7 +81,7 @@ impl Node {
         let name = config.node_name();
         check_chunk(NameKind::Node, &name)?;
         let zenoh_config = config.to_zenoh()?;
-        let session = zenoh::open(zenoh_config).await.map_err(NodeError::zenoh("open the Zenoh session"))?;
+        let session = zenoh::open(zenoh_config).await.map_err(|source| NodeError::Open { source })?;
         match Self::join(&session, &config, name, runtime).await {
             Ok(node) => Ok(node),
             Err(error) => {
@@ -283,6 +283,12 @@ pub enum NodeError {
         /// What Zenoh said.
         message: String,
     },
+    /// The Zenoh session could not be opened: most often an endpoint to listen on is
+    /// taken or not an address of this machine, or (in client mode) no router answered.
+    Open {
+        /// Zenoh's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A live node of the cluster already has this name.
     NameTaken {
         /// The name asked for.
@@ -313,6 +319,7 @@ impl fmt::Display for NodeError {
             NodeError::InvalidConfig { key, value, message } => {
                 write!(f, "invalid node configuration {key} = {value}: {message}")
             }
+            NodeError::Open { source } => write!(f, "failed to open the Zenoh session: {source}"),
             NodeError::NameTaken { name } => {
                 write!(f, "a live node of the cluster is already named {name:?}")
             }
@@ -325,7 +332,7 @@ impl std::error::Error for NodeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             NodeError::InvalidName(invalid) => Some(invalid),
-            NodeError::Zenoh { source, .. } => Some(source.as_ref()),
+            NodeError::Open { source } | NodeError::Zenoh { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }
