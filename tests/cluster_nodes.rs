@@ -322,3 +322,27 @@ async fn a_node_on_a_current_thread_runtime_is_refused() {
         other => panic!("expected NeedsMultiThreadRuntime, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_registrations_of_one_name_on_one_node_leave_one_holder_alive() {
+    let cluster = TestCluster::start("two_registrations_of_one_name_on_one_node", 2).await;
+    let mut seen_by_0 = cluster.node(0).global_events();
+    let (a, b) = (holder().await, holder().await);
+    let node = cluster.node(0);
+    let (for_a, for_b) = tokio::join!(node.register_global("config", &a), node.register_global("config", &b));
+    let (winner, refused) = match (for_a, for_b) {
+        (Ok(()), Err(GlobalNameError::AlreadyRegistered { .. })) => (a, b),
+        (Err(GlobalNameError::AlreadyRegistered { .. }), Ok(())) => (b, a),
+        other => panic!("expected one registration and one refusal, got {other:?}"),
+    };
+    // Both claims were declared; the refused one comes and goes on this node too, and
+    // this node's claims never beat each other: the holder is not killed.
+    let refused_claim_gone = |event: &GlobalEvent| {
+        matches!(event, GlobalEvent::Unregistered { holder, .. } if holder.id == refused.id().as_u64())
+    };
+    next_matching("the refused claim to go", &mut seen_by_0, refused_claim_gone).await;
+    assert!(winner.is_alive() && refused.is_alive());
+    let found = cluster.node(1).whereis_global("config").await.expect("config is held");
+    assert_eq!(found.id, winner.id().as_u64());
+    cluster.stop().await;
+}

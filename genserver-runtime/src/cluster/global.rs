@@ -211,7 +211,6 @@ impl Node {
                 BTreeSet::new()
             }
         };
-        // This node's own claim, even if the lookup missed it.
         claims.extend(self.inner().names.held_claim(name));
         claims.first().map(GlobalName::of)
     }
@@ -222,12 +221,15 @@ impl Node {
         self.inner().names.events()
     }
 
-    /// The live claims on `name` that the cluster reports, lowest (the winner) first.
+    /// The live claims on `name` of the other nodes, as the cluster reports them, lowest
+    /// (the winner) first.
     async fn claims_in_cluster(&self, name: &str) -> Result<BTreeSet<Claim>, zenoh::Error> {
         let keys = &self.inner().names.keys;
         let tokens = live_tokens(&self.inner().session, keys, &keys.claims_of(name)).await?;
         let claims = tokens.iter().filter_map(|token| keys.parse_claim(token));
-        Ok(claims.filter(|(claimed, _)| claimed == name).map(|(_, claim)| claim).collect())
+        // This node's own claims come from its state, not from what others report.
+        let foreign = claims.filter(|(claimed, claim)| claimed == name && claim.node != self.name());
+        Ok(foreign.map(|(_, claim)| claim).collect())
     }
 }
 
@@ -268,8 +270,13 @@ struct NamesState {
 
 /// The global names part of a node, shared with its liveliness subscriber and with the
 /// exit cleanups of the servers it registered.
+///
+/// This node is the authority on its own claims: its registrations are decided under the
+/// state's lock, so a claim of its own seen through Zenoh (possibly one released a moment
+/// ago) never refuses a registration nor beats the name it holds.
 pub(crate) struct GlobalNames {
     keys: KeySpace,
+    own_node: String,
     policy: NameConflict,
     /// Where the work a conflict causes runs, away from Zenoh's callback thread.
     runtime: tokio::runtime::Handle,
@@ -277,9 +284,15 @@ pub(crate) struct GlobalNames {
 }
 
 impl GlobalNames {
-    pub(crate) fn new(keys: KeySpace, policy: NameConflict, runtime: tokio::runtime::Handle) -> Arc<Self> {
+    pub(crate) fn new(
+        keys: KeySpace,
+        own_node: String,
+        policy: NameConflict,
+        runtime: tokio::runtime::Handle,
+    ) -> Arc<Self> {
         Arc::new(GlobalNames {
             keys,
+            own_node,
             policy,
             runtime,
             state: Mutex::new(NamesState {
@@ -304,21 +317,30 @@ impl GlobalNames {
             return Err(GlobalNameError::NodeStopped);
         }
         let held = state.held.get(name).map(|held| &held.claim);
-        let seen = state.live.get(name).and_then(|claims| claims.first());
+        let seen = self.first_foreign_claim(&state, name);
         Ok(held.into_iter().chain(seen).min().map(GlobalName::of))
     }
 
-    /// Every live claim this node knows of, its own included: what it answers its
-    /// neighbours' questions with.
+    /// Every live claim this node knows of, its own (from its state) included: what it
+    /// answers its neighbours' questions with.
     pub(crate) fn claims(&self) -> Vec<(String, Claim)> {
         let state = self.state();
         let held = state.held.iter().map(|(name, held)| (name.clone(), held.claim.clone()));
-        let live = state
-            .live
-            .iter()
-            .flat_map(|(name, claims)| claims.iter().map(move |c| (name.clone(), c.clone())));
+        let live = state.live.iter().flat_map(|(name, claims)| {
+            claims.iter().filter(|claim| !self.is_own(claim)).map(move |claim| (name.clone(), claim.clone()))
+        });
         let all: BTreeSet<(String, Claim)> = held.chain(live).collect();
         all.into_iter().collect()
+    }
+
+    /// The lowest live claim on `name` held by another node.
+    fn first_foreign_claim<'s>(&self, state: &'s NamesState, name: &str) -> Option<&'s Claim> {
+        state.live.get(name)?.iter().find(|claim| claim.node != self.own_node)
+    }
+
+    /// Whether `claim` is one of this node's, on which it is the authority.
+    fn is_own(&self, claim: &Claim) -> bool {
+        claim.node == self.own_node
     }
 
     fn held_claim(&self, name: &str) -> Option<Claim> {
@@ -362,12 +384,9 @@ impl GlobalNames {
                 holder: GlobalName::of(&held.claim),
             })
         } else {
-            state.live.get(name).and_then(|claims| claims.first()).filter(|winner| **winner < claim).map(
-                |winner| GlobalNameError::AlreadyRegistered {
-                    name: name.to_owned(),
-                    holder: GlobalName::of(winner),
-                },
-            )
+            this.first_foreign_claim(&state, name).filter(|winner| **winner < claim).map(|winner| {
+                GlobalNameError::AlreadyRegistered { name: name.to_owned(), holder: GlobalName::of(winner) }
+            })
         };
         if let Some(refusal) = refusal {
             drop(state);
@@ -428,7 +447,8 @@ impl GlobalNames {
                 }
                 let holder = GlobalName::of(&claim);
                 state.listeners.send(GlobalEvent::Registered { name: name.clone(), holder });
-                let loses = state.held.get(&name).is_some_and(|held| claim < held.claim);
+                let loses =
+                    !self.is_own(&claim) && state.held.get(&name).is_some_and(|held| claim < held.claim);
                 if loses {
                     if let Some(held) = state.held.remove(&name) {
                         let (loser, winner) = (GlobalName::of(&held.claim), GlobalName::of(&claim));

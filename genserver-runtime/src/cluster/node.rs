@@ -67,11 +67,13 @@ impl Node {
     /// current-thread runtime cannot allow (zenoh issue #835); on one, this returns
     /// [`NodeError::NeedsMultiThreadRuntime`] rather than panicking.
     ///
-    /// The name check is a question to the nodes this one is connected to when it is
-    /// asked, so it is not airtight: two nodes that start under the same name at the same
-    /// moment can both pass it before either's token is seen, and a node that could not
-    /// connect within the delay asks nobody. Distributed Erlang has the same window
-    /// between `epmd` registrations on different hosts.
+    /// The name check asks the nodes this one is connected to by then, which answer for
+    /// themselves and for every node they see, so that a node that gossip has not yet
+    /// connected to is asked through the others. It is not airtight:
+    /// two nodes that start under the same name at the same moment can both pass it
+    /// before either's token is out, a node on the far side of a partition is not asked,
+    /// and a node that could not connect within the delay asks nobody. Distributed
+    /// Erlang has a similar window (`epmd` only knows the names of its own host).
     pub async fn start(config: NodeConfig) -> Result<Node, NodeError> {
         let runtime = match Handle::try_current() {
             Ok(runtime) if runtime.runtime_flavor() != RuntimeFlavor::CurrentThread => runtime,
@@ -130,7 +132,7 @@ impl Node {
             .declare_token(keys.node(&name, &incarnation))
             .await
             .map_err(NodeError::zenoh("declare the node's token"))?;
-        let names = GlobalNames::new(keys.clone(), config.name_conflict, runtime.clone());
+        let names = GlobalNames::new(keys.clone(), name.clone(), config.name_conflict, runtime.clone());
         {
             let names = names.clone();
             session
