@@ -337,9 +337,7 @@ async fn two_registrations_of_one_name_on_one_node_leave_one_holder_alive() {
     };
     // Both claims were declared; the refused one comes and goes on this node too, and
     // this node's claims never beat each other: the holder is not killed.
-    let refused_claim_gone = |event: &GlobalEvent| {
-        matches!(event, GlobalEvent::Unregistered { holder, .. } if holder.id == refused.id().as_u64())
-    };
+    let refused_claim_gone = |event: &GlobalEvent| matches!(event, GlobalEvent::Unregistered { holder, .. } if holder.id == refused.id().as_u64());
     next_matching("the refused claim to go", &mut seen_by_0, refused_claim_gone).await;
     assert!(winner.is_alive() && refused.is_alive());
     let found = cluster.node(1).whereis_global("config").await.expect("config is held");
