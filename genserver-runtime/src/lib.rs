@@ -217,6 +217,8 @@
 
 mod builder;
 mod call;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 mod error;
 mod exit;
 pub mod groups;
