@@ -398,7 +398,7 @@ impl GlobalNames {
         let released = name.to_owned();
         // Under the state's lock, as `release` takes it: an exit after this finds the
         // entry added below.
-        let on_exit = move || release_on_exit(&names, &released, cleanup);
+        let on_exit = move |_: &crate::ExitReason| release_on_exit(&names, &released, cleanup);
         if !server.add_cleanup(cleanup, on_exit) {
             drop(state);
             drop(token);
