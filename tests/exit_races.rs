@@ -82,15 +82,28 @@ fn is_ready<F: Future + Unpin>(future: &mut F) -> bool {
     Pin::new(future).poll(&mut TaskContext::from_waker(Waker::noop())).is_ready()
 }
 
+/// An idle server registered under `key` in `registry` and a member of `group`.
+async fn registered_idle(registry: &Registry<usize, ()>, key: usize, group: &str) -> IdleRef {
+    let server = Idle::start(Idle).await.expect("started");
+    registry.register(key, server.as_ref(), ()).expect("registered");
+    assert!(groups::join(group, server.as_ref()));
+    server
+}
+
+/// Whether `server` is still listed in `registry` under `key`, and among `group`'s members.
+fn still_listed(registry: &Registry<usize, ()>, key: usize, group: &str, server: &Process) -> (bool, bool) {
+    let entry = !registry.lookup(&key).is_empty();
+    let member = groups::members(group).iter().any(|member| member.id() == server.id());
+    (entry, member)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_server_seen_dead_has_left_its_registry_entries_and_groups() {
     let registry: Registry<usize, ()> = Registry::new(Keys::Unique);
     let stale = tokio::time::timeout(DEADLINE, async {
         let mut stale = Vec::new();
         for i in 0..ITERATIONS {
-            let server = Idle::start(Idle).await.expect("started");
-            registry.register(i, server.as_ref(), ()).expect("registered");
-            assert!(groups::join("exit-races-seen-dead", server.as_ref()));
+            let server = registered_idle(&registry, i, "exit-races-seen-dead").await;
             // An observer on another worker, looking at the moment the server turns dead.
             let observer = tokio::spawn({
                 let (process, registry) = (server.to_ref(), registry.clone());
@@ -98,11 +111,7 @@ async fn a_server_seen_dead_has_left_its_registry_entries_and_groups() {
                     while process.is_alive() {
                         tokio::task::yield_now().await;
                     }
-                    let entry = !registry.lookup(&i).is_empty();
-                    let member = groups::members("exit-races-seen-dead")
-                        .iter()
-                        .any(|member| member.id() == process.id());
-                    (entry, member)
+                    still_listed(&registry, i, "exit-races-seen-dead", &process)
                 }
             });
             server.kill();
@@ -124,13 +133,10 @@ async fn stop_returns_with_the_entries_gone_and_the_down_queued() {
     let stale = tokio::time::timeout(DEADLINE, async {
         let mut stale = Vec::new();
         for i in 0..ITERATIONS {
-            let server = Idle::start(Idle).await.expect("started");
-            registry.register(i, server.as_ref(), ()).expect("registered");
-            assert!(groups::join("exit-races-stop", server.as_ref()));
+            let server = registered_idle(&registry, i, "exit-races-stop").await;
             let mut monitor = server.monitor();
             server.stop(ExitReason::Normal, Duration::from_secs(5)).await.expect("stopped");
-            let entry = !registry.lookup(&i).is_empty();
-            let member = groups::members("exit-races-stop").iter().any(|member| member.id() == server.id());
+            let (entry, member) = still_listed(&registry, i, "exit-races-stop", &server);
             let down_queued = is_ready(&mut monitor);
             if entry || member || !down_queued {
                 stale.push((i, entry, member, down_queued));
