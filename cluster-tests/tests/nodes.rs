@@ -17,12 +17,12 @@ use genserver_runtime::prelude::*;
 /// A server that only needs to exist: something to register under a global name.
 pub struct Holder;
 
-#[genserver]
+#[genserver(remote)]
 impl Holder {
     /// Proves the server answers.
     #[call]
-    pub fn ping(&self) -> &'static str {
-        "pong"
+    pub fn ping(&self) -> String {
+        "pong".to_owned()
     }
 }
 
@@ -157,7 +157,7 @@ async fn an_unregistered_global_name_goes_and_its_server_stays() {
     assert!(!cluster.node(1).unregister_global("config"), "only the holder's node unregisters");
     wait_unregistered(&mut seen_by_1, "config").await;
     assert_eq!(cluster.node(1).whereis_global("config").await, None);
-    assert_eq!(server.ping().await, Ok("pong"));
+    assert_eq!(server.ping().await.as_deref(), Ok("pong"));
     cluster.stop().await;
 }
 
@@ -276,7 +276,7 @@ async fn a_conflict_can_leave_the_loser_running_without_the_name() {
         heal_a_partition("a_conflict_can_leave_the_loser_running", NameConflict::UnregisterLoser).await;
     // The loser's node no longer holds the name, and its server still answers.
     assert!(!nodes[1].unregister_global("config"));
-    assert_eq!(second.ping().await, Ok("pong"));
+    assert_eq!(second.ping().await.as_deref(), Ok("pong"));
     let found = nodes[1].whereis_global("config").await.expect("config is held");
     assert_eq!(found.id, first.id().as_u64());
     for node in nodes {

@@ -2,7 +2,9 @@
 //!
 //! - `vis = pub(crate)`: visibility of the generated types and constructors (default `pub`);
 //! - `crate = some::path`: where the runtime crate is, when it is re-exported
-//!   (default `::genserver_runtime`).
+//!   (default `::genserver_runtime`);
+//! - `remote`: the server can be called from other nodes of a cluster (the runtime's
+//!   `cluster` feature): its requests and replies travel serialized.
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
@@ -15,21 +17,25 @@ use crate::errors::{Errors, error};
 pub(crate) struct Options {
     pub(crate) vis: Visibility,
     pub(crate) runtime: Path,
+    /// `Some(span of the word)` for `remote`.
+    pub(crate) remote: Option<Span>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { vis: syn::parse_quote!(pub), runtime: syn::parse_quote!(::genserver_runtime) }
+        Options { vis: syn::parse_quote!(pub), runtime: syn::parse_quote!(::genserver_runtime), remote: None }
     }
 }
 
 /// The hint every malformed argument list gets.
-const OPTIONS_HELP: &str = "the options are `vis = pub(crate)` and `crate = path`, separated by commas";
+const OPTIONS_HELP: &str =
+    "the options are `vis = pub(crate)`, `crate = path` and `remote`, separated by commas";
 
 /// One `key = value` argument.
 enum Arg {
     Vis(syn::Ident, Visibility),
     Crate(Token![crate], Path),
+    Remote(syn::Ident),
 }
 
 impl Parse for Arg {
@@ -49,6 +55,12 @@ impl Parse for Arg {
         let key = input
             .call(syn::Ident::parse_any)
             .map_err(|parse_error| error(parse_error.span(), "expected an option", OPTIONS_HELP))?;
+        if key == "remote" {
+            if input.peek(Token![=]) {
+                return Err(error(key.span(), "`remote` takes no value", "write `remote` alone"));
+            }
+            return Ok(Arg::Remote(key));
+        }
         if key != "vis" {
             return Err(error(key.span(), format!("unknown #[genserver] option `{key}`"), OPTIONS_HELP));
         }
@@ -88,7 +100,7 @@ impl Options {
                 return options;
             }
         };
-        let (mut seen_vis, mut seen_crate) = (false, false);
+        let (mut seen_vis, mut seen_crate, mut seen_remote) = (false, false, false);
         for arg in parsed {
             match arg {
                 Arg::Vis(key, vis) => {
@@ -102,6 +114,12 @@ impl Options {
                         errors.at(key, "`crate` is given twice", "keep one `crate = ...`");
                     }
                     options.runtime = path;
+                }
+                Arg::Remote(key) => {
+                    if std::mem::replace(&mut seen_remote, true) {
+                        errors.at(&key, "`remote` is given twice", "keep one `remote`");
+                    }
+                    options.remote = Some(key.span());
                 }
             }
         }

@@ -20,6 +20,13 @@ pub enum CallError {
     Exited(ExitReason),
     /// A server called itself, which could never be answered (OTP: `:calling_self`).
     CallingSelf,
+    /// The server's node is down, or went down during the call (OTP: `:noconnection`).
+    /// Only a call to another node of a cluster returns this.
+    NodeDown(Arc<str>),
+    /// The request or its reply could not be encoded or read, or the server there is of
+    /// another type: most often nodes running incompatible versions of the server's
+    /// messages. Only a call to another node of a cluster returns this.
+    BadMessage(Arc<str>),
 }
 
 impl fmt::Display for CallError {
@@ -29,6 +36,8 @@ impl fmt::Display for CallError {
             CallError::NoServer => f.write_str("no such server: it is not running"),
             CallError::Exited(reason) => write!(f, "server exited during the call ({reason})"),
             CallError::CallingSelf => f.write_str("a server cannot call itself"),
+            CallError::NodeDown(node) => write!(f, "the server's node {node} is down"),
+            CallError::BadMessage(message) => write!(f, "bad message between nodes: {message}"),
         }
     }
 }

@@ -39,6 +39,12 @@ impl<S: GenServer> Deref for ServerRef<S> {
     }
 }
 
+impl<S: GenServer> AsRef<ServerRef<S>> for ServerRef<S> {
+    fn as_ref(&self) -> &ServerRef<S> {
+        self
+    }
+}
+
 impl<S: GenServer> fmt::Debug for ServerRef<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let server = crate::type_name::short_type_name::<S>();

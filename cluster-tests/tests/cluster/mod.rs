@@ -11,7 +11,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeSet, HashSet};
-use std::future::Future;
+use std::future::IntoFuture;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{LazyLock, Mutex};
@@ -26,9 +26,10 @@ pub const LEASE: Duration = Duration::from_secs(1);
 /// machine may be busy; a passing wait takes milliseconds to about two seconds.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// Waits for `future`, failing the test if it takes longer than [`DEADLINE`].
-pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
-    match tokio::time::timeout(DEADLINE, future).await {
+/// Waits for `future` (or a call, which becomes one when awaited), failing the test if it
+/// takes longer than [`DEADLINE`].
+pub async fn within<F: IntoFuture>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(DEADLINE, future.into_future()).await {
         Ok(output) => output,
         Err(_) => panic!("timed out after {DEADLINE:?} waiting for {what}"),
     }

@@ -88,16 +88,7 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
         quote!(#field: #ty)
     });
     let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
-    let docs = if handler.docs.is_empty() {
-        let doc = match handler.kind {
-            Kind::Call => format!(" Calls `{name}` on the server; await the result for its reply."),
-            _ => format!(" Casts `{name}` to the server without waiting."),
-        };
-        quote!(#[doc = #doc])
-    } else {
-        let docs = &handler.docs;
-        quote!(#(#docs)*)
-    };
+    let docs = method_docs(handler);
     let reply = (handler.kind == Kind::Call).then(|| reply_type(expansion, handler));
     let output = reply.as_ref().map(|reply| quote!(-> #rt::Call<'_, #self_ty, #reply>));
     let body = if handler.rejected {
@@ -118,6 +109,21 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
         #vis fn #name(&self, #(#params),*) #output {
             #body
         }
+    }
+}
+
+/// The docs of a client method: the handler's, or a line saying what the method does.
+pub(super) fn method_docs(handler: &Handler) -> TokenStream {
+    if handler.docs.is_empty() {
+        let name = handler.client_method();
+        let doc = match handler.kind {
+            Kind::Call => format!(" Calls `{name}` on the server; await the result for its reply."),
+            _ => format!(" Casts `{name}` to the server without waiting."),
+        };
+        quote!(#[doc = #doc])
+    } else {
+        let docs = &handler.docs;
+        quote!(#(#docs)*)
     }
 }
 

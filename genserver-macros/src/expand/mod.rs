@@ -6,7 +6,9 @@
 //! 3. the client handle `SRef` and its methods ([`client`]);
 //! 4. `S::start`, `start_link`, `builder`, `whereis`, `child_spec` ([`client`]);
 //! 5. `impl GenServer for S`, one `match` per entry point ([`dispatch`]);
-//! 6. a use of each marker, which the macro removed from the impl block.
+//! 6. with `#[genserver(remote)]`, the request enum `SRequest`, `impl RemoteServer`,
+//!    the cluster client `SClient` and `S::global` ([`remote`]);
+//! 7. a use of each marker, which the macro removed from the impl block.
 //!
 //! Every path is rooted (`::core::…` or the runtime path, `::genserver_runtime` by
 //! default), so names in the user's scope cannot change what the expansion means; local
@@ -15,6 +17,7 @@
 mod client;
 mod dispatch;
 mod messages;
+mod remote;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
@@ -35,6 +38,9 @@ pub(crate) struct Expansion<'a> {
     pub(crate) info: Ident,
     pub(crate) cont: Ident,
     pub(crate) client: Ident,
+    pub(crate) request: Ident,
+    pub(crate) cluster_client: Ident,
+    remote: bool,
 }
 
 impl<'a> Expansion<'a> {
@@ -47,6 +53,9 @@ impl<'a> Expansion<'a> {
             info: server.info_enum(),
             cont: server.continue_enum(),
             client: server.client_handle(),
+            request: server.request_enum(),
+            cluster_client: server.cluster_client(),
+            remote: options.remote.is_some(),
         }
     }
 
@@ -198,11 +207,13 @@ pub(crate) fn expand(server: &Server, options: &Options) -> TokenStream {
     let messages = messages::expand(&expansion);
     let client = client::expand(&expansion);
     let dispatch = dispatch::expand(&expansion);
+    let remote = expansion.remote.then(|| remote::expand(&expansion));
     let markers = marker_uses(server);
     quote! {
         #messages
         #client
         #dispatch
+        #remote
         #markers
     }
 }

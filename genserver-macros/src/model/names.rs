@@ -57,6 +57,16 @@ impl Server {
         self.generated_type("Ref")
     }
 
+    /// `SRequest`, a remote server's calls and casts as they travel between nodes.
+    pub(crate) fn request_enum(&self) -> Ident {
+        self.generated_type("Request")
+    }
+
+    /// `SClient`, a remote server's handle from any node of the cluster.
+    pub(crate) fn cluster_client(&self) -> Ident {
+        self.generated_type("Client")
+    }
+
     /// The server's name followed by `suffix`, spanned at the call site like the rest of
     /// the generated code rather than on the user's type name.
     fn generated_type(&self, suffix: &str) -> Ident {

@@ -37,9 +37,11 @@ use zenoh::sample::SampleKind;
 use super::ask::live_tokens;
 use super::config::NameConflict;
 use super::events::{Events, Listeners};
+use super::export::Exports;
 use super::keys::{Claim, InvalidName, KeySpace, NameKind, check_chunk};
 use super::node::Node;
-use crate::{ExitReason, Process, ProcessRef};
+use super::remote::RemoteServer;
+use crate::{ExitReason, ProcessRef, ServerRef};
 
 /// Where a global name is held: the holder's node and the server's id there.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -154,7 +156,9 @@ impl From<InvalidName> for GlobalNameError {
 
 impl Node {
     /// Registers `server` under the global name `name`, for every node of the cluster to
-    /// find (OTP: `:global.register_name/2`; Elixir: `name: {:global, name}`).
+    /// find and call (OTP: `:global.register_name/2`; Elixir: `name: {:global, name}`).
+    /// The server must be a `#[genserver(remote)]` one; registering makes it reachable
+    /// from the other nodes until it exits.
     ///
     /// Refused with [`GlobalNameError::AlreadyRegistered`] if a live claim on the name
     /// is known here or found by asking the cluster. The name is unregistered when the
@@ -162,7 +166,12 @@ impl Node {
     /// this node stops, and when it dies. A server may hold several names. Names are
     /// eventually consistent: see the [module docs](self) for the conflicts a race or a
     /// partition can cause and how they are resolved.
-    pub async fn register_global(&self, name: &str, server: &Process) -> Result<(), GlobalNameError> {
+    pub async fn register_global<S: RemoteServer>(
+        &self,
+        name: &str,
+        server: &impl AsRef<ServerRef<S>>,
+    ) -> Result<(), GlobalNameError> {
+        let server = server.as_ref();
         check_chunk(NameKind::Global, name)?;
         let names = &self.inner().names;
         if !server.is_alive() {
@@ -177,6 +186,9 @@ impl Node {
                 name: name.to_owned(),
                 holder: GlobalName::of(winner),
             });
+        }
+        if !Exports::export(&self.inner().exports, server) {
+            return Err(GlobalNameError::NoServer);
         }
         let claim = Claim { stamp: next_stamp(), node: self.name().to_owned(), id: server.id().as_u64() };
         let token = self

@@ -9,6 +9,8 @@
 //! | `gs/<cluster>/node/<node>/<incarnation>` | a liveliness token: the node is up |
 //! | `gs/<cluster>/name/<name>/<node>/<id>/<stamp>` | a liveliness token: a global name's claim |
 //! | `gs/<cluster>/ask/<node>/<rest>` | a question to `node` about the tokens `gs/<cluster>/<rest>` |
+//! | `gs/<cluster>/call/<node>/<id>` | a call to the server `id` of `node` (a Zenoh query) |
+//! | `gs/<cluster>/cast/<node>/<id>` | a cast to the server `id` of `node` (a Zenoh put) |
 //!
 //! The node's incarnation is its Zenoh session id, so that two sessions never declare the
 //! same key (a node restarted under the same name is a new incarnation, which later
@@ -177,6 +179,34 @@ impl KeySpace {
         format!("{}/ask/{node}/**", self.prefix)
     }
 
+    /// Where a call to the server `id` of `node` goes.
+    pub(crate) fn call(&self, node: &str, id: u64) -> String {
+        format!("{}/call/{node}/{id}", self.prefix)
+    }
+
+    /// Where a cast to the server `id` of `node` goes.
+    pub(crate) fn cast(&self, node: &str, id: u64) -> String {
+        format!("{}/cast/{node}/{id}", self.prefix)
+    }
+
+    /// Every call to a server of `node`: what `node` answers.
+    pub(crate) fn calls_to(&self, node: &str) -> String {
+        format!("{}/call/{node}/*", self.prefix)
+    }
+
+    /// Every cast to a server of `node`: what `node` subscribes to.
+    pub(crate) fn casts_to(&self, node: &str) -> String {
+        format!("{}/cast/{node}/*", self.prefix)
+    }
+
+    /// The server id a call or cast key addresses; `None` for any other key.
+    pub(crate) fn parse_target(&self, key: &str) -> Option<u64> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?;
+        let rest = rest.strip_prefix("call/").or_else(|| rest.strip_prefix("cast/"))?;
+        let (_node, id) = rest.split_once('/')?;
+        id.parse().ok()
+    }
+
     /// `(name, claim)` from a claim's key; `None` for any other key.
     pub(crate) fn parse_claim(&self, key: &str) -> Option<(String, Claim)> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/name/")?;
@@ -214,6 +244,17 @@ mod tests {
         assert_eq!(keys.token_of_answer(&answer), Some(token));
         assert_eq!(keys.question("gs/other/node/b/*"), None);
         assert_eq!(keys.token_of_answer("gs/shop/node/b/f00d"), None);
+    }
+
+    #[test]
+    fn a_call_or_cast_key_names_its_server() {
+        let keys = KeySpace::new("shop");
+        assert_eq!(keys.call("b", 7), "gs/shop/call/b/7");
+        assert_eq!(keys.parse_target(&keys.call("b", 7)), Some(7));
+        assert_eq!(keys.parse_target(&keys.cast("b", 12)), Some(12));
+        assert_eq!(keys.parse_target("gs/shop/call/b/x"), None);
+        assert_eq!(keys.parse_target("gs/shop/node/b/7"), None);
+        assert_eq!(keys.parse_target("gs/other/call/b/7"), None);
     }
 
     #[test]

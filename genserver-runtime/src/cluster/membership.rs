@@ -76,6 +76,11 @@ impl Membership {
         }
     }
 
+    /// Whether `node` is up as this node sees it (this node is, until it stops).
+    pub(crate) fn is_up(&self, node: &str) -> bool {
+        !self.stopped && (node == self.own_name || self.members.contains_key(node))
+    }
+
     /// Every member's name, this node's included, in order; empty once stopped.
     pub(crate) fn names(&self) -> Vec<String> {
         if self.stopped {

@@ -76,17 +76,22 @@
 //! Messages between nodes will travel in the versioned envelope of [`wire`].
 
 mod ask;
+mod client;
 mod config;
 mod events;
+mod export;
 pub mod global;
 mod keys;
 mod membership;
 mod node;
+mod remote;
 pub mod wire;
 
+pub use client::{Client, ClientCall, ClientCallFuture, RemoteRef, Target};
 pub use config::{Mode, NameConflict, NodeConfig};
 pub use events::Events;
 pub use global::{GlobalEvent, GlobalName, GlobalNameError};
 pub use keys::{InvalidName, NameKind};
 pub use membership::NodeEvent;
 pub use node::{Node, NodeError};
+pub use remote::{Incoming, RemoteServer, Travels};

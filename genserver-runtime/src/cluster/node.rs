@@ -20,6 +20,7 @@ use zenoh::sample::SampleKind;
 use super::ask::{Knowledge, live_tokens};
 use super::config::NodeConfig;
 use super::events::Events;
+use super::export::Exports;
 use super::global::GlobalNames;
 use super::keys::{InvalidName, KeySpace, NameKind, check_chunk};
 use super::membership::{Membership, NodeEvent};
@@ -48,7 +49,10 @@ pub(crate) struct NodeInner {
     /// name before or after it.
     incarnation: String,
     membership: Arc<Mutex<Membership>>,
+    pub(crate) keys: KeySpace,
     pub(crate) names: Arc<GlobalNames>,
+    /// The servers of this node that other nodes can call.
+    pub(crate) exports: Arc<Exports>,
     /// `None` once stopped.
     token: Mutex<Option<LivelinessToken>>,
     stopped: AtomicBool,
@@ -127,6 +131,32 @@ impl Node {
         if Self::name_is_live(session, &keys, &name, &incarnation).await? {
             return Err(NodeError::NameTaken { name });
         }
+        // Served before this node is up, so that a node seen up can be called.
+        let exports = Exports::new(keys.clone(), runtime.clone());
+        {
+            let exports = exports.clone();
+            session
+                .declare_queryable(keys.calls_to(&name))
+                .callback(move |query| {
+                    let payload = query.payload().map(|payload| payload.to_bytes().into_owned());
+                    let key = query.key_expr().as_str().to_owned();
+                    exports.on_request(&key, &payload.unwrap_or_default(), Some(query));
+                })
+                .background()
+                .await
+                .map_err(NodeError::zenoh("answer calls to this node's servers"))?;
+        }
+        {
+            let exports = exports.clone();
+            session
+                .declare_subscriber(keys.casts_to(&name))
+                .callback(move |sample| {
+                    exports.on_request(sample.key_expr().as_str(), &sample.payload().to_bytes(), None)
+                })
+                .background()
+                .await
+                .map_err(NodeError::zenoh("take casts to this node's servers"))?;
+        }
         let token = session
             .liveliness()
             .declare_token(keys.node(&name, &incarnation))
@@ -165,7 +195,9 @@ impl Node {
             cluster: config.cluster.clone(),
             incarnation,
             membership,
+            keys,
             names,
+            exports,
             token: Mutex::new(Some(token)),
             stopped: AtomicBool::new(false),
             session: session.clone(),
@@ -226,6 +258,18 @@ impl Node {
         self.inner.session.close().await.map_err(NodeError::zenoh("close the Zenoh session"))
     }
 
+    /// How many requests from other nodes this node refused as unreadable: frames that
+    /// are not envelopes, of another protocol version, for a server of another type, or
+    /// whose message does not decode. Each is also logged as a warning.
+    pub fn rejected_messages(&self) -> u64 {
+        self.inner.exports.rejected()
+    }
+
+    /// Whether the node `name` is up as this node sees it.
+    pub(crate) fn is_up(&self, name: &str) -> bool {
+        lock(&self.inner.membership).is_up(name)
+    }
+
     pub(crate) fn inner(&self) -> &NodeInner {
         &self.inner
     }
@@ -239,6 +283,7 @@ impl NodeInner {
     /// Everything a stop does before the session closes.
     fn withdraw(&self) {
         self.names.stop();
+        self.exports.stop();
         lock(&self.membership).stop();
         drop(lock(&self.token).take());
     }

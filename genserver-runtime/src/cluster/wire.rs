@@ -3,7 +3,7 @@
 //! ```text
 //! +---------+--------------------------------+------------------------------+
 //! | version | header (MessagePack map)       | payload (MessagePack map)    |
-//! | 1 byte  | { "kind": .., "type_tag": .. } | the message, fields by name  |
+//! | 1 byte  | { "kind", "type_tag", .. }     | the message, fields by name  |
 //! +---------+--------------------------------+------------------------------+
 //! ```
 //!
@@ -11,7 +11,9 @@
 //!   does not speak ([`DecodeError::UnsupportedVersion`]) before reading anything else.
 //! - **The header** says what the message is for ([`Kind`]) and which type it holds (the
 //!   type tag, a stable name such as `"shop::Counter"`), so the receiver picks the right
-//!   decoder, or refuses an unknown tag, without touching the payload.
+//!   decoder, or refuses an unknown tag, without touching the payload. A call's header
+//!   also says how long its caller waits (`"timeout_ms"`, absent for no timeout), so the
+//!   serving node stops waiting for the reply when the caller has.
 //! - **The payload** is the message in MessagePack written with field names
 //!   (`rmp_serde::to_vec_named`). Fields are matched by name, not position: a field added
 //!   with `#[serde(default)]` decodes from a sender that does not know it yet, and a field
@@ -23,6 +25,7 @@
 
 use std::fmt;
 use std::io::Cursor;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -51,6 +54,9 @@ struct Header<'a> {
     kind: Kind,
     #[serde(borrow)]
     type_tag: std::borrow::Cow<'a, str>,
+    /// Added after the first layout: absent in frames that carry no timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timeout_ms: Option<u64>,
 }
 
 /// One message between nodes: its [`Kind`], the tag of its type and its encoded payload.
@@ -75,6 +81,7 @@ struct Header<'a> {
 pub struct Envelope {
     kind: Kind,
     type_tag: String,
+    timeout: Option<Duration>,
     payload: Vec<u8>,
 }
 
@@ -90,7 +97,20 @@ impl Envelope {
             type_tag: type_tag.clone(),
             message: error.to_string(),
         })?;
-        Ok(Envelope { kind, type_tag, payload })
+        Ok(Envelope { kind, type_tag, timeout: None, payload })
+    }
+
+    /// The same envelope, saying that its sender waits at most `timeout` for an answer
+    /// (whole milliseconds, rounded up).
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long the sender of a call waits for its reply; `None` when it waits as long as
+    /// it takes, or for a message that is not a call.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// What the message is for.
@@ -119,7 +139,10 @@ impl Envelope {
 
     /// The envelope as bytes: the version, the header, then the payload.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EncodeError> {
-        let header = Header { kind: self.kind, type_tag: self.type_tag.as_str().into() };
+        let timeout_ms = self
+            .timeout
+            .map(|timeout| u64::try_from(timeout.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX));
+        let header = Header { kind: self.kind, type_tag: self.type_tag.as_str().into(), timeout_ms };
         let mut bytes = Vec::with_capacity(1 + 16 + self.type_tag.len() + self.payload.len());
         bytes.push(PROTOCOL_VERSION);
         rmp_serde::encode::write_named(&mut bytes, &header)
@@ -143,6 +166,7 @@ impl Envelope {
         Ok(Envelope {
             kind: header.kind,
             type_tag: header.type_tag.into_owned(),
+            timeout: header.timeout_ms.map(Duration::from_millis),
             payload: rest[header_len..].to_vec(),
         })
     }
@@ -256,6 +280,16 @@ mod tests {
             assert_eq!(envelope.message::<Msg>(), Ok(Msg::Get { key: "mode".into() }));
         }
         assert_eq!(roundtrip(Kind::Cast, &Msg::Clear).message::<Msg>(), Ok(Msg::Clear));
+    }
+
+    #[test]
+    fn a_call_carries_its_timeout_rounded_up_to_milliseconds() {
+        let call = Envelope::new(Kind::Call, "test::Config", &Msg::Clear)
+            .expect("encodes")
+            .with_timeout(Some(Duration::from_micros(1500)));
+        let read = Envelope::from_bytes(&call.to_bytes().expect("encodes")).expect("decodes");
+        assert_eq!(read.timeout(), Some(Duration::from_millis(2)));
+        assert_eq!(roundtrip(Kind::Cast, &Msg::Clear).timeout(), None);
     }
 
     #[test]
