@@ -47,7 +47,7 @@ fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
     };
     let model::recover::Recovered { item, bodies, repaired } = recovered;
     let mut errors = errors::Errors::default();
-    let options = options::Options::parse(args, &mut errors);
+    let mut options = options::Options::parse(args, &mut errors);
     let (server, mut cleaned) = model::Server::read(item, repaired, &mut errors);
     // Generate the server even when handlers are wrong, with stubs for those: code that
     // uses the server then type-checks, and each mistake is reported once.
@@ -56,6 +56,7 @@ fn expand_genserver(args: TokenStream2, input: TokenStream2) -> TokenStream2 {
         let cleaned = bodies.restore(quote!(#cleaned));
         return quote! { #cleaned #error };
     };
+    options.remote = options.remote.filter(|_| validate::remote_allowed(&server, &mut errors));
     let generated = expand::expand(&server, &options);
     let error = errors.finish().err().map(|error| error.to_compile_error());
     if error.is_some() || server.handlers.iter().any(|handler| handler.rejected) {

@@ -224,6 +224,11 @@ fn every_return_form() {
 }
 
 #[test]
+fn a_remote_server_gets_a_request_enum_and_a_cluster_client() {
+    insta::assert_snapshot!(expand(quote!(remote), config_server()));
+}
+
+#[test]
 fn options_set_visibility_and_runtime_path() {
     insta::assert_snapshot!(expand(quote!(vis = pub(crate), crate = my_app::rt), minimal()));
 }

@@ -278,29 +278,6 @@ pub mod __private {
     #[cfg(feature = "cluster")]
     pub use serde;
 
-    /// serde's `with` module for each field of a remote server's request enum: it
-    /// requires [`Travels`](crate::cluster::Travels), whose message says what a field
-    /// that cannot travel needs.
-    #[cfg(feature = "cluster")]
-    pub mod travel {
-        use crate::cluster::Travels;
-
-        /// Serializes a field.
-        pub fn serialize<T: Travels, S: serde::Serializer>(
-            value: &T,
-            serializer: S,
-        ) -> Result<S::Ok, S::Error> {
-            value.serialize(serializer)
-        }
-
-        /// Deserializes a field.
-        pub fn deserialize<'de, T: Travels, D: serde::Deserializer<'de>>(
-            deserializer: D,
-        ) -> Result<T, D::Error> {
-            T::deserialize(deserializer)
-        }
-    }
-
     pub use crate::returns::ContinueOf;
     pub use crate::{
         Builder, Call, Context, Flow, GenServer, InitOutcome, IntoFlow, IntoInit, ReplyTo, ServerRef,

@@ -4,12 +4,12 @@
 //!
 //! A call or cast from `SClient` goes straight to the local handle when the server runs
 //! on this node, and travels as an `SRequest` otherwise. Every argument and reply type
-//! must be serializable: each is checked once, spanned on the type (`Travels`).
+//! must be serializable (`Travels`): the errors for one that is not are spanned on it.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
+use syn::Ident;
 use syn::spanned::Spanned;
-use syn::{Ident, Path, Type};
 
 use super::client::method_docs;
 use super::messages::reply_type;
@@ -28,14 +28,6 @@ fn travelling<'a>(expansion: &'a Expansion<'_>) -> impl Iterator<Item = &'a Hand
     expansion.handlers(&[Kind::Call, Kind::Cast]).filter(|handler| !handler.rejected)
 }
 
-/// serde's `with` module for one field, spanned on the field's type: serde's derives
-/// then require `Travels` of it there, so a type that cannot travel gets one error on it.
-fn travel_with(rt: &Path, ty: &Type) -> TokenStream {
-    let path = format!("{}::__private::travel", quote!(#rt).to_string().replace(' ', ""));
-    let with = syn::LitStr::new(&path, ty.span());
-    quote!(#[serde(with = #with)])
-}
-
 fn request_enum(expansion: &Expansion<'_>) -> TokenStream {
     let (rt, vis, request) = (expansion.rt, expansion.vis, &expansion.request);
     let server = expansion.server.ident.to_string();
@@ -49,8 +41,7 @@ fn request_enum(expansion: &Expansion<'_>) -> TokenStream {
         let doc = format!(" `#[{}] {}`.", handler.kind.marker(), handler.name());
         let fields = handler.fields().map(|(field, ty)| {
             let ty = expansion.concrete(ty);
-            let with = travel_with(rt, &ty);
-            quote!(#with #field: #ty,)
+            quote!(#field: #ty,)
         });
         quote! {
             #[doc = #doc]

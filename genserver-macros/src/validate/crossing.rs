@@ -1,5 +1,6 @@
 //! The rule for values that cross tasks (handler arguments, call replies): owned or
-//! `'static`, `Send`, and of one concrete type, as far as their syntax shows.
+//! `'static`, `Send`, and of one concrete type, as far as their syntax shows; and the
+//! rule for servers whose values cross nodes (`#[genserver(remote)]`).
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -9,6 +10,19 @@ use syn::visit::{self, Visit};
 use super::{has_bound, is_static};
 use crate::errors::Errors;
 use crate::model::{lacks_type_arguments, last_ident_is};
+
+/// Whether the server may be `remote`: not generic, since its type tag on the wire names
+/// one type. On `false` the error is pushed, and the server is generated as a local one.
+pub(crate) fn remote_allowed(server: &crate::model::Server, errors: &mut Errors) -> bool {
+    let Some(param) = server.generics.type_params().next() else { return true };
+    errors.at(
+        &param.ident,
+        "a `#[genserver(remote)]` server cannot be generic",
+        "its messages travel under one type name; write a concrete server type (a wrapper \
+         around the generic one) for each type other nodes call",
+    );
+    false
+}
 
 /// Whether nothing in the syntax of `ty` keeps it from travelling between tasks.
 pub(super) fn can_travel(ty: &Type) -> bool {

@@ -17,6 +17,7 @@ use crate::model::{
     HANDLE_METHODS, Handler, Kind, Param, REPLY_TO_FIELD, Receiver, Role, SERVER_FUNCTIONS, Server,
     generic_argument, is_server_type, last_ident_is,
 };
+pub(crate) use crossing::remote_allowed;
 use crossing::{Crossing, can_travel, check_sendable};
 
 /// Checks every rule, recording each mistake in `errors`, and returns what can be

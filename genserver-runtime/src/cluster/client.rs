@@ -339,7 +339,7 @@ const QUERY_GRACE: Duration = Duration::from_millis(100);
 fn decode_reply<R: Travels>(bytes: &[u8]) -> Result<R, CallError> {
     let bad = |error: &dyn fmt::Display| CallError::BadMessage(format!("unreadable reply: {error}").into());
     let envelope = Envelope::from_bytes(bytes).map_err(|error| bad(&error))?;
-    envelope.message::<R>().map_err(|error| bad(&error))
+    R::from_envelope(&envelope).map_err(|error| bad(&error))
 }
 
 fn decode_refusal(bytes: &[u8]) -> CallError {
