@@ -1,6 +1,6 @@
 //! What `#[genserver(remote)]` adds, for a server other nodes can call: the request enum
 //! `SRequest` that travels between nodes, `impl RemoteServer for S`, the cluster client
-//! `SClient` with the handle's methods, and `S::global(&node, name)`.
+//! `SClient` with the handle's methods, `S::global(&node, name)` and `S::group(&node, group)`.
 //!
 //! A call or cast from `SClient` goes straight to the local handle when the server runs
 //! on this node, and travels as an `SRequest` otherwise. Every argument and reply type
@@ -106,8 +106,12 @@ fn client(expansion: &Expansion<'_>) -> TokenStream {
     );
     let methods =
         expansion.handlers(&[Kind::Call, Kind::Cast]).map(|handler| client_method(expansion, handler));
-    let (node, name, server_handle, f) =
-        (documented("node"), documented("name"), local("server"), local("f"));
+    let group_doc = format!(
+        " The `{server}` members of the process group `group`, on every node, as `node` sees \
+         them (Erlang: `pg:get_members/1`)."
+    );
+    let (node, name, group, server_handle, f) =
+        (documented("node"), documented("name"), documented("group"), local("server"), local("f"));
     quote! {
         #[doc = #doc]
         #vis struct #cluster_client(#rt::cluster::Client<#self_ty>);
@@ -152,6 +156,17 @@ fn client(expansion: &Expansion<'_>) -> TokenStream {
                 #name: &str,
             ) -> ::core::result::Result<#cluster_client, #rt::CallError> {
                 #rt::cluster::Client::global(#node, #name).await.map(#cluster_client)
+            }
+
+            #[doc = #group_doc]
+            #vis fn group(
+                #node: &#rt::cluster::Node,
+                #group: &str,
+            ) -> ::std::vec::Vec<#cluster_client> {
+                ::core::iter::Iterator::collect(::core::iter::Iterator::map(
+                    ::core::iter::IntoIterator::into_iter(#rt::cluster::Client::group(#node, #group)),
+                    #cluster_client,
+                ))
             }
         }
     }

@@ -82,6 +82,13 @@ impl<S: RemoteServer> Client<S> {
         Ok(Client::local(server.clone().into()))
     }
 
+    /// The clients of the members of the process group `group` that are servers of type
+    /// `S`, on every node, as this node sees them ([`Node::group_members_of`]).
+    pub fn group(node: &Node, group: &str) -> Vec<Self> {
+        let members = node.group_members_of::<S>(group);
+        members.iter().filter_map(|member| Self::at(node, member).ok()).collect()
+    }
+
     /// The client of a server of this node.
     pub fn local(server: S::Ref) -> Self {
         Client { target: Location::Local(server) }
@@ -272,6 +279,48 @@ impl<S: GenServer, R: Send + 'static> Future for ClientCallFuture<'_, S, R> {
             ClientCallFuture::Remote(call) => call.as_mut().poll(cx),
         }
     }
+}
+
+/// Calls every one of `clients` at once and waits for every answer, each within its
+/// call's own timeout (OTP: `:rpc.multicall`, `gen_server:multi_call`): the replies and
+/// errors in the order of `clients`. A slow or dead member costs its own timeout, not the
+/// others'.
+///
+/// ```no_run
+/// # use genserver_runtime::cluster::{multi_call, Client, Node, RemoteServer};
+/// # async fn example<S: RemoteServer>(node: &Node, get: impl Fn(&Client<S>) -> genserver_runtime::cluster::ClientCall<'_, S, u64>) {
+/// let members = Client::<S>::group(node, "workers");
+/// for answer in multi_call(&members, |member| get(member)).await {
+///     println!("{answer:?}");
+/// }
+/// # }
+/// ```
+pub async fn multi_call<'a, C, F, Fut>(clients: &'a [C], mut call: F) -> Vec<Fut::Output>
+where
+    F: FnMut(&'a C) -> Fut,
+    Fut: IntoFuture,
+    Fut::IntoFuture: Unpin,
+{
+    let mut pending: Vec<Option<Fut::IntoFuture>> =
+        clients.iter().map(|client| Some(call(client).into_future())).collect();
+    let mut answers: Vec<Option<Fut::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (slot, answer) in pending.iter_mut().zip(answers.iter_mut()) {
+            if let Some(future) = slot {
+                match Pin::new(future).poll(cx) {
+                    Poll::Ready(output) => {
+                        *answer = Some(output);
+                        *slot = None;
+                    }
+                    Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    answers.into_iter().map(|answer| answer.expect("every call answered")).collect()
 }
 
 /// How long a call without a timeout asks Zenoh to wait: a year, far beyond any reply,

@@ -185,6 +185,11 @@ impl Exports {
         }
     }
 
+    /// Counts and logs a frame that could not be read, which had no one to answer.
+    pub(crate) fn reject_unreadable(&self, message: String) {
+        self.reject(None, Refusal::BadRequest(message));
+    }
+
     /// Refuses an unreadable request: logged and counted, and answered if it is a call.
     fn reject(&self, query: Option<Query>, refusal: Refusal) {
         self.rejected.fetch_add(1, Ordering::Relaxed);

@@ -43,8 +43,9 @@ use super::node::Node;
 use super::remote::RemoteServer;
 use crate::{ExitReason, ProcessRef, ServerRef};
 
-/// Where a global name is held: the holder's node and the server's id there.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Where a global name is held, or where any reachable server runs: the node and the
+/// server's id there. Ordered by node, then id.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub struct GlobalName {
     /// The name of the node that runs the server.

@@ -11,6 +11,8 @@
 //! | `gs/<cluster>/ask/<node>/<rest>` | a question to `node` about the tokens `gs/<cluster>/<rest>` |
 //! | `gs/<cluster>/call/<node>/<id>` | a call to the server `id` of `node` (a Zenoh query) |
 //! | `gs/<cluster>/cast/<node>/<id>` | a cast to the server `id` of `node` (a Zenoh put) |
+//! | `gs/<cluster>/pg/<group>/<type>/<node>/<id>` | a liveliness token: a member of a process group |
+//! | `gs/<cluster>/pgcast/<node>/<group>` | a cast to every member of `group` on `node` (a put) |
 //!
 //! The node's incarnation is its Zenoh session id, so that two sessions never declare the
 //! same key (a node restarted under the same name is a new incarnation, which later
@@ -32,6 +34,8 @@ pub enum NameKind {
     Node,
     /// A global name ([`Node::register_global`](super::Node::register_global)).
     Global,
+    /// A process group's name ([`Node::join_group`](super::Node::join_group)).
+    Group,
 }
 
 impl fmt::Display for NameKind {
@@ -40,6 +44,7 @@ impl fmt::Display for NameKind {
             NameKind::Cluster => "cluster name",
             NameKind::Node => "node name",
             NameKind::Global => "global name",
+            NameKind::Group => "group name",
         })
     }
 }
@@ -207,6 +212,44 @@ impl KeySpace {
         id.parse().ok()
     }
 
+    /// The token of the server `id` of `node`, of type `type_tag`, in `group`.
+    pub(crate) fn member(&self, group: &str, type_tag: &str, node: &str, id: u64) -> String {
+        format!("{}/pg/{group}/{type_tag}/{node}/{id}", self.prefix)
+    }
+
+    /// Every member of every group of the cluster.
+    pub(crate) fn all_members(&self) -> String {
+        format!("{}/pg/*/*/*/*", self.prefix)
+    }
+
+    /// `(group, type tag, node, id)` from a member's key; `None` for any other key.
+    pub(crate) fn parse_member<'k>(&self, key: &'k str) -> Option<(&'k str, &'k str, &'k str, u64)> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/pg/")?;
+        let mut chunks = rest.split('/');
+        let (group, tag, node, id) = (chunks.next()?, chunks.next()?, chunks.next()?, chunks.next()?);
+        if chunks.next().is_some() {
+            return None;
+        }
+        Some((group, tag, node, id.parse().ok()?))
+    }
+
+    /// Where a cast to the members of `group` on `node` goes.
+    pub(crate) fn group_cast(&self, node: &str, group: &str) -> String {
+        format!("{}/pgcast/{node}/{group}", self.prefix)
+    }
+
+    /// Every group cast to `node`: what `node` subscribes to.
+    pub(crate) fn group_casts_to(&self, node: &str) -> String {
+        format!("{}/pgcast/{node}/*", self.prefix)
+    }
+
+    /// The group a group cast's key addresses.
+    pub(crate) fn parse_group_cast<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/pgcast/")?;
+        let (_node, group) = rest.split_once('/')?;
+        (!group.contains('/')).then_some(group)
+    }
+
     /// `(name, claim)` from a claim's key; `None` for any other key.
     pub(crate) fn parse_claim(&self, key: &str) -> Option<(String, Claim)> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/name/")?;
@@ -255,6 +298,17 @@ mod tests {
         assert_eq!(keys.parse_target("gs/shop/call/b/x"), None);
         assert_eq!(keys.parse_target("gs/shop/node/b/7"), None);
         assert_eq!(keys.parse_target("gs/other/call/b/7"), None);
+    }
+
+    #[test]
+    fn group_keys_parse_back_to_what_built_them() {
+        let keys = KeySpace::new("shop");
+        let member = keys.member("workers", "shop::Worker", "b", 3);
+        assert_eq!(member, "gs/shop/pg/workers/shop::Worker/b/3");
+        assert_eq!(keys.parse_member(&member), Some(("workers", "shop::Worker", "b", 3)));
+        assert_eq!(keys.parse_member("gs/shop/pg/workers/shop::Worker/b"), None);
+        assert_eq!(keys.parse_group_cast(&keys.group_cast("b", "workers")), Some("workers"));
+        assert_eq!(keys.parse_group_cast("gs/shop/pgcast/b/workers/x"), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use super::config::NodeConfig;
 use super::events::Events;
 use super::export::Exports;
 use super::global::GlobalNames;
+use super::groups::Groups;
 use super::keys::{InvalidName, KeySpace, NameKind, check_chunk};
 use super::membership::{Membership, NodeEvent};
 
@@ -51,6 +52,7 @@ pub(crate) struct NodeInner {
     membership: Arc<Mutex<Membership>>,
     pub(crate) keys: KeySpace,
     pub(crate) names: Arc<GlobalNames>,
+    pub(crate) groups: Arc<Groups>,
     /// The servers of this node that other nodes can call.
     pub(crate) exports: Arc<Exports>,
     /// `None` once stopped.
@@ -174,6 +176,29 @@ impl Node {
                 .await
                 .map_err(NodeError::zenoh("subscribe to the cluster's global names"))?;
         }
+        let groups = Groups::new(keys.clone(), name.clone());
+        {
+            let groups = groups.clone();
+            session
+                .liveliness()
+                .declare_subscriber(keys.all_members())
+                .history(true)
+                .callback(move |sample| groups.on_sample(sample.kind(), sample.key_expr().as_str()))
+                .background()
+                .await
+                .map_err(NodeError::zenoh("subscribe to the cluster's process groups"))?;
+        }
+        {
+            let (groups, exports) = (groups.clone(), exports.clone());
+            session
+                .declare_subscriber(keys.group_casts_to(&name))
+                .callback(move |sample| {
+                    groups.deliver_cast(&exports, sample.key_expr().as_str(), &sample.payload().to_bytes())
+                })
+                .background()
+                .await
+                .map_err(NodeError::zenoh("take group casts to this node"))?;
+        }
         // Answered once this node is up, so that it never reports itself before.
         let knowledge = Knowledge {
             own_name: name.clone(),
@@ -197,6 +222,7 @@ impl Node {
             membership,
             keys,
             names,
+            groups,
             exports,
             token: Mutex::new(Some(token)),
             stopped: AtomicBool::new(false),
@@ -283,6 +309,7 @@ impl NodeInner {
     /// Everything a stop does before the session closes.
     fn withdraw(&self) {
         self.names.stop();
+        self.groups.stop();
         self.exports.stop();
         lock(&self.membership).stop();
         drop(lock(&self.token).take());
