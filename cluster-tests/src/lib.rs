@@ -1,4 +1,3 @@
-//! The integration tests of `genserver-runtime`'s `cluster` feature live in `tests/`: nodes
-//! on Zenoh inside one test process, on 127.0.0.1 only. This library is empty; it exists
-//! because a package needs a target.
-#![deny(missing_docs)]
+//! The guide's cluster chapter, as crate docs so that its code is tested with the
+//! `cluster` feature (the root package builds without it).
+#![doc = include_str!("../../docs/cluster.md")]

@@ -44,6 +44,10 @@
 //! | `:global.whereis_name/1` | [`Node::whereis_global`] |
 //! | `:global.unregister_name/1` | [`Node::unregister_global`] |
 //! | `:global`'s name conflict resolution | lowest `(stamp, node)` wins; [`NameConflict`] |
+//! | `GenServer.call({:global, n}, m)`, `cast` | `S::global(&node, n)`, then the client's methods ([`Client`]) |
+//! | `:pg.join/2`, `:pg.leave/2`, `:pg.get_members/1` | [`Node::join_group`], [`Node::leave_group`], [`Node::group_members`] |
+//! | a send to every `:pg` member | [`Node::cast_group`]: one message per hosting node |
+//! | `:rpc.multicall`, `GenServer.multi_call` | [`multi_call`] |
 //!
 //! Where it differs:
 //! - The cluster name only keeps clusters apart (every key is under `gs/<cluster>/`);
@@ -53,7 +57,9 @@
 //! - Global names are eventually consistent, without `:global`'s cluster-wide lock: see
 //!   [`global`] for what that means and when to use a consensus store instead.
 //! - Node ids are not pids: a global name's holder is a node name and a server id on
-//!   that node ([`GlobalName`]). Calling it from another node comes in a later release.
+//!   that node ([`GlobalName`]). A `#[genserver(remote)]` server is called from another
+//!   node through its generated client (`ConfigServer::global(&node, "config")`): see
+//!   [`Client`] for what a remote call promises.
 //!
 //! # Runtime
 //!
@@ -68,12 +74,16 @@
 //! | `gs/<cluster>/node/<node>/<incarnation>` | liveliness token | the node is up |
 //! | `gs/<cluster>/name/<name>/<node>/<id>/<stamp>` | liveliness token | a global name's claim |
 //! | `gs/<cluster>/ask/<node>/**` | queryable | the node answers with the tokens it sees |
+//! | `gs/<cluster>/call/<node>/*` | queryable | calls to the node's servers ([`Client`]) |
+//! | `gs/<cluster>/cast/<node>/*` | subscriber | casts to the node's servers |
+//! | `gs/<cluster>/pg/<group>/<type>/<node>/<id>` | liveliness token | a member of a process group ([`groups`]) |
+//! | `gs/<cluster>/pgcast/<node>/<group>` | subscriber | a cast to the node's members of a group |
 //!
 //! A Zenoh peer forwards nothing between other peers, so a node sees the tokens of the
 //! nodes it is connected to; gossip connects every pair. Until it has, the questions that
 //! guard names also go to the neighbours, which answer from what they see (`ask`).
 //!
-//! Messages between nodes will travel in the versioned envelope of [`wire`].
+//! Messages between nodes travel in the versioned envelope of [`wire`].
 
 mod ask;
 mod client;
