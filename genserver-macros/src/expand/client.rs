@@ -80,32 +80,48 @@ fn handle(expansion: &Expansion<'_>) -> TokenStream {
 
 fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let (rt, msg, self_ty) = (expansion.rt, &expansion.msg, expansion.self_ty());
-    let (name, vis, cfgs, deprecations) =
-        (handler.client_method(), &handler.vis, &handler.cfgs, &handler.deprecations);
     let variant = handler.variant();
-    let params = handler.fields().map(|(field, ty)| {
-        let ty = expansion.concrete(ty);
-        quote!(#field: #ty)
-    });
     let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
-    let docs = method_docs(handler);
     let reply = (handler.kind == Kind::Call).then(|| reply_type(expansion, handler));
-    let output = reply.as_ref().map(|reply| quote!(-> #rt::Call<'_, #self_ty, #reply>));
-    let body = if handler.rejected {
-        // A stub: the handler is wrong, and its error stops the build.
-        quote!(::core::unreachable!())
-    } else if handler.kind == Kind::Call {
+    let output = reply.as_ref().map(|reply| quote!(#rt::Call<'_, #self_ty, #reply>));
+    let body = if handler.kind == Kind::Call {
         let (field, reply_to) = (Ident::new(REPLY_TO_FIELD, Span::call_site()), local(REPLY_TO_FIELD));
         quote!(self.0.call(|#reply_to| #msg::#variant { #(#fields,)* #field: #reply_to }))
     } else {
         quote!(self.0.cast(#msg::#variant { #(#fields,)* }))
     };
-    let allow_unused = handler.rejected.then(|| quote!(#[allow(unused_variables)]));
+    method_item(expansion, handler, output, quote!(), body)
+}
+
+/// A client method for `handler`: its docs, `#[cfg]`s and deprecations, one parameter
+/// per message field, returning `output`, with `body`, or for a stub (a rejected
+/// handler, whose error stops the build) `unreachable!()`. `attrs` go on the method.
+pub(super) fn method_item(
+    expansion: &Expansion<'_>,
+    handler: &Handler,
+    output: Option<TokenStream>,
+    attrs: TokenStream,
+    body: TokenStream,
+) -> TokenStream {
+    let (name, vis, cfgs, deprecations) =
+        (handler.client_method(), &handler.vis, &handler.cfgs, &handler.deprecations);
+    let params = handler.fields().map(|(field, ty)| {
+        let ty = expansion.concrete(ty);
+        quote!(#field: #ty)
+    });
+    let docs = method_docs(handler);
+    let output = output.map(|output| quote!(-> #output));
+    let (body, allow_unused) = if handler.rejected {
+        (quote!(::core::unreachable!()), Some(quote!(#[allow(unused_variables)])))
+    } else {
+        (body, None)
+    };
     quote! {
         #docs
         #(#cfgs)*
         #(#deprecations)*
         #allow_unused
+        #attrs
         #vis fn #name(&self, #(#params),*) #output {
             #body
         }
@@ -113,7 +129,7 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
 }
 
 /// The docs of a client method: the handler's, or a line saying what the method does.
-pub(super) fn method_docs(handler: &Handler) -> TokenStream {
+fn method_docs(handler: &Handler) -> TokenStream {
     if handler.docs.is_empty() {
         let name = handler.client_method();
         let doc = match handler.kind {

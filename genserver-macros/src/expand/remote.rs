@@ -11,7 +11,7 @@ use quote::{quote, quote_spanned};
 use syn::Ident;
 use syn::spanned::Spanned;
 
-use super::client::method_docs;
+use super::client::method_item;
 use super::messages::reply_type;
 use super::{Expansion, documented, local};
 use crate::model::{Handler, Kind, REPLY_TO_FIELD};
@@ -174,21 +174,12 @@ fn client(expansion: &Expansion<'_>) -> TokenStream {
 
 fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let (rt, request, self_ty) = (expansion.rt, &expansion.request, expansion.self_ty());
-    let (name, vis, cfgs, deprecations) =
-        (handler.client_method(), &handler.vis, &handler.cfgs, &handler.deprecations);
-    let variant = handler.variant();
-    let params = handler.fields().map(|(field, ty)| {
-        let ty = expansion.concrete(ty);
-        quote!(#field: #ty)
-    });
+    let (name, variant) = (handler.client_method(), handler.variant());
     let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
-    let docs = method_docs(handler);
     let (local_server, remote) = (local("server"), local("remote"));
     let reply = (handler.kind == Kind::Call).then(|| reply_type(expansion, handler));
-    let output = reply.as_ref().map(|reply| quote!(-> #rt::cluster::ClientCall<'_, #self_ty, #reply>));
-    let body = if handler.rejected {
-        quote!(::core::unreachable!())
-    } else if let Some(reply) = &reply {
+    let output = reply.as_ref().map(|reply| quote!(#rt::cluster::ClientCall<'_, #self_ty, #reply>));
+    let body = if let Some(reply) = &reply {
         let remote_call = quote_spanned!(reply.span()=> #remote.call::<#reply>);
         quote! {
             match self.0.target() {
@@ -206,16 +197,7 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
             }
         }
     };
-    let allow_unused = handler.rejected.then(|| quote!(#[allow(unused_variables)]));
-    let allow_deprecated = (!deprecations.is_empty()).then(|| quote!(#[allow(deprecated)]));
-    quote! {
-        #docs
-        #(#cfgs)*
-        #(#deprecations)*
-        #allow_unused
-        #allow_deprecated
-        #vis fn #name(&self, #(#params),*) #output {
-            #body
-        }
-    }
+    // The local handle's method carries the same deprecation: calling it is no news.
+    let attrs = (!handler.deprecations.is_empty()).then(|| quote!(#[allow(deprecated)]));
+    method_item(expansion, handler, output, quote!(#attrs), body)
 }

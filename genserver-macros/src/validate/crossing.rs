@@ -12,17 +12,35 @@ use crate::errors::Errors;
 use crate::model::{lacks_type_arguments, last_ident_is};
 
 /// Whether the server may be `remote`: not generic, since its type tag on the wire names
-/// one type. On `false` the error is pushed, and the server is generated as a local one.
+/// one type, and with no handler named like the functions `remote` adds to the server
+/// type. On `false` the errors are pushed, and the server is generated as a local one.
 pub(crate) fn remote_allowed(server: &crate::model::Server, errors: &mut Errors) -> bool {
-    let Some(param) = server.generics.type_params().next() else { return true };
-    errors.at(
-        &param.ident,
-        "a `#[genserver(remote)]` server cannot be generic",
-        "its messages travel under one type name; write a concrete server type (a wrapper \
-         around the generic one) for each type other nodes call",
-    );
-    false
+    if let Some(param) = server.generics.type_params().next() {
+        errors.at(
+            &param.ident,
+            "a `#[genserver(remote)]` server cannot be generic",
+            "its messages travel under one type name; write a concrete server type (a wrapper \
+             around the generic one) for each type other nodes call",
+        );
+        return false;
+    }
+    let mut allowed = true;
+    for handler in &server.handlers {
+        let name = handler.name();
+        if REMOTE_FUNCTIONS.iter().any(|function| name == function) {
+            errors.at(
+                name,
+                format!("`{name}` is a function `#[genserver(remote)]` generates on the server type"),
+                "rename the handler",
+            );
+            allowed = false;
+        }
+    }
+    allowed
 }
+
+/// The functions `#[genserver(remote)]` adds to the server type.
+const REMOTE_FUNCTIONS: [&str; 2] = ["global", "group"];
 
 /// Whether nothing in the syntax of `ty` keeps it from travelling between tasks.
 pub(super) fn can_travel(ty: &Type) -> bool {
