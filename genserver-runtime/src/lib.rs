@@ -232,6 +232,8 @@ pub mod returns;
 mod server;
 mod server_loop;
 mod supervisor;
+#[cfg(feature = "test-kit")]
+pub mod testing;
 mod timer;
 mod type_name;
 mod wait;
