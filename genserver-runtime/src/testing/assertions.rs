@@ -24,7 +24,9 @@ pub const DEFAULT_RECEIVE_TIMEOUT: Duration = Duration::from_millis(100);
 /// to return from the bindings (`pattern => expression`; without it, the message itself),
 /// and with the time to wait as a last argument (default
 /// [`DEFAULT_RECEIVE_TIMEOUT`](crate::testing::DEFAULT_RECEIVE_TIMEOUT)). Messages it
-/// passes over stay in the inbox, in order. Use it in an `async` block.
+/// passes over stay in the inbox, in order. The pattern is matched against a reference
+/// to the message, so in a guard its bindings are references (`n if *n > 1`). Use it in
+/// an `async` block.
 ///
 /// ```
 /// use genserver_runtime::testing::{self, Probe};
@@ -43,7 +45,7 @@ pub const DEFAULT_RECEIVE_TIMEOUT: Duration = Duration::from_millis(100);
 ///     probe.send(Event::Saved { id: 7 });
 ///     let id = assert_receive!(probe, Event::Saved { id } => id, Duration::from_secs(1));
 ///     assert_eq!(id, 7);
-///     assert_receive!(probe, Event::Deleted { id } if id == 1);
+///     assert_receive!(probe, Event::Deleted { id } if *id == 1);
 /// });
 /// ```
 #[macro_export]
@@ -86,7 +88,7 @@ macro_rules! assert_receive {
 ///     let probe = Probe::<u32>::start().await;
 ///     probe.send(1);
 ///     // An hour of virtual time: the test still ends at once.
-///     refute_receive!(probe, n if n > 1, Duration::from_secs(3600));
+///     refute_receive!(probe, n if *n > 1, Duration::from_secs(3600));
 /// });
 /// ```
 #[macro_export]

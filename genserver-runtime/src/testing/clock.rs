@@ -12,9 +12,15 @@
 //! [`on_idle`] each time it is about to park, which happens exactly when no task can
 //! run, and before a paused clock is moved. A task waiting in [`advance_until_idle`] or
 //! [`advance_to_next_timer`] is woken from there, so its wait ends precisely at the
-//! moment the runtime has nothing left to do (or, for the second, has nothing left to do
-//! after the clock moved once). Waking it counts as work, so the runtime does not park
-//! and the clock does not move further.
+//! moment the runtime has nothing left to do. Waking it counts as work, so the runtime
+//! does not park and the clock does not move further.
+//!
+//! The clock moving is not enough to say that a timer fired: tokio's timer wheel moves a
+//! paused clock to the start of the next slot that holds a timer, which for a far timer
+//! is a coarse slot (28.672 s on the way to 30 s) where the timer only moves down a level.
+//! So the server tasks count their polls ([`counting_polls`], wrapped around each of them
+//! under this feature), and [`advance_to_next_timer`] ends at the first idle moment after
+//! the clock moved *and* a server ran.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -32,13 +38,40 @@ thread_local! {
     static ON_KIT_RUNTIME: Cell<bool> = const { Cell::new(false) };
     /// The tasks waiting for the runtime to be idle.
     static IDLE_WAITERS: RefCell<Vec<IdleWaiter>> = const { RefCell::new(Vec::new()) };
+    /// How many times a server task of this thread has been polled.
+    static SERVER_POLLS: Cell<u64> = const { Cell::new(0) };
 }
 
-/// A task waiting for the runtime to be idle: once the clock is past `after`, if set.
+/// A task waiting for the runtime to be idle; with `after` set, only once the clock is
+/// past it and a server ran since the last idle moment.
 struct IdleWaiter {
     after: Option<Instant>,
+    /// The server polls counted at the last idle moment.
+    polls_seen: u64,
     waker: Waker,
     woken: Rc<Cell<bool>>,
+}
+
+pin_project_lite::pin_project! {
+    /// A server's task, counting its polls in [`SERVER_POLLS`].
+    pub(crate) struct CountingPolls<F> {
+        #[pin]
+        task: F,
+    }
+}
+
+/// Wraps a server's task so that its polls are counted.
+pub(crate) fn counting_polls<F: Future>(task: F) -> CountingPolls<F> {
+    CountingPolls { task }
+}
+
+impl<F: Future> Future for CountingPolls<F> {
+    type Output = F::Output;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<F::Output> {
+        SERVER_POLLS.with(|polls| polls.set(polls.get() + 1));
+        self.project().task.poll(cx)
+    }
 }
 
 /// The paused-clock runtime every kit test runs on: current-thread (a paused clock needs
@@ -73,10 +106,14 @@ impl Drop for OnKitRuntime {
 /// holds; a woken task is work, so the runtime then polls it instead of parking.
 fn on_idle() {
     let now = Instant::now();
+    let polls = SERVER_POLLS.with(Cell::get);
     IDLE_WAITERS.with(|waiters| {
-        waiters.borrow_mut().retain(|waiter| {
-            if waiter.after.is_some_and(|after| now <= after) {
-                return true;
+        waiters.borrow_mut().retain_mut(|waiter| {
+            if let Some(after) = waiter.after {
+                let ran = std::mem::replace(&mut waiter.polls_seen, polls) != polls;
+                if now <= after || !ran {
+                    return true;
+                }
             }
             waiter.woken.set(true);
             waiter.waker.wake_by_ref();
@@ -103,7 +140,8 @@ async fn idle(after: Option<Instant>) {
         }
         if !registered {
             registered = true;
-            let waiter = IdleWaiter { after, waker: cx.waker().clone(), woken: woken.clone() };
+            let polls_seen = SERVER_POLLS.with(Cell::get);
+            let waiter = IdleWaiter { after, polls_seen, waker: cx.waker().clone(), woken: woken.clone() };
             IDLE_WAITERS.with(|waiters| waiters.borrow_mut().push(waiter));
         }
         Poll::Pending
@@ -151,10 +189,13 @@ pub async fn advance_until_idle() {
     idle(None).await;
 }
 
-/// Moves the clock to the next pending timer, lets it fire, and returns once every server
-/// has handled what followed and the runtime is idle again: how far the clock moved.
+/// Moves the clock to the next timer that wakes a server (a `send_after` or
+/// `send_interval` tick, an idle timeout, a call timeout in a server), lets it fire, and
+/// returns once every server has handled what followed and the runtime is idle again:
+/// how far the clock moved.
 ///
-/// Timers due at the same instant fire together. `None` if no timer was pending within
+/// Timers due at the same instant fire together; a timer of a task that is not a server
+/// fires on the way without ending the wait. `None` if no server woke within
 /// [`TIMER_HORIZON`] (the clock has then moved that far). Panics outside the kit's
 /// runtime ([`run`](super::run)).
 ///
@@ -201,14 +242,14 @@ pub async fn advance_to_next_timer() -> Option<Duration> {
     let sentinel = tokio::time::sleep_until(horizon);
     let moved = idle(Some(start));
     tokio::pin!(sentinel, moved);
-    std::future::poll_fn(|cx| {
-        // Polled once so that its timer exists; it only bounds the wait.
-        let _ = sentinel.as_mut().poll(cx);
-        moved.as_mut().poll(cx)
+    let fired = std::future::poll_fn(|cx| {
+        if sentinel.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(false);
+        }
+        moved.as_mut().poll(cx).map(|()| true)
     })
     .await;
-    let now = Instant::now();
-    (now < horizon).then(|| now - start)
+    fired.then(|| Instant::now() - start)
 }
 
 /// Moves the clock forward by `duration`, fires every timer due by then, and returns once

@@ -36,6 +36,7 @@ use std::future::Future;
 
 pub use assertions::DEFAULT_RECEIVE_TIMEOUT;
 pub use capture::{CRASH_REPORT, Captured, Fields, Logs};
+pub(crate) use clock::counting_polls;
 pub use clock::{TIMER_HORIZON, advance, advance_to_next_timer, advance_until_idle};
 pub use probe::{Probe, Received};
 pub use supervised::{STOP_TIMEOUT, allow_crash, supervise};
@@ -146,7 +147,7 @@ pub fn run<F: Future>(test: F) -> F::Output {
 ///     fragile.exited().await;
 ///     let reports = testing::logs().crash_reports();
 ///     assert_eq!(reports.len(), 1);
-///     assert_eq!(reports[0].fields.get("reason"), Some("panic: snapped"));
+///     assert_eq!(reports[0].fields.get("reason"), Some("panicked: snapped"));
 /// });
 /// ```
 pub fn logs() -> Logs {

@@ -133,7 +133,7 @@ impl<M: Send + 'static> ProbeServer<M> {
 ///     scores.record(3);
 ///     scores.record(12);
 ///     assert_eq!(assert_receive!(probe, 10), 10);
-///     let best = assert_receive!(probe, score if score > 10);
+///     let best = assert_receive!(probe, score if *score > 10);
 ///     assert_eq!(best, 12);
 /// });
 /// ```
