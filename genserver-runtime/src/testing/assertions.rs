@@ -53,11 +53,10 @@ macro_rules! assert_receive {
     ($probe:expr, $pattern:pat $(if $guard:expr)? $(=> $extract:expr)? $(, $within:expr)?) => {{
         let probe = &$probe;
         let within = $crate::__kit_within!($($within)?);
-        let found = probe
-            .receive_matching(within, |entry| {
-                ::core::matches!(entry, $crate::testing::Received::Message($pattern) $(if $guard)?)
-            })
-            .await;
+        #[allow(unused_variables)]
+        let matches =
+            |entry: &$crate::testing::Received<_>| ::core::matches!(entry, $crate::testing::Received::Message($pattern) $(if $guard)?);
+        let found = probe.receive_matching(within, matches).await;
         match found {
             ::core::option::Option::Some($crate::testing::Received::Message(message)) => {
                 $crate::__kit_extract!(message, $pattern $(, $extract)?)
@@ -65,7 +64,7 @@ macro_rules! assert_receive {
             _ => $crate::testing::assertions::no_match(
                 probe,
                 "assert_receive!",
-                &::std::format!("a message matching `{}`", ::core::stringify!($pattern $(if $guard)?)),
+                &::std::format!("message matching `{}`", ::core::stringify!($pattern $(if $guard)?)),
                 within,
             ),
         }
@@ -96,16 +95,15 @@ macro_rules! refute_receive {
     ($probe:expr, $pattern:pat $(if $guard:expr)? $(, $within:expr)?) => {{
         let probe = &$probe;
         let within = $crate::__kit_within!($($within)?);
-        let found = probe
-            .receive_matching(within, |entry| {
-                ::core::matches!(entry, $crate::testing::Received::Message($pattern) $(if $guard)?)
-            })
-            .await;
+        #[allow(unused_variables)]
+        let matches =
+            |entry: &$crate::testing::Received<_>| ::core::matches!(entry, $crate::testing::Received::Message($pattern) $(if $guard)?);
+        let found = probe.receive_matching(within, matches).await;
         if let ::core::option::Option::Some(entry) = found {
             $crate::testing::assertions::unexpected(
                 probe,
                 "refute_receive!",
-                &::std::format!("a message matching `{}`", ::core::stringify!($pattern $(if $guard)?)),
+                ::core::stringify!($pattern $(if $guard)?),
                 within,
                 &entry,
             );
@@ -266,19 +264,19 @@ pub fn no_signal<M: Send + Debug + 'static>(
     no_match(probe, assertion, &wanted, within)
 }
 
-/// Panics: `entry`, which matches what must not arrive, arrived.
+/// Panics: `entry`, which matches `pattern`, arrived within `within`.
 #[doc(hidden)]
 #[track_caller]
 pub fn unexpected<M: Send + Debug + 'static>(
     probe: &Probe<M>,
     assertion: &str,
-    unwanted: &str,
+    pattern: &str,
     within: Duration,
     entry: &Received<M>,
 ) {
     panic!(
-        "{assertion} failed: {entry:?} arrived, which is {unwanted}, within {within:?} (virtual time on \
-         the kit's clock)\n{}",
+        "{assertion} failed: {entry:?} arrived within {within:?} (virtual time on the kit's clock), matching \
+         `{pattern}`\n{}",
         Inbox(probe)
     )
 }
