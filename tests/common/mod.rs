@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests, included by each with `mod common;`: the
 //! [`Log`] of what happened, [`poll::poll_once`], [`hold_in_handler`], the `tracing` capture
-//! layer ([`capture`]) and the supervised worker of the supervisor tests ([`supervision`]).
+//! capture ([`capture`], the test kit's) and the supervised worker of the supervisor tests ([`supervision`]).
 
 // Every test binary compiles its own copy of this module and uses a part of it; what one
 // binary leaves unused is not dead code for the others.

@@ -100,8 +100,10 @@ impl fmt::Debug for Logs {
     }
 }
 
-/// Keeps every callsite enabled process-wide (see the module docs).
-fn keep_callsites_enabled() {
+/// Keeps every callsite enabled process-wide (see the module docs). [`Logs::install`]
+/// calls it; a test binary that mixes captured tests with tests that capture nothing, on
+/// threads of their own, calls it in those too.
+pub fn keep_callsites_enabled() {
     static GLOBAL: Once = Once::new();
     GLOBAL.call_once(|| {
         // A program that set its own global subscriber keeps it.

@@ -35,7 +35,7 @@ use std::cell::RefCell;
 use std::future::Future;
 
 pub use assertions::DEFAULT_RECEIVE_TIMEOUT;
-pub use capture::{CRASH_REPORT, Captured, Fields, Logs};
+pub use capture::{CRASH_REPORT, Captured, Fields, Logs, keep_callsites_enabled};
 pub(crate) use clock::counting_polls;
 pub use clock::{TIMER_HORIZON, advance, advance_to_next_timer, advance_until_idle};
 pub use probe::{Probe, Received};
