@@ -125,7 +125,8 @@ async fn advance_to_next_timer_without_a_timer_gives_none_at_the_horizon() {
 #[test]
 #[should_panic(expected = "advance_until_idle needs the test kit's runtime")]
 fn advance_until_idle_outside_the_kit_says_what_it_needs() {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
     runtime.block_on(testing::advance_until_idle());
 }
 

@@ -99,7 +99,8 @@ async fn refute_receive_passes_when_only_other_messages_arrive() {
 fn refute_receive_failure_names_the_message_that_arrived() {
     let message = failure_of(async {
         let probe = Probe::start().await;
-        let store = testing::supervise(Store::start(Store { notify: Box::new(probe.sender()) }).await.unwrap());
+        let store =
+            testing::supervise(Store::start(Store { notify: Box::new(probe.sender()) }).await.unwrap());
         store.save(4, Duration::from_secs(10));
         refute_receive!(probe, Event::Saved { .. }, Duration::from_secs(60));
     });
@@ -185,7 +186,8 @@ async fn a_server_linked_to_a_probe_stops_when_the_probe_is_killed() {
 async fn receive_matching_returns_none_when_nothing_matches_in_time() {
     let probe = Probe::start().await;
     probe.send(Event::Saved { id: 1 });
-    let found = probe.receive_matching(Duration::from_secs(5), |entry| matches!(entry, Received::Down(_))).await;
+    let found =
+        probe.receive_matching(Duration::from_secs(5), |entry| matches!(entry, Received::Down(_))).await;
     assert_eq!(found, None);
     assert_eq!(probe.len(), 1);
 }

@@ -49,7 +49,10 @@ fn supervised_servers_stop_with_shutdown_in_reverse_order_when_the_test_ends() {
         (first, second)
     });
     assert_eq!(*terminated.lock().unwrap(), ["second (shutdown)", "first (shutdown)"]);
-    assert_eq!((first.exit_reason(), second.exit_reason()), (Some(ExitReason::Shutdown), Some(ExitReason::Shutdown)));
+    assert_eq!(
+        (first.exit_reason(), second.exit_reason()),
+        (Some(ExitReason::Shutdown), Some(ExitReason::Shutdown))
+    );
 }
 
 #[test]
@@ -76,7 +79,9 @@ fn a_supervised_server_that_crashed_fails_the_test_with_its_reason() {
     let id = seen.into_inner().unwrap().expect("the test ran");
     assert_eq!(
         message,
-        format!("servers the test supervised crashed:\n  server {id}: exited with `panicked: fragile broke` during the test")
+        format!(
+            "servers the test supervised crashed:\n  server {id}: exited with `panicked: fragile broke` during the test"
+        )
     );
 }
 

@@ -477,8 +477,14 @@ async fn an_interval_whose_closure_panics_ends_and_says_so() {
     let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     let timer = clock.tick_twice_then_panic(Duration::from_millis(100)).await.expect("set");
-    assert_eq!(assert_receive!(reports, _, PAST_EVERY_DEADLINE), ("tick", start + Duration::from_millis(100)));
-    assert_eq!(assert_receive!(reports, _, PAST_EVERY_DEADLINE), ("tick", start + Duration::from_millis(200)));
+    assert_eq!(
+        assert_receive!(reports, _, PAST_EVERY_DEADLINE),
+        ("tick", start + Duration::from_millis(100))
+    );
+    assert_eq!(
+        assert_receive!(reports, _, PAST_EVERY_DEADLINE),
+        ("tick", start + Duration::from_millis(200))
+    );
     // No tick after the panic.
     refute_receive!(reports, _, PAST_EVERY_DEADLINE);
     // The third tick's closure panicked in the timer task: the timer has ended, and the
