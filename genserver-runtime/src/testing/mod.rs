@@ -10,6 +10,7 @@
 //! | `assert_receive {:DOWN, ^ref, _, ^pid, r}`, `{:EXIT, ^pid, r}` | [`assert_down!`](crate::assert_down), [`assert_exit!`](crate::assert_exit) |
 //! | `start_supervised!` | [`supervise`] |
 //! | `capture_log`, `@tag :capture_log` | [`logs`], printed when a test fails |
+//! | `:sys.suspend`, `:sys.get_state`, `:sys.replace_state` | a [`Stepper`]: one message at a time, [`Stepper::state`], [`Stepper::state_mut`] |
 //!
 //! Each test of the kit runs on its own current-thread tokio runtime with a paused
 //! clock: every timer of the runtime (`send_after`, `send_interval`, idle, call, stop and
@@ -29,6 +30,7 @@ pub mod assertions;
 mod capture;
 mod clock;
 mod probe;
+mod step;
 mod supervised;
 
 use std::cell::RefCell;
@@ -39,6 +41,7 @@ pub use capture::{CRASH_REPORT, Captured, Fields, Logs, keep_callsites_enabled};
 pub(crate) use clock::counting_polls;
 pub use clock::{TIMER_HORIZON, advance, advance_to_next_timer, advance_until_idle};
 pub use probe::{Probe, Received};
+pub use step::{Step, Stepper};
 pub use supervised::{STOP_TIMEOUT, allow_crash, supervise};
 
 /// Runs an `async fn` as a test on the kit's runtime: `#[testing::test] async fn name()`
