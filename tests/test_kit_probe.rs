@@ -1,6 +1,9 @@
 //! Probes and their assertions: what each one takes from the inbox, and the failure
 //! message of each, which names what was awaited and lists what did arrive.
 
+mod common;
+use common::failure_of;
+
 use genserver_runtime::prelude::*;
 use genserver_runtime::testing::{self, Probe, Received};
 use genserver_runtime::{assert_down, assert_exit, assert_receive, refute_receive};
@@ -28,13 +31,6 @@ impl Store {
     fn crash(&mut self) {
         panic!("disk on fire");
     }
-}
-
-/// The message of the panic `test` fails with, when run by the kit.
-fn failure_of(test: impl std::future::Future<Output = ()>) -> String {
-    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| testing::run(test)))
-        .expect_err("the test fails");
-    payload.downcast_ref::<String>().cloned().expect("a text message")
 }
 
 #[testing::test]

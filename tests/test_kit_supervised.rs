@@ -3,6 +3,9 @@
 
 use std::sync::{Arc, Mutex};
 
+mod common;
+use common::failure_of;
+
 use genserver_runtime::prelude::*;
 use genserver_runtime::testing;
 
@@ -31,13 +34,6 @@ impl Tracked {
 
 fn tracked(name: &'static str, terminated: &Arc<Mutex<Vec<String>>>) -> Tracked {
     Tracked { name, terminated: terminated.clone(), hang_in_terminate: false }
-}
-
-/// The message of the panic `test` fails with, when run by the kit.
-fn failure_of(test: impl std::future::Future<Output = ()>) -> String {
-    let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| testing::run(test)))
-        .expect_err("the test fails");
-    payload.downcast_ref::<String>().cloned().expect("a text message")
 }
 
 #[test]

@@ -142,20 +142,9 @@ macro_rules! refute_receive {
 /// ```
 #[macro_export]
 macro_rules! assert_down {
-    ($probe:expr, $server:expr, $reason:expr $(, $within:expr)?) => {{
-        let probe = &$probe;
-        let within = $crate::__kit_within!($($within)?);
-        let (server, reason): ($crate::ServerId, $crate::ExitReason) = ($server, $reason);
-        match probe
-            .receive_matching(within, |entry| {
-                ::core::matches!(entry, $crate::testing::Received::Down(down) if down.server == server && down.reason == reason)
-            })
-            .await
-        {
-            ::core::option::Option::Some($crate::testing::Received::Down(down)) => down,
-            _ => $crate::testing::assertions::no_signal(probe, "assert_down!", "DOWN", server, &reason, within),
-        }
-    }};
+    ($probe:expr, $server:expr, $reason:expr $(, $within:expr)?) => {
+        $crate::__kit_assert_signal!(Down, "assert_down!", "DOWN", $probe, $server, $reason $(, $within)?)
+    };
 }
 
 /// Waits for the exit signal of linked server `id` with exit reason `reason` to reach a
@@ -188,18 +177,29 @@ macro_rules! assert_down {
 /// ```
 #[macro_export]
 macro_rules! assert_exit {
-    ($probe:expr, $server:expr, $reason:expr $(, $within:expr)?) => {{
+    ($probe:expr, $server:expr, $reason:expr $(, $within:expr)?) => {
+        $crate::__kit_assert_signal!(Exit, "assert_exit!", "exit signal", $probe, $server, $reason $(, $within)?)
+    };
+}
+
+/// What `assert_down!` and `assert_exit!` share: waits for the entry `$variant` (a
+/// [`Down`](crate::Down) or an [`Exit`](crate::Exit)) of `$server` with `$reason`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kit_assert_signal {
+    ($variant:ident, $assertion:literal, $signal:literal, $probe:expr, $server:expr, $reason:expr $(, $within:expr)?) => {{
         let probe = &$probe;
         let within = $crate::__kit_within!($($within)?);
         let (server, reason): ($crate::ServerId, $crate::ExitReason) = ($server, $reason);
-        match probe
-            .receive_matching(within, |entry| {
-                ::core::matches!(entry, $crate::testing::Received::Exit(exit) if exit.server == server && exit.reason == reason)
-            })
-            .await
-        {
-            ::core::option::Option::Some($crate::testing::Received::Exit(exit)) => exit,
-            _ => $crate::testing::assertions::no_signal(probe, "assert_exit!", "exit signal", server, &reason, within),
+        let matches = |entry: &$crate::testing::Received<_>| {
+            ::core::matches!(
+                entry,
+                $crate::testing::Received::$variant(signal) if signal.server == server && signal.reason == reason
+            )
+        };
+        match probe.receive_matching(within, matches).await {
+            ::core::option::Option::Some($crate::testing::Received::$variant(signal)) => signal,
+            _ => $crate::testing::assertions::no_signal(probe, $assertion, $signal, server, &reason, within),
         }
     }};
 }
