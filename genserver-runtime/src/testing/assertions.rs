@@ -51,12 +51,8 @@ pub const DEFAULT_RECEIVE_TIMEOUT: Duration = Duration::from_millis(100);
 #[macro_export]
 macro_rules! assert_receive {
     ($probe:expr, $pattern:pat $(if $guard:expr)? $(=> $extract:expr)? $(, $within:expr)?) => {{
-        let probe = &$probe;
-        let within = $crate::__kit_within!($($within)?);
-        #[allow(unused_variables)]
-        let matches =
-            |entry: &$crate::testing::Received<_>| ::core::matches!(entry, $crate::testing::Received::Message($pattern) $(if $guard)?);
-        let found = probe.receive_matching(within, matches).await;
+        let (probe, within) = (&$probe, $crate::__kit_within!($($within)?));
+        let found = $crate::__kit_receive_message!(probe, within, $pattern $(if $guard)?);
         match found {
             ::core::option::Option::Some($crate::testing::Received::Message(message)) => {
                 $crate::__kit_extract!(message, $pattern $(, $extract)?)
@@ -93,12 +89,8 @@ macro_rules! assert_receive {
 #[macro_export]
 macro_rules! refute_receive {
     ($probe:expr, $pattern:pat $(if $guard:expr)? $(, $within:expr)?) => {{
-        let probe = &$probe;
-        let within = $crate::__kit_within!($($within)?);
-        #[allow(unused_variables)]
-        let matches =
-            |entry: &$crate::testing::Received<_>| ::core::matches!(entry, $crate::testing::Received::Message($pattern) $(if $guard)?);
-        let found = probe.receive_matching(within, matches).await;
+        let (probe, within) = (&$probe, $crate::__kit_within!($($within)?));
+        let found = $crate::__kit_receive_message!(probe, within, $pattern $(if $guard)?);
         if let ::core::option::Option::Some(entry) = found {
             $crate::testing::assertions::unexpected(
                 probe,
@@ -201,6 +193,20 @@ macro_rules! __kit_assert_signal {
             ::core::option::Option::Some($crate::testing::Received::$variant(signal)) => signal,
             _ => $crate::testing::assertions::no_signal(probe, $assertion, $signal, server, &reason, within),
         }
+    }};
+}
+
+/// What `assert_receive!` and `refute_receive!` share: waits for a message matching the
+/// pattern and takes it out of the inbox.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __kit_receive_message {
+    ($probe:expr, $within:expr, $pattern:pat $(if $guard:expr)?) => {{
+        #[allow(unused_variables)]
+        let matches = |entry: &$crate::testing::Received<_>| {
+            ::core::matches!(entry, $crate::testing::Received::Message($pattern) $(if $guard)?)
+        };
+        $probe.receive_matching($within, matches).await
     }};
 }
 
