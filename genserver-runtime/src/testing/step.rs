@@ -39,7 +39,12 @@ pub enum Step {
 }
 
 /// A server whose messages a test lets through one at a time, its state readable between
-/// them. See the [module docs](self).
+/// them (OTP: `:sys.get_state/1`, `:sys.replace_state/2`).
+///
+/// It runs the server's `init` and keeps the state itself, without a task: the client
+/// queues messages as usual, and [`step`](Self::step) handles exactly one entry by the
+/// loop's rules: a continuation before the next message, a queued stop runs `terminate`,
+/// a panic stops the server with [`ExitReason::Panic`].
 ///
 /// ```
 /// use genserver_runtime::prelude::*;
