@@ -1,8 +1,9 @@
 //! Time inside a server: timers (`send_after`, `send_interval`, cancelling them), infos
 //! from clients, the idle timeout, and continuations.
 //!
-//! Every test runs on a paused clock that only moves when every task waits, straight to
-//! the next timer, so each instant below is exact.
+//! Every test runs on the test kit's paused clock, which only moves when every task waits,
+//! straight to the next timer, so each instant below is exact. What fired reaches a
+//! probe, asserted with `assert_receive!` and `refute_receive!`.
 
 mod common;
 use common::hold_in_handler;
@@ -11,7 +12,9 @@ use common::poll::poll_once;
 use std::future::IntoFuture;
 
 use genserver_runtime::prelude::*;
-use tokio::sync::{mpsc, oneshot};
+use genserver_runtime::testing::{self, Probe};
+use genserver_runtime::{assert_receive, refute_receive};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// What fired, and when.
@@ -19,14 +22,14 @@ type Fired = (&'static str, Instant);
 
 /// A server that sets timers and idle timeouts and reports each one that fires.
 pub struct Clock {
-    fired: mpsc::UnboundedSender<Fired>,
+    fired: Probe<Fired>,
     pokes: u32,
 }
 
 #[genserver]
 impl Clock {
     #[init]
-    fn init(fired: mpsc::UnboundedSender<Fired>, idle: Option<Duration>) -> Init<Self> {
+    fn init(fired: Probe<Fired>, idle: Option<Duration>) -> Init<Self> {
         let clock = Clock { fired, pokes: 0 };
         match idle {
             Some(after) => Init::ok(clock).timeout(after),
@@ -123,74 +126,70 @@ impl Clock {
 
 impl Clock {
     fn report(&self, what: &'static str) {
-        let _ = self.fired.send((what, Instant::now()));
+        self.fired.send((what, Instant::now()));
     }
 }
 
-async fn start_clock(idle: Option<Duration>) -> (ClockRef, mpsc::UnboundedReceiver<Fired>) {
-    let (fired, reports) = mpsc::unbounded_channel();
-    let clock = Clock::start(fired, idle).await.expect("Clock starts");
+async fn start_clock(idle: Option<Duration>) -> (ClockRef, Probe<Fired>) {
+    let reports = Probe::start().await;
+    let clock = Clock::start(reports.clone(), idle).await.expect("Clock starts");
     (clock, reports)
 }
 
-/// Lets the clock run far past every deadline in the test, then makes sure the server
-/// has handled everything queued, so that `reports` holds all that ever fired.
-async fn run_past_every_deadline(clock: &ClockRef) {
-    tokio::time::sleep(Duration::from_secs(3600)).await;
-    clock.pokes().await.expect("the clock answers");
-}
+/// Far past every deadline in these tests: how long to wait for what should not come.
+const PAST_EVERY_DEADLINE: Duration = Duration::from_secs(3600);
 
 // ---- send_after ----
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn send_after_delivers_its_info_after_exactly_the_delay() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     let timer = clock.ring_after(Duration::from_millis(100)).await.expect("answers");
     assert_eq!(timer.remaining(), Some(Duration::from_millis(100)));
-    let (what, at) = reports.recv().await.expect("a report");
+    let (what, at) = assert_receive!(reports, _, PAST_EVERY_DEADLINE);
     assert_eq!((what, at - start), ("ring", Duration::from_millis(100)));
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err(), "a one-shot timer fires once");
+    // A one-shot timer fires once.
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn cancelling_a_timer_returns_the_exact_time_left_and_its_info_never_arrives() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let timer = clock.ring_after(Duration::from_millis(100)).await.expect("answers");
     tokio::time::advance(Duration::from_millis(30)).await;
     assert_eq!(timer.remaining(), Some(Duration::from_millis(70)));
     assert_eq!(timer.cancel(), Some(Duration::from_millis(70)));
     assert_eq!(timer.remaining(), None);
     assert_eq!(timer.cancel(), None, "a timer is cancelled once");
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err(), "the cancelled timer never fired");
+    // The cancelled timer never fired.
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn cancelling_a_timer_after_it_fired_returns_none() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let timer = clock.ring_after(Duration::from_millis(100)).await.expect("answers");
-    assert_eq!(reports.recv().await.map(|(what, _)| what), Some("ring"));
+    assert_receive!(reports, ("ring", _), PAST_EVERY_DEADLINE);
     assert_eq!(timer.remaining(), None);
     assert_eq!(timer.cancel(), None);
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn send_interval_ticks_every_period_until_cancelled() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     let period = Duration::from_millis(250);
     let timer = clock.tick_every(period).await.expect("answers");
     for n in 1..=4 {
-        let (what, at) = reports.recv().await.expect("a tick");
+        let (what, at) = assert_receive!(reports, _, PAST_EVERY_DEADLINE);
         assert_eq!((what, at - start), ("tick", period * n));
     }
     tokio::time::advance(Duration::from_millis(100)).await;
     assert_eq!(timer.cancel(), Some(Duration::from_millis(150)), "the time left to the next tick");
     assert_eq!(timer.cancel(), None);
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err(), "no tick after the cancel");
+    // No tick after the cancel.
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
 }
 
 /// Keeps `clock` busy in a handler while `period` passes `ticks` times, so that as many
@@ -202,61 +201,63 @@ async fn queue_ticks_while_busy(clock: &ClockRef, period: Duration, ticks: u32, 
     drop(open);
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn cancelling_an_interval_drops_its_ticks_already_queued() {
     let period = Duration::from_millis(10);
     // Without a cancel, the three ticks queued while the server was busy are handled.
-    let (busy, mut busy_reports) = start_clock(None).await;
+    let (busy, busy_reports) = start_clock(None).await;
     let kept = busy.tick_every(period).await.expect("answers");
     queue_ticks_while_busy(&busy, period, 3, || {}).await;
     busy.pokes().await.expect("the clock answers");
-    let handled: Vec<_> = std::iter::from_fn(|| busy_reports.try_recv().ok()).map(|(what, _)| what).collect();
-    assert_eq!(handled, ["tick"; 3], "three ticks were queued behind the busy handler");
+    // Three ticks were queued behind the busy handler.
+    for _ in 0..3 {
+        assert_receive!(busy_reports, ("tick", _), Duration::ZERO);
+    }
+    assert!(busy_reports.is_empty());
     assert!(kept.cancel().is_some());
 
     // With a cancel while they wait, none of them is handled, and none comes later.
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let timer = clock.tick_every(period).await.expect("answers");
     queue_ticks_while_busy(&clock, period, 3, || {
         assert_eq!(timer.cancel(), Some(period / 2), "cancelled while waiting for its fourth tick");
     })
     .await;
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err(), "no tick of the cancelled interval was handled");
+    // No tick of the cancelled interval was handled.
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn send_interval_ticks_count_from_when_it_was_set() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     let period = Duration::from_millis(100);
     let timer = clock.tick_every_then_work(period, Duration::from_millis(30)).await.expect("answers");
     assert_eq!(timer.remaining(), Some(Duration::from_millis(70)));
     for n in 1..=3 {
-        let (what, at) = reports.recv().await.expect("a tick");
+        let (what, at) = assert_receive!(reports, _, PAST_EVERY_DEADLINE);
         assert_eq!((what, at - start), ("tick", period * n));
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn timer_too_far_for_the_clock_never_fires_and_can_be_cancelled() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let once = clock.ring_after(Duration::MAX).await.expect("answers");
     let every = clock.tick_every(Duration::MAX).await.expect("answers");
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err());
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
     assert!(once.cancel().is_some_and(|left| left > Duration::from_secs(86_400 * 365)));
     assert!(every.cancel().is_some_and(|left| left > Duration::from_secs(86_400 * 365)));
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn timers_end_with_their_server() {
     let metrics = tokio::runtime::Handle::current().metrics();
     let before = metrics.num_alive_tasks();
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let once = clock.ring_after(Duration::from_secs(10)).await.expect("answers");
     let every = clock.tick_every(Duration::from_secs(1)).await.expect("answers");
-    assert_eq!(metrics.num_alive_tasks(), before + 3, "the server and its two timers");
+    assert_eq!(metrics.num_alive_tasks(), before + 4, "the probe, the server and its two timers");
     clock.stop(ExitReason::Normal, Duration::from_secs(1)).await.expect("stops");
     // As in OTP, a timer aimed at a server is cancelled when the server exits.
     assert_eq!(once.remaining(), None);
@@ -264,53 +265,53 @@ async fn timers_end_with_their_server() {
     assert_eq!(every.cancel(), None);
     // Everything that is ready runs before the paused clock moves on.
     tokio::time::sleep(Duration::from_millis(1)).await;
-    assert_eq!(metrics.num_alive_tasks(), before, "the timer tasks are gone");
-    assert!(reports.try_recv().is_err());
+    assert_eq!(metrics.num_alive_tasks(), before + 1, "the timer tasks are gone; the probe is left");
+    assert!(reports.is_empty());
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn send_info_from_a_client_reaches_the_info_handler() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     clock.send_info(ClockInfo::Ring {}).expect("queued");
-    assert_eq!(reports.recv().await, Some(("ring", start)));
+    assert_eq!(assert_receive!(reports, _), ("ring", start));
 }
 
 // ---- idle timeout ----
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn idle_timeout_from_init_fires_the_timeout_handler() {
     let start = Instant::now();
-    let (_clock, mut reports) = start_clock(Some(Duration::from_millis(300))).await;
-    let (what, at) = reports.recv().await.expect("a report");
+    let (_clock, reports) = start_clock(Some(Duration::from_millis(300))).await;
+    let (what, at) = assert_receive!(reports, _, PAST_EVERY_DEADLINE);
     assert_eq!((what, at - start), ("timeout", Duration::from_millis(300)));
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn idle_timeout_from_a_reply_fires_the_timeout_handler() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     clock.idle_after(Duration::from_millis(200)).await.expect("answers");
-    let (what, at) = reports.recv().await.expect("a report");
+    let (what, at) = assert_receive!(reports, _, PAST_EVERY_DEADLINE);
     assert_eq!((what, at - start), ("timeout", Duration::from_millis(200)));
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err(), "an idle timeout fires once");
+    // An idle timeout fires once.
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn idle_timeout_from_a_noreply_fires_the_timeout_handler() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     clock.idle_soon(Duration::from_millis(200));
-    let (what, at) = reports.recv().await.expect("a report");
+    let (what, at) = assert_receive!(reports, _, PAST_EVERY_DEADLINE);
     assert_eq!((what, at - start), ("timeout", Duration::from_millis(200)));
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn any_message_before_the_deadline_cancels_the_idle_timeout() {
     // A cast, a call and an info each cancel it.
     for message in ["cast", "call", "info"] {
-        let (clock, mut reports) = start_clock(None).await;
+        let (clock, reports) = start_clock(None).await;
         clock.idle_soon(Duration::from_millis(200));
         tokio::time::advance(Duration::from_millis(199)).await;
         match message {
@@ -318,33 +319,31 @@ async fn any_message_before_the_deadline_cancels_the_idle_timeout() {
             "call" => assert_eq!(clock.pokes().await, Ok(0)),
             _ => clock.send_info(ClockInfo::Ring {}).expect("queued"),
         }
-        run_past_every_deadline(&clock).await;
-        let fired: Vec<_> = std::iter::from_fn(|| reports.try_recv().ok()).map(|(what, _)| what).collect();
-        assert!(!fired.contains(&"timeout"), "a {message} cancelled the timeout, yet it fired: {fired:?}");
+        // The timeout, cancelled, never fires.
+        refute_receive!(reports, ("timeout", _), PAST_EVERY_DEADLINE);
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn idle_timeout_rearmed_by_a_later_message_counts_from_that_message() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     clock.idle_soon(Duration::from_millis(200));
     tokio::time::advance(Duration::from_millis(100)).await;
     clock.idle_soon(Duration::from_millis(200));
-    let (what, at) = reports.recv().await.expect("a report");
+    let (what, at) = assert_receive!(reports, _, PAST_EVERY_DEADLINE);
     assert_eq!((what, at - start), ("timeout", Duration::from_millis(300)));
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn idle_timeout_too_large_for_the_clock_never_fires() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     clock.idle_soon(Duration::MAX);
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err());
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
     assert!(clock.is_alive());
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn hibernate_is_a_hint_and_the_server_keeps_serving() {
     let (clock, _reports) = start_clock(None).await;
     clock.nap();
@@ -352,16 +351,16 @@ async fn hibernate_is_a_hint_and_the_server_keeps_serving() {
     assert_eq!(clock.pokes().await, Ok(1));
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn zero_idle_timeout_loses_to_a_message_already_queued() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let open = hold_in_handler(|entered, gate| clock.block(entered, gate)).await;
     clock.idle_soon(Duration::ZERO);
     clock.poke();
     open.send(()).expect("the handler waits for its gate");
     assert_eq!(clock.pokes().await, Ok(1));
-    run_past_every_deadline(&clock).await;
-    assert!(reports.try_recv().is_err(), "the queued poke cancelled the zero timeout");
+    // The queued poke cancelled the zero timeout.
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
 }
 
 // ---- continue ----
@@ -427,7 +426,7 @@ impl Pipeline {
     }
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn continue_from_init_runs_before_a_cast_init_sent_to_itself() {
     let pipeline = Pipeline::start(true, None).await.expect("starts");
     assert_eq!(
@@ -436,7 +435,7 @@ async fn continue_from_init_runs_before_a_cast_init_sent_to_itself() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn start_returns_before_the_continue_from_init_has_run() {
     let (open, gate) = oneshot::channel();
     // The continuation waits for the gate, which opens only after the start returned.
@@ -448,7 +447,7 @@ async fn start_returns_before_the_continue_from_init_has_run() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn noreply_continue_runs_before_messages_queued_while_its_handler_ran() {
     let pipeline = Pipeline::start(false, None).await.expect("starts");
     let open = hold_in_handler(|entered, gate| pipeline.then_continue("x".into(), entered, gate)).await;
@@ -460,7 +459,7 @@ async fn noreply_continue_runs_before_messages_queued_while_its_handler_ran() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn reply_continue_runs_after_the_reply_and_before_the_next_message() {
     let pipeline = Pipeline::start(false, None).await.expect("starts");
     let mut call = pipeline.reply_then_continue("y".into()).into_future();
@@ -473,16 +472,22 @@ async fn reply_continue_runs_after_the_reply_and_before_the_next_message() {
     );
 }
 
-#[tokio::test(start_paused = true)]
+#[testing::test]
 async fn an_interval_whose_closure_panics_ends_and_says_so() {
-    let (clock, mut reports) = start_clock(None).await;
+    let (clock, reports) = start_clock(None).await;
     let start = Instant::now();
     let timer = clock.tick_twice_then_panic(Duration::from_millis(100)).await.expect("set");
-    assert_eq!(reports.recv().await, Some(("tick", start + Duration::from_millis(100))));
-    assert_eq!(reports.recv().await, Some(("tick", start + Duration::from_millis(200))));
-    run_past_every_deadline(&clock).await;
+    assert_eq!(
+        assert_receive!(reports, _, PAST_EVERY_DEADLINE),
+        ("tick", start + Duration::from_millis(100))
+    );
+    assert_eq!(
+        assert_receive!(reports, _, PAST_EVERY_DEADLINE),
+        ("tick", start + Duration::from_millis(200))
+    );
+    // No tick after the panic.
+    refute_receive!(reports, _, PAST_EVERY_DEADLINE);
     // The third tick's closure panicked in the timer task: the timer has ended, and the
     // server, unharmed, got no third tick.
     assert_eq!((timer.remaining(), timer.cancel()), (None, None));
-    assert!(reports.try_recv().is_err(), "no tick after the panic");
 }

@@ -21,6 +21,7 @@ mod errors;
 mod expand;
 mod model;
 mod options;
+mod test_attr;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -102,6 +103,13 @@ fn not_an_impl(input: &TokenStream2) -> syn::Error {
     } else {
         syn::Error::new_spanned(spanned, message)
     }
+}
+
+/// Runs an `async fn` as a test of the test kit. Use it through
+/// `genserver_runtime::testing::test` (feature `test-kit`), which documents it.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, input: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), input.into()).into()
 }
 
 macro_rules! marker {

@@ -227,5 +227,9 @@ fn spawn_server<F>(task: F, span: tracing::Span) -> tokio::task::JoinHandle<()>
 where
     F: Future<Output = ()> + Send + 'static,
 {
+    // The test kit counts the servers' polls, to tell a timer that fired from the clock
+    // merely moving (see `testing::advance_to_next_timer`).
+    #[cfg(feature = "test-kit")]
+    let task = crate::testing::counting_polls(task);
     if span.is_disabled() { tokio::spawn(task) } else { tokio::spawn(task.instrument(span)) }
 }

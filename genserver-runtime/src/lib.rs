@@ -203,6 +203,13 @@
 //! call; listeners also hear of the entries removed because their server exited (Elixir
 //! leaves that to monitors); and the partitions are only locks, not processes.
 //!
+//! # Testing
+//!
+//! The feature `test-kit` adds the module `testing` (for `[dev-dependencies]`):
+//! ExUnit's `assert_receive`, `refute_receive`, `start_supervised!` and `capture_log` for
+//! these servers, and a paused clock on which every server timer is virtual. The guide
+//! chapter "Testing your servers" (`docs/testing.md` in the repository) walks through it.
+//!
 //! # Process groups
 //!
 //! [`groups`] is OTP's `pg` in one program: [`groups::join`] a named group,
@@ -232,6 +239,8 @@ pub mod returns;
 mod server;
 mod server_loop;
 mod supervisor;
+#[cfg(feature = "test-kit")]
+pub mod testing;
 mod timer;
 mod type_name;
 mod wait;

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests, included by each with `mod common;`: the
-//! [`Log`] of what happened, [`poll::poll_once`], [`hold_in_handler`], the `tracing` capture
-//! layer ([`capture`]) and the supervised worker of the supervisor tests ([`supervision`]).
+//! [`Log`] of what happened, [`poll::poll_once`], [`hold_in_handler`], [`failure_of`], the
+//! `tracing` capture ([`capture`], the test kit's) and the supervised worker of the supervisor
+//! tests ([`supervision`]).
 
 // Every test binary compiles its own copy of this module and uses a part of it; what one
 // binary leaves unused is not dead code for the others.
@@ -50,4 +51,12 @@ pub async fn hold_in_handler(
     start(entered_tx, gate);
     entered.await.expect("the handler signals that it entered");
     open
+}
+
+/// The message of the panic a kit test fails with: `test` run by
+/// [`genserver_runtime::testing::run`], for the tests of the kit's failure messages.
+pub fn failure_of(test: impl std::future::Future<Output = ()>) -> String {
+    let run = std::panic::AssertUnwindSafe(|| genserver_runtime::testing::run(test));
+    let payload = std::panic::catch_unwind(run).expect_err("the test fails");
+    payload.downcast_ref::<String>().cloned().expect("a text message")
 }
