@@ -20,6 +20,10 @@ pub enum CallError {
     Exited(ExitReason),
     /// A server called itself, which could never be answered (OTP: `:calling_self`).
     CallingSelf,
+    /// The server's bounded mailbox was full for the whole timeout, or at once under
+    /// [`Overflow::Refuse`](crate::Overflow::Refuse): the request was not queued, so it
+    /// will not be handled, and can be retried.
+    Full,
 }
 
 impl fmt::Display for CallError {
@@ -29,6 +33,7 @@ impl fmt::Display for CallError {
             CallError::NoServer => f.write_str("no such server: it is not running"),
             CallError::Exited(reason) => write!(f, "server exited during the call ({reason})"),
             CallError::CallingSelf => f.write_str("a server cannot call itself"),
+            CallError::Full => f.write_str("the server's mailbox is full: the call was not queued"),
         }
     }
 }

@@ -225,6 +225,7 @@ pub mod groups;
 mod handle;
 mod mailbox;
 mod names;
+pub mod overload;
 mod panic;
 mod process;
 mod registry;
@@ -244,6 +245,7 @@ pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, t
 pub use handle::ServerRef;
 pub use mailbox::Mailbox;
 pub use names::{whereis, whereis_id};
+pub use overload::{Overflow, OverflowCounts};
 pub use process::{Down, Exit, Monitor, MonitorRef, Process, ProcessRef, ServerId};
 pub use registry::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
 pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoReply, Reply};
@@ -263,7 +265,7 @@ pub struct ReadmeDoctests;
 /// Everything a server module needs: `use genserver_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CallError, Context, Down, Exit, ExitReason, GenServer, Init, Mailbox, Monitor, MonitorRef, NoReply,
+        CallError, Context, Down, Exit, ExitReason, GenServer, Init, Mailbox, Monitor, MonitorRef, NoReply, Overflow,
         Process, ProcessRef, Reply, ReplyTo, ServerId, ServerRef, StartError, StopError, TimerRef, call,
         cast, genserver, handle_continue, info, init, terminate, timeout,
     };
