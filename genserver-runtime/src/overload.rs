@@ -135,30 +135,30 @@ impl<S: GenServer> ServerRef<S> {
     /// use genserver_runtime::prelude::*;
     ///
     /// pub struct Sink {
-    ///     received: u32,
+    ///     total: u32,
     /// }
     ///
     /// #[genserver]
     /// impl Sink {
     ///     #[cast]
-    ///     fn put(&mut self, _item: u32) {
-    ///         self.received += 1;
+    ///     fn put(&mut self, item: u32) {
+    ///         self.total += item;
     ///     }
     ///
     ///     #[call]
-    ///     fn received(&self) -> u32 {
-    ///         self.received
+    ///     fn total(&self) -> u32 {
+    ///         self.total
     ///     }
     /// }
     ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// let sink = Sink::builder().mailbox(Mailbox::Bounded(4)).start(Sink { received: 0 }).await?;
-    /// for item in 0..100 {
+    /// let sink = Sink::builder().mailbox(Mailbox::Bounded(4)).start(Sink { total: 0 }).await?;
+    /// for item in 1..=100 {
     ///     // Never more than 4 queued: the producer goes at the server's pace, nothing is lost.
     ///     sink.as_ref().cast_when_room(SinkMsg::Put { item }).await?;
     /// }
-    /// assert_eq!(sink.received().await?, 100);
+    /// assert_eq!(sink.total().await?, 5050);
     /// # Ok(())
     /// # }
     /// ```
