@@ -148,11 +148,16 @@ fn floods_of_a_full_mailbox_drop_without_leaking_under_every_policy() {
                     server.work(vec![0; 64]);
                 }
                 // One waiting cast that gives up, one that gets in.
-                let mut given_up = Box::pin(server.as_ref().cast_when_room(WorkerMsg::Work { _payload: vec![0; 64] }));
+                let mut given_up =
+                    Box::pin(server.as_ref().cast_when_room(WorkerMsg::Work { _payload: vec![0; 64] }));
                 assert!(common::poll::poll_once(&mut given_up).await.is_none(), "waits for room");
                 drop(given_up);
                 drop(open);
-                server.as_ref().cast_when_room(WorkerMsg::Work { _payload: vec![0; 64] }).await.expect("queued");
+                server
+                    .as_ref()
+                    .cast_when_room(WorkerMsg::Work { _payload: vec![0; 64] })
+                    .await
+                    .expect("queued");
                 // Refused while the mailbox is full under `Refuse`: retried, as a caller would.
                 while let Err(error) = server.handled().await {
                     assert_eq!(error, CallError::Full);

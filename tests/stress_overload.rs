@@ -76,9 +76,11 @@ async fn flood(overflow: Overflow, send: Send) -> Flood {
                 for seq in 0..each {
                     match send {
                         Send::FireAndForget => sink.put(producer, seq),
-                        Send::WhenRoom => {
-                            sink.as_ref().cast_when_room(SinkMsg::Put { producer, seq }).await.expect("queued")
-                        }
+                        Send::WhenRoom => sink
+                            .as_ref()
+                            .cast_when_room(SinkMsg::Put { producer, seq })
+                            .await
+                            .expect("queued"),
                     }
                     if seq % 256 == 0 {
                         tokio::task::yield_now().await;

@@ -79,7 +79,8 @@ async fn client(first: u64, count: u64) -> Outcomes {
             }
             // Another call's crash: the reason names a call that panics.
             Err(CallError::Exited(ExitReason::Panic(message))) => {
-                let crashed: u64 = message.strip_prefix("crash ").and_then(|id| id.parse().ok()).expect("a crash");
+                let crashed: u64 =
+                    message.strip_prefix("crash ").and_then(|id| id.parse().ok()).expect("a crash");
                 assert!(panics(crashed) && crashed != id, "call {id} ended with the crash {message:?}");
                 outcomes.caught_in_crash += 1;
             }
@@ -122,7 +123,11 @@ async fn a_soak_with_one_percent_panics_accounts_for_every_call_and_restarts_onc
     })
     .await;
     let sent = calls / CLIENTS * CLIENTS;
-    assert_eq!(outcomes.replied + outcomes.crashed + outcomes.caught_in_crash, sent, "every call accounted for");
+    assert_eq!(
+        outcomes.replied + outcomes.crashed + outcomes.caught_in_crash,
+        sent,
+        "every call accounted for"
+    );
     // Every crash came from a panicking call that was handled, and each one reported it.
     assert_eq!(outcomes.crashed, handled_panics.load(Ordering::SeqCst));
     assert!(outcomes.crashed > 0 && outcomes.replied > sent / 2, "the soak did its work");

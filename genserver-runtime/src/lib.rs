@@ -270,9 +270,9 @@ pub struct ReadmeDoctests;
 /// Everything a server module needs: `use genserver_runtime::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        CallError, Context, Down, Exit, ExitReason, GenServer, Init, Mailbox, Monitor, MonitorRef, NoReply, Overflow,
-        Process, ProcessRef, Reply, ReplyTo, ServerId, ServerRef, StartError, StopError, TimerRef, call,
-        cast, genserver, handle_continue, info, init, terminate, timeout,
+        CallError, Context, Down, Exit, ExitReason, GenServer, Init, Mailbox, Monitor, MonitorRef, NoReply,
+        Overflow, Process, ProcessRef, Reply, ReplyTo, ServerId, ServerRef, StartError, StopError, TimerRef,
+        call, cast, genserver, handle_continue, info, init, terminate, timeout,
     };
     pub use crate::{ChildSpec, Restart, Shutdown, Strategy, Supervisor, SupervisorError, SupervisorRef};
     pub use std::time::Duration;
