@@ -38,6 +38,17 @@ async fn busy(overflow: Overflow) -> BusyRef {
     Busy::builder().mailbox(Mailbox::Bounded(2)).overflow(overflow).start(Busy).await.expect("starts")
 }
 
+/// A task that casts to `server` until it has exited.
+fn flood(server: &BusyRef) -> tokio::task::JoinHandle<()> {
+    let server = server.clone();
+    tokio::spawn(async move {
+        while server.is_alive() {
+            server.work();
+            tokio::task::yield_now().await;
+        }
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn senders_waiting_for_room_when_the_server_is_killed_all_end_with_no_server() {
     within(DEADLINE, async {
@@ -72,15 +83,7 @@ async fn calls_waiting_for_room_when_the_server_stops_itself_end_with_a_typed_er
     within(DEADLINE, async {
         for _ in 0..size(2_000, 100_000) {
             let server = busy(Overflow::DropOldest).await;
-            let flood = {
-                let server = server.clone();
-                tokio::spawn(async move {
-                    while server.is_alive() {
-                        server.work();
-                        tokio::task::yield_now().await;
-                    }
-                })
-            };
+            let flood = flood(&server);
             let caller = {
                 let server = server.clone();
                 tokio::spawn(async move {
@@ -110,15 +113,7 @@ async fn calls_waiting_for_room_when_the_server_stops_itself_end_with_a_typed_er
 async fn under_refuse_concurrent_calls_on_a_flooded_mailbox_are_answered_or_refused_at_once() {
     within(DEADLINE, async {
         let server = busy(Overflow::Refuse).await;
-        let flood = {
-            let server = server.clone();
-            tokio::spawn(async move {
-                while server.is_alive() {
-                    server.work();
-                    tokio::task::yield_now().await;
-                }
-            })
-        };
+        let flood = flood(&server);
         let callers: Vec<_> = (0..4)
             .map(|_| {
                 let server = server.clone();

@@ -51,11 +51,36 @@ struct Case {
 }
 
 const CASES: [Case; 5] = [
-    Case { label: "Unbounded (default)", mailbox: Mailbox::Unbounded, overflow: Overflow::DropNewest, wait_for_room: false },
-    Case { label: "Bounded(1024), DropNewest", mailbox: Mailbox::Bounded(1024), overflow: Overflow::DropNewest, wait_for_room: false },
-    Case { label: "Bounded(1024), DropOldest", mailbox: Mailbox::Bounded(1024), overflow: Overflow::DropOldest, wait_for_room: false },
-    Case { label: "Bounded(1024), Refuse", mailbox: Mailbox::Bounded(1024), overflow: Overflow::Refuse, wait_for_room: false },
-    Case { label: "Bounded(1024), cast_when_room", mailbox: Mailbox::Bounded(1024), overflow: Overflow::DropNewest, wait_for_room: true },
+    Case {
+        label: "Unbounded (default)",
+        mailbox: Mailbox::Unbounded,
+        overflow: Overflow::DropNewest,
+        wait_for_room: false,
+    },
+    Case {
+        label: "Bounded(1024), DropNewest",
+        mailbox: Mailbox::Bounded(1024),
+        overflow: Overflow::DropNewest,
+        wait_for_room: false,
+    },
+    Case {
+        label: "Bounded(1024), DropOldest",
+        mailbox: Mailbox::Bounded(1024),
+        overflow: Overflow::DropOldest,
+        wait_for_room: false,
+    },
+    Case {
+        label: "Bounded(1024), Refuse",
+        mailbox: Mailbox::Bounded(1024),
+        overflow: Overflow::Refuse,
+        wait_for_room: false,
+    },
+    Case {
+        label: "Bounded(1024), cast_when_room",
+        mailbox: Mailbox::Bounded(1024),
+        overflow: Overflow::DropNewest,
+        wait_for_room: true,
+    },
 ];
 
 /// Runs every case for `seconds` each, one after the other, and prints the table.
@@ -66,8 +91,11 @@ pub fn run(seconds: u64) {
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for case in CASES {
         // A runtime per case, so that no backlog of one case slows the next.
-        let runtime =
-            tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
         runtime.block_on(measure(case, flood));
         // The unbounded case leaves a backlog of minutes: do not wait for it.
         runtime.shutdown_background();
@@ -104,7 +132,8 @@ async fn measure(case: Case, flood: Duration) {
                 while !stop.load(Ordering::Relaxed) {
                     for _ in 0..64 {
                         if case.wait_for_room {
-                            let _ = server.as_ref().cast_when_room(SlowMsg::Put { _payload: [count; 4] }).await;
+                            let _ =
+                                server.as_ref().cast_when_room(SlowMsg::Put { _payload: [count; 4] }).await;
                         } else {
                             server.put([count; 4]);
                         }
