@@ -1,6 +1,7 @@
 //! Casts and the mailbox: one task per server handling one message at a time, FIFO per
 //! sender, casts that never wait on the default unbounded mailbox and are dropped toward
-//! a dead server, and the bounded mailbox (calls wait for room, `try_cast` says `Full`).
+//! a dead server, and the bounded mailbox (calls wait for room, `try_cast` says `Full`;
+//! the overflow policies are in `overload.rs`).
 
 mod common;
 use common::hold_in_handler;
@@ -230,14 +231,14 @@ async fn cast_on_a_full_bounded_mailbox_is_dropped() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn call_waits_for_room_in_a_bounded_mailbox_within_its_timeout() {
+async fn call_waits_for_room_in_a_bounded_mailbox_and_fails_with_full_at_its_timeout() {
     let server = Journal::builder().mailbox(Mailbox::Bounded(1)).start(journal()).await.expect("starts");
     let open = block(&server).await;
     server.note(1);
-    // No room: the call waits for it, and gives up at its timeout.
+    // No room: the call waits for it, and gives up at its timeout, never queued.
     let start = Instant::now();
     let timeout = Duration::from_millis(100);
-    assert_eq!(server.note_and_read(2).timeout(timeout).await, Err(CallError::Timeout(timeout)));
+    assert_eq!(server.note_and_read(2).timeout(timeout).await, Err(CallError::Full));
     assert_eq!(start.elapsed(), timeout);
     // This one is still waiting for room when the server frees some.
     let mut waiting = server.note_and_read(3).into_future();

@@ -11,6 +11,9 @@ usage:
                            one measurement in this process; prints one JSON line
   bench ops --contender C --operation cast|call|lifecycle --count N
                            N operations and nothing else, for callgrind (callgrind.sh)
+  bench overload [--seconds N]
+                           eight producers flood one slow genserver under each mailbox
+                           kind for N seconds each (default 2); prints a markdown table
 
 options of `all`:
   --runs N                 runs per (scenario, contender) (default 5)
@@ -189,6 +192,8 @@ pub struct AllArgs {
 pub enum Command {
     Run(RunArgs),
     Ops(OpsArgs),
+    /// `bench overload`: the flood of each mailbox kind, for this many seconds each.
+    Overload(u64),
     All(AllArgs),
     Help,
 }
@@ -271,6 +276,16 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                 operation: operation.ok_or("ops needs --operation")?,
                 count: count.ok_or("ops needs --count")?,
             }))
+        }
+        "overload" => {
+            let mut seconds = 2;
+            while let Some(option) = options.next() {
+                match option.as_str() {
+                    "--seconds" => seconds = number(option, next_value(option, &mut options)?)?.max(1),
+                    other => return Err(format!("unknown option `{other}` for `overload`")),
+                }
+            }
+            Ok(Command::Overload(seconds))
         }
         "all" => {
             let mut all = AllArgs {

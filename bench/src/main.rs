@@ -11,6 +11,7 @@ mod cli;
 mod contenders;
 mod driver;
 mod harness;
+mod overload;
 mod report;
 
 #[global_allocator]
@@ -36,6 +37,7 @@ fn main() {
             }
         }
         Ok(cli::Command::Ops(ops)) => driver::run_operations(ops.variant, ops.operation, ops.count),
+        Ok(cli::Command::Overload(seconds)) => overload::run(seconds),
         Ok(cli::Command::Help) => print!("{}", cli::USAGE),
         Err(error) => {
             eprintln!("bench: {error}\n\n{}", cli::USAGE);

@@ -1,5 +1,5 @@
 //! Starting a server: [`Builder`], its options (a name, a Registry key, an init timeout,
-//! the mailbox kind), and `start` / `start_link`.
+//! the mailbox kind and its overflow policy), and `start` / `start_link`.
 //!
 //! A start makes the server's shared allocation, registers its name and Registry key
 //! (before `init` runs, so a start under a taken name runs no `init`), and spawns the
@@ -20,7 +20,7 @@ use crate::names::{self, Taken};
 use crate::process::{Shared, as_server};
 use crate::server_loop::{ExitGuard, Running, init_server, run, serve_phase};
 use crate::type_name::short_type_name;
-use crate::{ExitReason, GenServer, Mailbox, ServerId, ServerRef, StartError};
+use crate::{ExitReason, GenServer, Mailbox, Overflow, ServerId, ServerRef, StartError};
 
 /// Options for starting a server: a name, an init timeout, the mailbox kind.
 ///
@@ -60,6 +60,7 @@ pub struct Builder<S: GenServer> {
     name: Option<Arc<str>>,
     init_timeout: Option<Duration>,
     mailbox: Mailbox,
+    overflow: Overflow,
     /// Registers the server in a [`Registry`](crate::Registry) before `init` runs.
     via: Option<Via<S>>,
     _server: PhantomData<fn() -> S>,
@@ -73,6 +74,7 @@ impl<S: GenServer> Default for Builder<S> {
             name: None,
             init_timeout: None,
             mailbox: Mailbox::default(),
+            overflow: Overflow::default(),
             via: None,
             _server: PhantomData,
         }
@@ -86,6 +88,7 @@ impl<S: GenServer> std::fmt::Debug for Builder<S> {
             .field("name", &self.name)
             .field("init_timeout", &self.init_timeout)
             .field("mailbox", &self.mailbox)
+            .field("overflow", &self.overflow)
             .field("via", &self.via.is_some())
             .finish()
     }
@@ -131,6 +134,13 @@ impl<S: GenServer> Builder<S> {
         self
     }
 
+    /// Chooses what a full bounded mailbox does with a fire-and-forget cast (by default
+    /// [`Overflow::DropNewest`]); see [`Overflow`]. An unbounded mailbox is never full.
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+
     /// Starts the server and returns its handle once `init` has finished (OTP:
     /// `GenServer.start/3`). If `init` continues, the continuation runs after this returns.
     pub async fn start(self, args: S::Args) -> Result<S::Ref, StartError<S>> {
@@ -139,9 +149,9 @@ impl<S: GenServer> Builder<S> {
 
     /// Starts the server; returns its handle.
     async fn spawn(self, args: S::Args) -> Result<ServerRef<S>, StartError<S>> {
-        let Builder { name, init_timeout, mailbox, via, .. } = self;
+        let Builder { name, init_timeout, mailbox, overflow, via, .. } = self;
         let id = ServerId::next();
-        let me = ServerRef::from_shared(Shared::new(id, name.clone(), Queue::new(mailbox)));
+        let me = ServerRef::from_shared(Shared::new(id, name.clone(), Queue::new(mailbox, overflow, id)));
         let handle = me.clone();
         if let Some(name) = &name {
             names::register::<S>(name, &me).map_err(|taken| match taken {

@@ -192,8 +192,8 @@ async fn send_and_wait<S: GenServer, R>(
     let process: &crate::Process = server;
     let deadline = deadline_from_now(timeout);
     match within(deadline, server.mailbox().send(envelope)).await {
-        None => Err(timed_out(timeout)),
-        Some(Err(_)) => Err(exited_or_gone(process)),
+        None | Some(Err(SendError::Full)) => Err(CallError::Full),
+        Some(Err(SendError::Closed)) => Err(exited_or_gone(process)),
         Some(Ok(())) => wait_for_reply(process, pending, deadline, timeout).await,
     }
 }

@@ -27,6 +27,10 @@ pub enum CallError {
     /// another type: most often nodes running incompatible versions of the server's
     /// messages. Only a call to another node of a cluster returns this.
     BadMessage(Arc<str>),
+    /// The server's bounded mailbox was full for the whole timeout, or at once under
+    /// [`Overflow::Refuse`](crate::Overflow::Refuse): the request was not queued, so it
+    /// will not be handled, and can be retried.
+    Full,
 }
 
 impl fmt::Display for CallError {
@@ -38,6 +42,7 @@ impl fmt::Display for CallError {
             CallError::CallingSelf => f.write_str("a server cannot call itself"),
             CallError::NodeDown(node) => write!(f, "the server's node {node} is down"),
             CallError::BadMessage(message) => write!(f, "bad message between nodes: {message}"),
+            CallError::Full => f.write_str("the server's mailbox is full: the call was not queued"),
         }
     }
 }

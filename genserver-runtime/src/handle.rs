@@ -80,18 +80,17 @@ impl<S: GenServer> ServerRef<S> {
         &self.shared.mailbox
     }
 
-    /// Sends a call or cast message without waiting. Toward a server that is not running
-    /// the message is dropped, as OTP's cast does. On a full bounded mailbox it is
-    /// dropped with a warning; use [`try_cast`](Self::try_cast) to see that.
+    /// Sends a cast message without waiting. Toward a server that is not running the
+    /// message is dropped, as OTP's cast does. A full bounded mailbox applies the server's
+    /// [`Overflow`](crate::Overflow) policy; [`try_cast`](Self::try_cast) reports `Full`
+    /// instead, and [`cast_when_room`](Self::cast_when_room) waits for room.
     pub fn cast(&self, msg: S::Msg) {
-        if let Err(SendError::Full) = self.mailbox().try_send(Envelope::Msg(msg)) {
-            tracing::warn!(server = %self.id(), "cast dropped: the bounded mailbox is full");
-        }
+        crate::overload::cast(self, msg)
     }
 
-    /// Sends a call or cast message without waiting and says whether it was queued.
+    /// Sends a cast message without waiting and says whether it was queued.
     pub fn try_cast(&self, msg: S::Msg) -> Result<(), CastError> {
-        self.mailbox().try_send(Envelope::Msg(msg)).map_err(cast_error)
+        self.mailbox().try_send(Envelope::Cast(msg)).map_err(cast_error)
     }
 
     /// Sends an info message (OTP: `send(pid, msg)`), as a timer or another task would.

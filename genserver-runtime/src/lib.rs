@@ -94,16 +94,21 @@
 //!
 //! # Semantics, and where they differ from OTP
 //!
-//! - **Mailbox**: FIFO per sender, unbounded by default ([`Mailbox`]). Calls, casts,
-//!   infos and stop requests share it, so a stop waits behind queued messages, as
-//!   `GenServer.stop/3` does.
+//! - **Mailbox**: FIFO per sender, unbounded by default ([`Mailbox`]), as in OTP. Calls,
+//!   casts, infos and stop requests share it, so a stop waits behind queued messages, as
+//!   `GenServer.stop/3` does. A bounded mailbox is OTP's missing overload control: when
+//!   it is full, calls wait for room within their timeout and fail with
+//!   [`CallError::Full`], [`ServerRef::cast_when_room`] waits for room (back-pressure),
+//!   and fire-and-forget casts are dropped or refused by the server's [`Overflow`]
+//!   policy, counted and reported, never silently ([`overload`]).
 //! - **Calls** time out after 5 s by default ([`DEFAULT_CALL_TIMEOUT`]). A call to a
 //!   server that is not running fails at once with [`CallError::NoServer`]; a server
 //!   that exits while a call waits fails it with [`CallError::Exited`] and the reason. A
 //!   reply that arrives after the caller gave up is dropped; a deferred reply sent with
 //!   [`ReplyTo::try_reply`] comes back instead, for values that must not be lost.
 //! - **Casts** never wait and never fail: toward a server that is gone they are
-//!   dropped, as in OTP. [`ServerRef::try_cast`] reports what happened instead.
+//!   dropped, as in OTP; on a full bounded mailbox, the [`Overflow`] policy applies.
+//!   [`ServerRef::try_cast`] reports what happened instead.
 //! - **Panics** are OTP's exceptions: a panicking handler stops its server with
 //!   [`ExitReason::Panic`], `terminate` runs with the state as the panic left it (OTP
 //!   passes the state from before the callback; a `&mut self` cannot be rolled back).
@@ -232,6 +237,7 @@ pub mod groups;
 mod handle;
 mod mailbox;
 mod names;
+pub mod overload;
 mod panic;
 mod process;
 mod registry;
@@ -253,6 +259,7 @@ pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, t
 pub use handle::ServerRef;
 pub use mailbox::Mailbox;
 pub use names::{whereis, whereis_id};
+pub use overload::{Overflow, OverflowCounts};
 pub use process::{Down, Exit, Monitor, MonitorRef, Process, ProcessRef, ServerId};
 pub use registry::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
 pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoReply, Reply};
@@ -273,8 +280,8 @@ pub struct ReadmeDoctests;
 pub mod prelude {
     pub use crate::{
         CallError, Context, Down, Exit, ExitReason, GenServer, Init, Mailbox, Monitor, MonitorRef, NoReply,
-        Process, ProcessRef, Reply, ReplyTo, ServerId, ServerRef, StartError, StopError, TimerRef, call,
-        cast, genserver, handle_continue, info, init, terminate, timeout,
+        Overflow, Process, ProcessRef, Reply, ReplyTo, ServerId, ServerRef, StartError, StopError, TimerRef,
+        call, cast, genserver, handle_continue, info, init, terminate, timeout,
     };
     pub use crate::{ChildSpec, Restart, Shutdown, Strategy, Supervisor, SupervisorError, SupervisorRef};
     pub use std::time::Duration;

@@ -3,8 +3,8 @@
 //! Everything a server handles arrives here in send order per sender: calls and casts
 //! ([`GenServer::Msg`]), info messages ([`GenServer::Info`], including timers), and
 //! system requests such as a stop. The default mailbox is unbounded, so a cast never
-//! waits (OTP's mailboxes are unbounded too); a bounded one makes calls and stops wait
-//! for room and makes [`ServerRef::try_cast`](crate::ServerRef::try_cast) report `Full`.
+//! waits (OTP's mailboxes are unbounded too); what a full bounded one does with each kind
+//! of sender is [`overload`](crate::overload)'s subject: this file applies it on push.
 //!
 //! It is built for this one job rather than taken from a general channel:
 //! - the [`Queue`] lives inside the server's shared allocation, with room there for one
@@ -24,7 +24,8 @@ use std::task::{Context, Poll, Waker};
 
 use tokio::sync::Notify;
 
-use crate::{ExitReason, GenServer, MonitorRef};
+use crate::overload::{Lost, Overflow, OverflowCounts, Tally};
+use crate::{ExitReason, GenServer, MonitorRef, ServerId};
 
 /// Which kind of mailbox a server gets; set with
 /// [`Builder::mailbox`](crate::Builder::mailbox).
@@ -34,16 +35,19 @@ pub enum Mailbox {
     /// No limit (the default): senders never wait.
     #[default]
     Unbounded,
-    /// At most this many queued messages (at least 1): calls and stops wait for room,
-    /// casts from generated methods are dropped with a warning when it is full, and
-    /// `try_cast` reports [`CastError::Full`](crate::CastError::Full).
+    /// At most this many queued messages (at least 1). When it is full, calls, stops,
+    /// timers and [`cast_when_room`](crate::ServerRef::cast_when_room) wait for room,
+    /// `try_cast` reports [`CastError::Full`](crate::CastError::Full), and the
+    /// server's [`Overflow`] policy decides what happens to a fire-and-forget cast.
     Bounded(usize),
 }
 
 /// One entry in the mailbox.
 pub(crate) enum Envelope<S: GenServer> {
-    /// A call or a cast.
+    /// A call.
     Msg(S::Msg),
+    /// A cast: the only entry a full mailbox under [`Overflow::DropOldest`] may drop.
+    Cast(S::Msg),
     /// An info message.
     Info(S::Info),
     /// A request to stop with this reason (OTP: `sys:terminate`).
@@ -64,7 +68,7 @@ pub(crate) enum SendError {
 pub(crate) struct Queue<S: GenServer> {
     state: Mutex<QueueState<S>>,
     /// For a bounded mailbox: the limit, how many entries are queued or in the server's
-    /// batch, and the senders waiting for room.
+    /// batch, the senders waiting for room, and the overflow policy with its count.
     bound: Option<Box<Bound>>,
 }
 
@@ -83,17 +87,70 @@ struct QueueState<S: GenServer> {
 struct Bound {
     capacity: usize,
     queued: AtomicUsize,
+    /// How many senders wait for room: a sender that does not wait leaves them the room
+    /// that opens, so that a flood of casts cannot starve a call.
+    waiting: AtomicUsize,
     room: Notify,
+    overflow: Overflow,
+    tally: Tally,
+    /// The server, named in the overflow warnings.
+    server: ServerId,
+}
+
+/// Who is pushing, which decides whether it needs room in a bounded mailbox.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sender {
+    /// A sender that does not wait: it needs room left over by the waiting senders.
+    Hasty,
+    /// A sender that waits for room (and is counted in `waiting` meanwhile).
+    Patient,
+    /// A signal, queued past the bound.
+    Signal,
+}
+
+impl Bound {
+    fn count(&self, lost: Lost) {
+        self.tally.count(lost, self.server, self.overflow);
+    }
+
+    fn has_room_for(&self, sender: Sender) -> bool {
+        let queued = self.queued.load(Ordering::Acquire);
+        match sender {
+            Sender::Hasty => queued + self.waiting.load(Ordering::Acquire) < self.capacity,
+            Sender::Patient => queued < self.capacity,
+            Sender::Signal => true,
+        }
+    }
+}
+
+/// Counts a sender among those waiting for room while it lives.
+struct Waiting<'a>(&'a Bound);
+
+impl<'a> Waiting<'a> {
+    fn new(bound: &'a Bound) -> Self {
+        bound.waiting.fetch_add(1, Ordering::AcqRel);
+        Waiting(bound)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<S: GenServer> Queue<S> {
-    pub(crate) fn new(kind: Mailbox) -> Self {
+    pub(crate) fn new(kind: Mailbox, overflow: Overflow, server: ServerId) -> Self {
         let bound = match kind {
             Mailbox::Unbounded => None,
             Mailbox::Bounded(capacity) => Some(Box::new(Bound {
                 capacity: capacity.max(1),
                 queued: AtomicUsize::new(0),
+                waiting: AtomicUsize::new(0),
                 room: Notify::new(),
+                overflow,
+                tally: Tally::default(),
+                server,
             })),
         };
         Queue {
@@ -112,15 +169,26 @@ impl<S: GenServer> Queue<S> {
         self.push(envelope).map(drop).map_err(|(error, _)| error)
     }
 
-    /// Queues, waiting for room in a bounded mailbox.
+    /// Queues, waiting for room in a bounded mailbox, ahead of the senders that do not
+    /// wait. A call under [`Overflow::Refuse`] does not wait: it is refused with `Full`.
     pub(crate) async fn send(&self, mut envelope: Envelope<S>) -> Result<(), SendError> {
+        let Some(bound) = &self.bound else { return self.try_send(envelope) };
+        if bound.overflow == Overflow::Refuse && matches!(envelope, Envelope::Msg(_)) {
+            return match self.push(envelope) {
+                Err((SendError::Full, _)) => {
+                    bound.count(Lost::Refused);
+                    Err(SendError::Full)
+                }
+                result => result.map(drop).map_err(|(error, _)| error),
+            };
+        }
+        let _waiting = Waiting::new(bound);
         loop {
-            let Some(bound) = &self.bound else { return self.try_send(envelope) };
             // Listen before trying, so that room made between the try and the wait wakes us.
             let room = bound.room.notified();
             let mut room = std::pin::pin!(room);
             room.as_mut().enable();
-            match self.push(envelope) {
+            match self.push_with(envelope, Sender::Patient) {
                 Err((SendError::Full, returned)) => envelope = returned,
                 result => return result.map(drop).map_err(|(error, _)| error),
             }
@@ -132,31 +200,33 @@ impl<S: GenServer> Queue<S> {
     /// bounded mailbox: signals are not messages a sender could retry. Dropped once the
     /// mailbox is closed.
     pub(crate) fn push_signal(&self, envelope: Envelope<S>) {
-        let _ = self.push_with(envelope, false);
+        let _ = self.push_with(envelope, Sender::Signal);
     }
 
     /// Queues without waiting; on failure, gives the entry back. `Ok(true)` when the server
     /// was parked and this woke it.
     pub(crate) fn push(&self, envelope: Envelope<S>) -> Result<bool, (SendError, Envelope<S>)> {
-        self.push_with(envelope, true)
+        self.push_with(envelope, Sender::Hasty)
     }
 
-    fn push_with(&self, envelope: Envelope<S>, bounded: bool) -> Result<bool, (SendError, Envelope<S>)> {
+    fn push_with(&self, envelope: Envelope<S>, sender: Sender) -> Result<bool, (SendError, Envelope<S>)> {
         let mut state = self.lock();
         if state.closed {
             return Err((SendError::Closed, envelope));
         }
         if let Some(bound) = &self.bound {
-            if bounded && bound.queued.load(Ordering::Acquire) >= bound.capacity {
+            if !bound.has_room_for(sender) {
                 return Err((SendError::Full, envelope));
             }
             bound.queued.fetch_add(1, Ordering::AcqRel);
         }
-        if state.first.is_none() {
-            state.first = Some(envelope);
-        } else {
-            state.entries.push(envelope);
-        }
+        state.append(envelope);
+        Self::wake(state)
+    }
+
+    /// Wakes the server if it is parked, after unlocking; `Ok(true)` if it was.
+    #[inline]
+    fn wake(mut state: MutexGuard<'_, QueueState<S>>) -> Result<bool, (SendError, Envelope<S>)> {
         let parked = state.parked.take();
         drop(state);
         let woke = parked.is_some();
@@ -164,6 +234,70 @@ impl<S: GenServer> Queue<S> {
             server.wake();
         }
         Ok(woke)
+    }
+
+    /// A fire-and-forget cast that found the bounded mailbox full: dropped, refused, or
+    /// queued in place of the oldest queued cast, by the overflow policy; counted.
+    #[cold]
+    pub(crate) fn overflow(&self, envelope: Envelope<S>) {
+        let Some(bound) = &self.bound else { return };
+        let lost = match bound.overflow {
+            Overflow::Refuse => Lost::Refused,
+            Overflow::DropNewest => Lost::Dropped,
+            Overflow::DropOldest => {
+                let mut state = self.lock();
+                if state.closed {
+                    return;
+                }
+                let oldest = if bound.has_room_for(Sender::Hasty) {
+                    // The server made room since the first try.
+                    bound.queued.fetch_add(1, Ordering::AcqRel);
+                    None
+                } else {
+                    let Some(oldest) = state.take_oldest_cast() else {
+                        drop(state);
+                        return bound.count(Lost::Dropped);
+                    };
+                    Some(oldest)
+                };
+                // The new cast takes the room of the oldest one, which is dropped after
+                // the lock: a dropped entry may run arbitrary `Drop` code.
+                state.append(envelope);
+                let _ = Self::wake(state);
+                if oldest.is_none() {
+                    return;
+                }
+                Lost::Dropped
+            }
+        };
+        bound.count(lost);
+    }
+
+    pub(crate) fn overflow_counts(&self) -> OverflowCounts {
+        self.bound.as_ref().map_or_else(OverflowCounts::default, |bound| bound.tally.counts())
+    }
+}
+
+impl<S: GenServer> QueueState<S> {
+    fn append(&mut self, envelope: Envelope<S>) {
+        if self.first.is_none() {
+            self.first = Some(envelope);
+        } else {
+            self.entries.push(envelope);
+        }
+    }
+
+    /// Takes the oldest queued cast out of the queue, if there is one.
+    fn take_oldest_cast(&mut self) -> Option<Envelope<S>> {
+        if matches!(self.first, Some(Envelope::Cast(_))) {
+            let oldest = self.first.take();
+            if !self.entries.is_empty() {
+                self.first = Some(self.entries.remove(0));
+            }
+            return oldest;
+        }
+        let at = self.entries.iter().position(|entry| matches!(entry, Envelope::Cast(_)))?;
+        Some(self.entries.remove(at))
     }
 }
 

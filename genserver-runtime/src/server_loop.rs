@@ -302,7 +302,7 @@ impl<S: GenServer> Running<S> {
             Received::IdleTimeout => return Ok(Some(Handle::Timeout)),
         };
         let handle = match entry {
-            Some(Envelope::Msg(msg)) => Handle::Msg(msg),
+            Some(Envelope::Msg(msg) | Envelope::Cast(msg)) => Handle::Msg(msg),
             Some(Envelope::Info(info)) => Handle::Info(info),
             Some(Envelope::Down(monitor, info)) => {
                 if !self.guard.cx.process().take_queued(monitor) {

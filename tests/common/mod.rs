@@ -1,13 +1,14 @@
 //! Helpers shared by the integration tests, included by each with `mod common;`: the
 //! [`Log`] of what happened, [`poll::poll_once`], [`hold_in_handler`], [`failure_of`], the
-//! `tracing` capture ([`capture`], the test kit's) and the supervised worker of the supervisor
-//! tests ([`supervision`]).
+//! `tracing` capture ([`capture`], the test kit's), the supervised worker of the supervisor
+//! tests ([`supervision`]) and the size and deadline of the stress tests ([`stress`]).
 
 // Every test binary compiles its own copy of this module and uses a part of it; what one
 // binary leaves unused is not dead code for the others.
 #![allow(dead_code)]
 
 pub mod capture;
+pub mod stress;
 pub mod supervision;
 
 // The examples' tests poll a call once the same way: one copy serves both.

@@ -15,6 +15,7 @@
 //! | no reply within the timeout (5 s by default); a late reply is dropped | [`CallError::Timeout`] |
 //! | the node runs no such server (it exited, or never ran there) | [`CallError::NoServer`] |
 //! | the server exits before replying | [`CallError::Exited`] with its reason |
+//! | the server's bounded mailbox is full (the request was not queued) | [`CallError::Full`] |
 //! | the server's node is down, or goes down during the call | [`CallError::NodeDown`] |
 //! | the request or reply cannot be encoded or read (nodes of incompatible versions) | [`CallError::BadMessage`] |
 

@@ -52,17 +52,15 @@ impl<S: RemoteServer> Exported for ServerRef<S> {
         };
         let Incoming { msg, reply } = S::accept(request);
         let process = self.to_ref();
+        let (Some(query), Some(reply)) = (query, reply) else {
+            // A cast: as a local one, with the mailbox's overflow policy.
+            return self.cast(msg);
+        };
         match self.mailbox().try_send(Delivery::Msg(msg)) {
-            Ok(()) => {}
-            Err(SendError::Closed) => return exports.refuse(query, Refusal::NoServer),
-            Err(SendError::Full) => {
-                // As a local cast: dropped with a warning; a call is refused at once.
-                tracing::warn!(server = %process.id(), "remote request dropped: the bounded mailbox is full");
-                return exports.refuse(query, Refusal::NoServer);
-            }
-        }
-        if let (Some(query), Some(reply)) = (query, reply) {
-            exports.runtime.spawn(answer(process, query, reply, envelope.timeout()));
+            Ok(()) => drop(exports.runtime.spawn(answer(process, query, reply, envelope.timeout()))),
+            Err(SendError::Closed) => exports.refuse(Some(query), Refusal::NoServer),
+            // Refused at once rather than waiting for room: the caller may retry.
+            Err(SendError::Full) => exports.refuse(Some(query), Refusal::Full),
         }
     }
 

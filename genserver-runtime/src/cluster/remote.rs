@@ -108,6 +108,8 @@ pub(crate) enum Refusal {
     },
     /// The server's reply could not be encoded.
     BadReply(String),
+    /// The server's bounded mailbox was full: the request was not queued.
+    Full,
 }
 
 impl Refusal {
@@ -118,6 +120,7 @@ impl Refusal {
     pub(crate) fn into_call_error(self) -> CallError {
         match self {
             Refusal::NoServer => CallError::NoServer,
+            Refusal::Full => CallError::Full,
             Refusal::Exited(reason) => CallError::Exited(reason.into()),
             Refusal::BadRequest(message) => CallError::BadMessage(
                 format!("the server's node could not read the request: {message}").into(),
