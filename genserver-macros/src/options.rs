@@ -2,7 +2,11 @@
 //!
 //! - `vis = pub(crate)`: visibility of the generated types and constructors (default `pub`);
 //! - `crate = some::path`: where the runtime crate is, when it is re-exported
-//!   (default `::genserver_runtime`).
+//!   (default `::genserver_runtime`);
+//! - `debug_state`: the state is shown, with its `Debug`, by `sys::get_status` and in
+//!   crash reports (off by default: a state may hold secrets);
+//! - `debug_messages`: the message enum derives `Debug`, and each message is rendered
+//!   into its span and, for the last one, the crash report (off by default).
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
@@ -15,21 +19,31 @@ use crate::errors::{Errors, error};
 pub(crate) struct Options {
     pub(crate) vis: Visibility,
     pub(crate) runtime: Path,
+    pub(crate) debug_state: bool,
+    pub(crate) debug_messages: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { vis: syn::parse_quote!(pub), runtime: syn::parse_quote!(::genserver_runtime) }
+        Options {
+            vis: syn::parse_quote!(pub),
+            runtime: syn::parse_quote!(::genserver_runtime),
+            debug_state: false,
+            debug_messages: false,
+        }
     }
 }
 
 /// The hint every malformed argument list gets.
-const OPTIONS_HELP: &str = "the options are `vis = pub(crate)` and `crate = path`, separated by commas";
+const OPTIONS_HELP: &str =
+    "the options are `vis = pub(crate)`, `crate = path`, `debug_state` and `debug_messages`, separated by commas";
 
 /// One `key = value` argument.
 enum Arg {
     Vis(syn::Ident, Visibility),
     Crate(Token![crate], Path),
+    /// `debug_state` or `debug_messages`.
+    Flag(syn::Ident),
 }
 
 impl Parse for Arg {
@@ -49,6 +63,9 @@ impl Parse for Arg {
         let key = input
             .call(syn::Ident::parse_any)
             .map_err(|parse_error| error(parse_error.span(), "expected an option", OPTIONS_HELP))?;
+        if key == "debug_state" || key == "debug_messages" {
+            return Ok(Arg::Flag(key));
+        }
         if key != "vis" {
             return Err(error(key.span(), format!("unknown #[genserver] option `{key}`"), OPTIONS_HELP));
         }
@@ -89,6 +106,7 @@ impl Options {
             }
         };
         let (mut seen_vis, mut seen_crate) = (false, false);
+        let mut seen_flags: Vec<String> = Vec::new();
         for arg in parsed {
             match arg {
                 Arg::Vis(key, vis) => {
@@ -102,6 +120,18 @@ impl Options {
                         errors.at(key, "`crate` is given twice", "keep one `crate = ...`");
                     }
                     options.runtime = path;
+                }
+                Arg::Flag(key) => {
+                    let name = key.to_string();
+                    if seen_flags.contains(&name) {
+                        errors.at(&key, format!("`{name}` is given twice"), format!("keep one `{name}`"));
+                    }
+                    if name == "debug_state" {
+                        options.debug_state = true;
+                    } else {
+                        options.debug_messages = true;
+                    }
+                    seen_flags.push(name);
                 }
             }
         }

@@ -141,7 +141,8 @@ impl<S: GenServer> Builder<S> {
     async fn spawn(self, args: S::Args) -> Result<ServerRef<S>, StartError<S>> {
         let Builder { name, init_timeout, mailbox, via, .. } = self;
         let id = ServerId::next();
-        let me = ServerRef::from_shared(Shared::new(id, name.clone(), Queue::new(mailbox)));
+        let parent = crate::process::current_server();
+        let me = ServerRef::from_shared(Shared::new(id, name.clone(), parent, Queue::new(mailbox)));
         let handle = me.clone();
         if let Some(name) = &name {
             names::register::<S>(name, &me).map_err(|taken| match taken {

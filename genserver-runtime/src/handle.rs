@@ -51,6 +51,12 @@ impl<S: GenServer> fmt::Debug for ServerRef<S> {
     }
 }
 
+impl<S: GenServer> AsRef<ServerRef<S>> for ServerRef<S> {
+    fn as_ref(&self) -> &ServerRef<S> {
+        self
+    }
+}
+
 impl<S: GenServer> PartialEq for ServerRef<S> {
     fn eq(&self, other: &Self) -> bool {
         self.id() == other.id()

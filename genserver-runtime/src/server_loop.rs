@@ -20,11 +20,13 @@ use std::task::Poll;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::mailbox::{Envelope, Receiver};
 use crate::panic::catch_panic;
 use crate::process::Shared;
 use crate::returns::{Action, InitAction, Stop};
+use crate::sys::{System, Watch};
 use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, ServerRef, StartError};
 
 /// The server's own handle and the receiving end of its mailbox; publishes the server's
@@ -47,6 +49,11 @@ impl<S: GenServer> ExitGuard<S> {
     /// The next mailbox entry; `None` once the mailbox is closed.
     fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Envelope<S>>> {
         self.mailbox.poll_recv(self.cx.server_ref().mailbox(), cx)
+    }
+
+    /// The next system request or stop, for a suspended server.
+    fn poll_system(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Envelope<S>>> {
+        self.mailbox.poll_system(self.cx.server_ref().mailbox(), cx)
     }
 
     fn finish(&mut self, reason: ExitReason) {
@@ -121,7 +128,7 @@ pub(crate) async fn init_server<S: GenServer>(
     };
     let reason = failure.exit_reason();
     if reason.is_abnormal() {
-        crash_report(&reason, "init");
+        crash_report(&reason, "init", None, None);
     }
     guard.finish(reason);
     Err(failure)
@@ -179,6 +186,8 @@ pub(crate) struct Running<S: GenServer> {
     action: Action<S::Continue>,
     /// The name of the message being handled, for the crash report.
     last_message: &'static str,
+    /// What `sys` and tracing keep: `None` until one of them needs it.
+    watch: Option<Box<Watch>>,
 }
 
 /// Runs `init` and acknowledges the start; the server's state if it is to run.
@@ -227,7 +236,8 @@ pub(crate) fn serve_phase<S: GenServer>(mut running: Running<S>) -> impl Future<
             send_reply();
         }
         if reason.is_abnormal() {
-            crash_report(&reason, running.last_message);
+            let last_rendered = running.watch.as_mut().and_then(|watch| watch.last_message.take());
+            crash_report(&reason, running.last_message, last_rendered, running.state.format_state());
         }
         let Running { state, mut guard, .. } = running;
         // Resources the state holds are released before anyone can observe the exit.
@@ -257,12 +267,23 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
         loop {
             let handle = match running.next().await {
                 Ok(Some(handle)) => handle,
-                // A DOWN dropped by a demonitor: as if it never came (an idle timeout
-                // starts over).
-                Ok(None) => continue,
+                // A DOWN dropped by a demonitor, or a system request: as if it never came
+                // (an idle timeout starts over).
+                Ok(None) => {
+                    if running.is_suspended() {
+                        if let Err(stop) = running.while_suspended().await {
+                            return stop;
+                        }
+                    }
+                    continue;
+                }
                 Err(stop) => return stop,
             };
-            let flow = running.handle(handle).await;
+            let flow = if running.is_observed() {
+                running.handle_observed(handle).await
+            } else {
+                running.handle(handle).await
+            };
             running.action = flow.action;
         }
     }
@@ -271,7 +292,82 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
 impl<S: GenServer> Running<S> {
     /// The server `init` made, about to take its first action.
     pub(crate) fn after_init(state: S, guard: ExitGuard<S>, action: Action<S::Continue>) -> Self {
-        Running { state, guard, action, last_message: "init" }
+        Running { state, guard, action, last_message: "init", watch: None }
+    }
+
+    fn is_suspended(&self) -> bool {
+        self.watch.as_ref().is_some_and(|watch| watch.suspended)
+    }
+
+    /// Whether a message is handled through [`handle_observed`](Self::handle_observed):
+    /// when `sys` watches the server, it renders its messages, or a subscriber may want
+    /// the span of each message.
+    fn is_observed(&self) -> bool {
+        self.watch.is_some() | S::FORMATS_MESSAGES | tracing::level_enabled!(tracing::Level::DEBUG)
+    }
+
+    /// Handles only system requests and stops, until a `resume`.
+    async fn while_suspended(&mut self) -> Result<(), Box<Stop>> {
+        while self.is_suspended() {
+            let entry = std::future::poll_fn(|cx| self.guard.poll_system(cx)).await;
+            // Only system requests and stops come: each is handled, or stops the server.
+            self.take(Received::Entry(entry))?;
+        }
+        Ok(())
+    }
+
+    /// Handles a system request in place; for a call that carries its caller's span, the
+    /// call to handle.
+    #[inline(never)]
+    fn system(&mut self, system: Box<System<S>>) -> Option<Handle<S>> {
+        match *system {
+            System::Traced { msg, caller } => {
+                self.watch.get_or_insert_with(Box::default).caller = Some(caller);
+                return Some(Handle::Msg(msg));
+            }
+            System::State(run) => run(&mut self.state),
+            System::Op(op) => crate::sys::handle_op(op, &self.state, self.guard.cx.server_ref(), &mut self.watch),
+        }
+        None
+    }
+
+    /// [`handle`](Self::handle) in a span of its own, timed for the statistics, traced if
+    /// `sys::trace` is on, with the message rendered first if the server shows its
+    /// messages.
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep `self` twice
+    fn handle_observed(&mut self, handle: Handle<S>) -> impl Future<Output = Flow<S>> + Send + '_ {
+        async move {
+            let handler = handler_name::<S>(&handle);
+            let rendered = match &handle {
+                Handle::Msg(msg) if S::FORMATS_MESSAGES => S::format_message(msg),
+                _ => None,
+            };
+            let watch = self.watch.get_or_insert_with(Box::default);
+            let caller = watch.caller.take();
+            let me = self.guard.cx.server_ref();
+            let span = crate::observe::message_span::<S>(me, handler, rendered.as_deref(), caller.as_ref());
+            if S::FORMATS_MESSAGES {
+                watch.last_message = rendered;
+            }
+            let timed = !span.is_disabled() || watch.trace || watch.statistics.is_some();
+            let started = timed.then(Instant::now);
+            let panic_outcome = crate::observe::OutcomeOnPanic::new(&span);
+            let flow = self.handle(handle).instrument(span.clone()).await;
+            panic_outcome.disarm();
+            let elapsed = started.map(|started| started.elapsed()).unwrap_or_default();
+            let outcome = crate::observe::outcome_of(&flow.action);
+            crate::observe::record_outcome(&span, outcome, elapsed);
+            if let Some(watch) = &mut self.watch {
+                if watch.trace {
+                    crate::observe::trace_event(self.guard.cx.server_ref(), handler, outcome, elapsed);
+                }
+                if let Some(statistics) = &mut watch.statistics {
+                    statistics.messages_in += 1;
+                    statistics.handler_time += elapsed;
+                }
+            }
+            flow
+        }
     }
 
     /// What to handle next, as the last action says: its continuation, or the next
@@ -312,6 +408,10 @@ impl<S: GenServer> Running<S> {
                 Handle::Info(info)
             }
             Some(Envelope::Stop(reason)) => return Err(Stop::new(reason)),
+            Some(Envelope::System(system)) => match self.system(system) {
+                Some(handle) => handle,
+                None => return Ok(None),
+            },
             // The mailbox is closed only once the server has exited.
             None => return Err(Stop::new(ExitReason::Normal)),
         };
@@ -430,7 +530,25 @@ impl<S: GenServer> Future for Next<'_, S> {
     }
 }
 
-/// OTP's crash report: one error event for an abnormal exit.
-fn crash_report(reason: &ExitReason, last_message: &str) {
-    tracing::error!(reason = %reason, last_message, "server terminated abnormally");
+/// The name of the handler that `handle` runs.
+fn handler_name<S: GenServer>(handle: &Handle<S>) -> &'static str {
+    match handle {
+        Handle::Msg(msg) => S::message_name(msg),
+        Handle::Info(info) => S::info_name(info),
+        Handle::Continue(_) => "continue",
+        Handle::Timeout => "timeout",
+    }
+}
+
+/// OTP's crash report: one error event for an abnormal exit, with the last message and
+/// the state when the server shows them (`#[genserver(debug_messages)]`,
+/// `#[genserver(debug_state)]`).
+fn crash_report(reason: &ExitReason, last_message: &str, rendered: Option<String>, state: Option<String>) {
+    tracing::error!(
+        reason = %reason,
+        last_message,
+        message = rendered.as_deref(),
+        state = state.as_deref(),
+        "server terminated abnormally"
+    );
 }

@@ -35,6 +35,10 @@ pub(crate) struct Expansion<'a> {
     pub(crate) info: Ident,
     pub(crate) cont: Ident,
     pub(crate) client: Ident,
+    /// `#[genserver(debug_state)]`: the state is rendered with `Debug`.
+    pub(crate) debug_state: bool,
+    /// `#[genserver(debug_messages)]`: the messages are rendered with `Debug`.
+    pub(crate) debug_messages: bool,
 }
 
 impl<'a> Expansion<'a> {
@@ -47,6 +51,8 @@ impl<'a> Expansion<'a> {
             info: server.info_enum(),
             cont: server.continue_enum(),
             client: server.client_handle(),
+            debug_state: options.debug_state,
+            debug_messages: options.debug_messages,
         }
     }
 
