@@ -252,6 +252,9 @@ enum Handle<S: GenServer> {
     Info(S::Info),
     Continue(S::Continue),
     Timeout,
+    /// Not a handler: a `sys::suspend` was just handled, so the server now handles only
+    /// system requests until a resume.
+    Suspended,
 }
 
 /// The loop: handles messages until a handler stops the server or a stop request
@@ -269,21 +272,10 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
                 Ok(Some(handle)) => handle,
                 // A DOWN dropped by a demonitor, or a system request: as if it never came
                 // (an idle timeout starts over).
-                Ok(None) => {
-                    if running.is_suspended() {
-                        if let Err(stop) = running.while_suspended().await {
-                            return stop;
-                        }
-                    }
-                    continue;
-                }
+                Ok(None) => continue,
                 Err(stop) => return stop,
             };
-            let flow = if running.is_observed() {
-                running.handle_observed(handle).await
-            } else {
-                running.handle(handle).await
-            };
+            let flow = running.handle(handle).await;
             running.action = flow.action;
         }
     }
@@ -306,14 +298,17 @@ impl<S: GenServer> Running<S> {
         self.watch.is_some() | S::FORMATS_MESSAGES | tracing::level_enabled!(tracing::Level::DEBUG)
     }
 
-    /// Handles only system requests and stops, until a `resume`.
-    async fn while_suspended(&mut self) -> Result<(), Box<Stop>> {
+    /// Handles only system requests and stops, until a `resume`; then the server goes on
+    /// with the action it had (an idle timeout starts over), or stops.
+    async fn while_suspended(&mut self) -> Flow<S> {
         while self.is_suspended() {
             let entry = std::future::poll_fn(|cx| self.guard.poll_system(cx)).await;
             // Only system requests and stops come: each is handled, or stops the server.
-            self.take(Received::Entry(entry))?;
+            if let Err(stop) = self.take(Received::Entry(entry)) {
+                return Flow { action: Action::Stop(stop) };
+            }
         }
-        Ok(())
+        Flow { action: std::mem::replace(&mut self.action, Action::Proceed) }
     }
 
     /// Handles a system request in place; for a call that carries its caller's span, the
@@ -328,7 +323,7 @@ impl<S: GenServer> Running<S> {
             System::State(run) => run(&mut self.state),
             System::Op(op) => crate::sys::handle_op(op, &self.state, self.guard.cx.server_ref(), &mut self.watch),
         }
-        None
+        self.is_suspended().then_some(Handle::Suspended)
     }
 
     /// [`handle`](Self::handle) in a span of its own, timed for the statistics, traced if
@@ -342,9 +337,11 @@ impl<S: GenServer> Running<S> {
                 Handle::Msg(msg) if S::FORMATS_MESSAGES => S::format_message(msg),
                 _ => None,
             };
-            let watch = self.watch.get_or_insert_with(Box::default);
+            self.last_message = handler;
+            let Running { state, guard, watch, .. } = self;
+            let watch = watch.get_or_insert_with(Box::default);
             let caller = watch.caller.take();
-            let me = self.guard.cx.server_ref();
+            let me = guard.cx.server_ref();
             let span = crate::observe::message_span::<S>(me, handler, rendered.as_deref(), caller.as_ref());
             if S::FORMATS_MESSAGES {
                 watch.last_message = rendered;
@@ -352,14 +349,14 @@ impl<S: GenServer> Running<S> {
             let timed = !span.is_disabled() || watch.trace || watch.statistics.is_some();
             let started = timed.then(Instant::now);
             let panic_outcome = crate::observe::OutcomeOnPanic::new(&span);
-            let flow = self.handle(handle).instrument(span.clone()).await;
+            let flow = dispatch(state, &mut guard.cx, handle).instrument(span.clone()).await;
             panic_outcome.disarm();
             let elapsed = started.map(|started| started.elapsed()).unwrap_or_default();
             let outcome = crate::observe::outcome_of(&flow.action);
             crate::observe::record_outcome(&span, outcome, elapsed);
             if let Some(watch) = &mut self.watch {
                 if watch.trace {
-                    crate::observe::trace_event(self.guard.cx.server_ref(), handler, outcome, elapsed);
+                    crate::observe::trace_event(guard.cx.server_ref(), handler, outcome, elapsed);
                 }
                 if let Some(statistics) = &mut watch.statistics {
                     statistics.messages_in += 1;
@@ -418,16 +415,26 @@ impl<S: GenServer> Running<S> {
         Ok(Some(handle))
     }
 
-    /// Starts the handler for `handle`, noting its name for the crash report.
+    /// Starts the handler for `handle`, noting its name for the crash report. A server
+    /// that is observed (see [`is_observed`](Self::is_observed)) or suspended runs a
+    /// boxed future instead, so that the server's task does not grow by its state.
     fn handle(
         &mut self,
         handle: Handle<S>,
     ) -> Handler<
+        '_,
         impl Future<Output = Flow<S>> + Send + '_,
         impl Future<Output = Flow<S>> + Send + '_,
         impl Future<Output = Flow<S>> + Send + '_,
         impl Future<Output = Flow<S>> + Send + '_,
+        Flow<S>,
     > {
+        if let Handle::Suspended = handle {
+            return Handler::Boxed { future: Box::pin(self.while_suspended()) };
+        }
+        if self.is_observed() {
+            return Handler::Boxed { future: Box::pin(self.handle_observed(handle)) };
+        }
         let Running { state, guard, last_message, .. } = self;
         let cx = &mut guard.cx;
         match handle {
@@ -447,22 +454,25 @@ impl<S: GenServer> Running<S> {
                 *last_message = "timeout";
                 Handler::Timeout { future: state.handle_timeout(cx) }
             }
+            Handle::Suspended => unreachable!("a suspended server runs `while_suspended`"),
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of whichever handler runs: one await point in the loop for all four.
+    /// The future of whichever handler runs: one await point in the loop for all four,
+    /// and for the boxed paths of an observed or suspended server.
     #[project = HandlerProjection]
-    enum Handler<M, I, C, T> {
+    enum Handler<'a, M, I, C, T, O> {
         Msg { #[pin] future: M },
         Info { #[pin] future: I },
         Continue { #[pin] future: C },
         Timeout { #[pin] future: T },
+        Boxed { future: Pin<Box<dyn Future<Output = O> + Send + 'a>> },
     }
 }
 
-impl<M, I, C, T, O> Future for Handler<M, I, C, T>
+impl<M, I, C, T, O> Future for Handler<'_, M, I, C, T, O>
 where
     M: Future<Output = O>,
     I: Future<Output = O>,
@@ -477,6 +487,7 @@ where
             HandlerProjection::Info { future } => future.poll(cx),
             HandlerProjection::Continue { future } => future.poll(cx),
             HandlerProjection::Timeout { future } => future.poll(cx),
+            HandlerProjection::Boxed { future } => future.as_mut().poll(cx),
         }
     }
 }
@@ -530,6 +541,17 @@ impl<S: GenServer> Future for Next<'_, S> {
     }
 }
 
+/// Runs the handler for `handle`: the observed path's dispatch.
+async fn dispatch<S: GenServer>(state: &mut S, cx: &mut Context<S>, handle: Handle<S>) -> Flow<S> {
+    match handle {
+        Handle::Msg(msg) => state.handle(msg, cx).await,
+        Handle::Info(info) => state.handle_info(info, cx).await,
+        Handle::Continue(value) => state.handle_continue(value, cx).await,
+        Handle::Timeout => state.handle_timeout(cx).await,
+        Handle::Suspended => unreachable!("a suspended server runs `while_suspended`"),
+    }
+}
+
 /// The name of the handler that `handle` runs.
 fn handler_name<S: GenServer>(handle: &Handle<S>) -> &'static str {
     match handle {
@@ -537,6 +559,7 @@ fn handler_name<S: GenServer>(handle: &Handle<S>) -> &'static str {
         Handle::Info(info) => S::info_name(info),
         Handle::Continue(_) => "continue",
         Handle::Timeout => "timeout",
+        Handle::Suspended => "suspended",
     }
 }
 
