@@ -162,6 +162,7 @@ impl<S: GenServer> Builder<S> {
                 });
             }
         }
+        crate::process_list::enter(id, Arc::downgrade(me.shared()) as _);
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(me.shared()) as _;

@@ -228,6 +228,7 @@ mod names;
 mod observe;
 mod panic;
 mod process;
+pub mod process_list;
 mod registry;
 pub mod returns;
 mod server;

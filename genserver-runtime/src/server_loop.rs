@@ -58,6 +58,7 @@ impl<S: GenServer> ExitGuard<S> {
 
     fn finish(&mut self, reason: ExitReason) {
         self.shared().process.finish(reason);
+        crate::process_list::remove(self.shared().process.id());
         self.mailbox.close_and_drain(self.cx.server_ref().mailbox());
     }
 }

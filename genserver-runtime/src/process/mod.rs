@@ -79,6 +79,12 @@ pub(crate) trait Control: Send + Sync + 'static {
     /// Queues a system request ([`sys`](crate::sys)) past any bound; dropped once the
     /// mailbox is closed.
     fn push_system(&self, op: crate::sys::Op);
+
+    /// The server's type, without module paths.
+    fn server_type(&self) -> String;
+
+    /// The mailbox's length and peak.
+    fn mailbox_counts(&self) -> crate::mailbox::Counts;
 }
 
 impl<S: GenServer> Control for Shared<S> {
@@ -103,6 +109,14 @@ impl<S: GenServer> Control for Shared<S> {
 
     fn push_system(&self, op: crate::sys::Op) {
         self.mailbox.push_signal(Envelope::System(Box::new(crate::sys::System::Op(op))));
+    }
+
+    fn server_type(&self) -> String {
+        crate::type_name::short_type_name::<S>()
+    }
+
+    fn mailbox_counts(&self) -> crate::mailbox::Counts {
+        self.mailbox.counts()
     }
 }
 
@@ -315,6 +329,14 @@ impl Eq for ProcessRef {}
 impl fmt::Debug for ProcessRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.0.process(), f)
+    }
+}
+
+/// Serialized as the server's id: a handle means nothing outside this program.
+#[cfg(feature = "serde")]
+impl serde::Serialize for ProcessRef {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        self.id().serialize(serializer)
     }
 }
 
