@@ -148,3 +148,45 @@ impl Hasher for IdHasher {
         self.0 = id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use crate::{ExitReason, ServerId};
+
+    #[test]
+    fn ids_and_exit_reasons_serialize_as_otp_writes_them() {
+        let id = ServerId::next();
+        assert_eq!(serde_json::to_value(id).unwrap(), serde_json::json!(id.as_u64()));
+        assert_eq!(serde_json::to_value(ExitReason::Normal).unwrap(), serde_json::json!("normal"));
+        assert_eq!(
+            serde_json::to_value(ExitReason::Panic("boom".into())).unwrap(),
+            serde_json::json!({ "panic": "boom" })
+        );
+        assert_eq!(
+            serde_json::to_value(ExitReason::error("disk full")).unwrap(),
+            serde_json::json!({ "error": "disk full" })
+        );
+    }
+
+    #[test]
+    fn a_process_info_serializes_with_every_field() {
+        let info = super::ProcessInfo {
+            id: ServerId::next(),
+            server_type: "Worker".into(),
+            name: Some("w".into()),
+            parent: None,
+            children: Vec::new(),
+            mailbox_len: 2,
+            peak_mailbox_len: 5,
+            links: Vec::new(),
+            monitors: Vec::new(),
+            monitored_by: 1,
+            trap_exits: false,
+        };
+        let json = serde_json::to_value(&info).unwrap();
+        assert_eq!(json["server_type"], "Worker");
+        assert_eq!(json["parent"], serde_json::Value::Null);
+        assert_eq!((json["mailbox_len"].as_u64(), json["peak_mailbox_len"].as_u64()), (Some(2), Some(5)));
+        assert_eq!(json["id"].as_u64(), Some(info.id.as_u64()));
+    }
+}
