@@ -267,11 +267,7 @@ async fn a_server_asking_itself_gets_calling_self() {
 
 #[tokio::test(start_paused = true)]
 async fn get_status_names_the_supervisor_and_the_links() {
-    let supervisor = Supervisor::builder()
-        .child(Counter::child_spec(Counter::new()))
-        .start()
-        .await
-        .unwrap();
+    let supervisor = Supervisor::builder().child(Counter::child_spec(Counter::new())).start().await.unwrap();
     let children = supervisor.which_children().await.unwrap();
     let child = children[0].process.clone().expect("the child runs");
     let status = sys::get_status(&child).await.unwrap();
@@ -310,11 +306,13 @@ async fn trace_logs_each_message_with_its_handler_and_outcome() {
         .events()
         .into_iter()
         .filter(|event| event.fields.get("message") == Some("message handled"))
-        .map(|event| (event.fields.get("handler").map(str::to_owned), event.fields.get("outcome").map(str::to_owned)))
+        .map(|event| {
+            (event.fields.get("handler").map(str::to_owned), event.fields.get("outcome").map(str::to_owned))
+        })
         .collect();
     let expected = |handler: &str| (Some(handler.to_owned()), Some("ok".to_owned()));
     assert_eq!(traced, vec![expected("add"), expected("get")]);
-    assert_eq!(sys::get_status(&counter).await.unwrap().trace, false);
+    assert!(!sys::get_status(&counter).await.unwrap().trace);
 }
 
 #[tokio::test(start_paused = true)]

@@ -58,7 +58,9 @@ impl serde::Serialize for ExitReason {
             ExitReason::Killed => serializer.serialize_unit_variant(NAME, 3, "killed"),
             ExitReason::NoProc => serializer.serialize_unit_variant(NAME, 4, "noproc"),
             ExitReason::Panic(message) => serializer.serialize_newtype_variant(NAME, 5, "panic", &**message),
-            ExitReason::Error(error) => serializer.serialize_newtype_variant(NAME, 6, "error", &error.to_string()),
+            ExitReason::Error(error) => {
+                serializer.serialize_newtype_variant(NAME, 6, "error", &error.to_string())
+            }
         }
     }
 }

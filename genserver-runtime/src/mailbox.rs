@@ -302,7 +302,11 @@ impl<S: GenServer> Receiver<S> {
     /// suspended server reads (OTP's selective receive of system messages). Registers to
     /// be woken by the next send when there is none; `Ready(None)` once the mailbox is
     /// closed.
-    pub(crate) fn poll_system(&mut self, queue: &Queue<S>, cx: &mut Context<'_>) -> Poll<Option<Envelope<S>>> {
+    pub(crate) fn poll_system(
+        &mut self,
+        queue: &Queue<S>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Envelope<S>>> {
         loop {
             // The batch is newest first: the oldest match is the last one.
             if let Some(position) = self.batch.iter().rposition(Envelope::is_system) {

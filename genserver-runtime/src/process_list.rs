@@ -78,7 +78,8 @@ pub fn processes() -> Vec<ProcessInfo> {
     let parents: Vec<(ServerId, ServerId)> =
         listed.iter().filter_map(|info| Some((info.parent?, info.id))).collect();
     for info in &mut listed {
-        info.children = parents.iter().filter(|(parent, _)| *parent == info.id).map(|(_, child)| *child).collect();
+        info.children =
+            parents.iter().filter(|(parent, _)| *parent == info.id).map(|(_, child)| *child).collect();
     }
     listed
 }
@@ -117,7 +118,8 @@ type Shard = Mutex<HashMap<u64, Weak<dyn Control>, BuildHasherDefault<IdHasher>>
 
 const SHARD_COUNT: usize = 16;
 
-static SHARDS: [Shard; SHARD_COUNT] = [const { Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) }; SHARD_COUNT];
+static SHARDS: [Shard; SHARD_COUNT] =
+    [const { Mutex::new(HashMap::with_hasher(BuildHasherDefault::new())) }; SHARD_COUNT];
 
 fn shard_of(id: ServerId) -> &'static Shard {
     &SHARDS[id.as_u64() as usize % SHARD_COUNT]

@@ -315,6 +315,7 @@ impl<S: GenServer> Running<S> {
     /// Handles a system request in place; for a call that carries its caller's span, the
     /// call to handle.
     #[inline(never)]
+    #[allow(clippy::boxed_local)] // taken as the mailbox holds it, unboxed only here
     fn system(&mut self, system: Box<System<S>>) -> Option<Handle<S>> {
         match *system {
             System::Traced { msg, caller } => {
@@ -322,7 +323,9 @@ impl<S: GenServer> Running<S> {
                 return Some(Handle::Msg(msg));
             }
             System::State(run) => run(&mut self.state),
-            System::Op(op) => crate::sys::handle_op(op, &self.state, self.guard.cx.server_ref(), &mut self.watch),
+            System::Op(op) => {
+                crate::sys::handle_op(op, &self.state, self.guard.cx.server_ref(), &mut self.watch)
+            }
         }
         self.is_suspended().then_some(Handle::Suspended)
     }
@@ -419,6 +422,7 @@ impl<S: GenServer> Running<S> {
     /// Starts the handler for `handle`, noting its name for the crash report. A server
     /// that is observed (see [`is_observed`](Self::is_observed)) or suspended runs a
     /// boxed future instead, so that the server's task does not grow by its state.
+    #[allow(clippy::type_complexity)] // the four handlers' futures, as the trait names them
     fn handle(
         &mut self,
         handle: Handle<S>,

@@ -142,7 +142,12 @@ pub struct Process {
 }
 
 impl Process {
-    fn new(id: ServerId, name: Option<Arc<str>>, parent: Option<ServerId>, control: Weak<dyn Control>) -> Self {
+    fn new(
+        id: ServerId,
+        name: Option<Arc<str>>,
+        parent: Option<ServerId>,
+        control: Weak<dyn Control>,
+    ) -> Self {
         Process {
             id,
             name,
