@@ -323,3 +323,73 @@ async fn statistics_are_off_until_enabled() {
     assert_eq!(sys::statistics(&counter).await, Ok(None));
     assert_eq!(sys::get_status(&counter).await.unwrap().statistics, None);
 }
+
+/// A server that shows its state and messages in crash reports.
+#[derive(Debug)]
+pub struct Bomb {
+    armed: bool,
+}
+
+#[genserver(debug_state, debug_messages)]
+impl Bomb {
+    #[cast]
+    fn explode(&mut self, code: u32) {
+        self.armed = true;
+        tracing::info!(code, "exploding");
+        panic!("boom {code}");
+    }
+}
+
+#[tokio::test]
+async fn a_crash_report_carries_the_last_message_and_the_state_when_the_server_shows_them() {
+    let (capture, _guard) = Capture::install();
+    let bomb = Bomb::start(Bomb { armed: false }).await.unwrap();
+    bomb.explode(7);
+    assert_eq!(bomb.exited().await, ExitReason::Panic("boom 7".into()));
+    let errors = capture.errors();
+    assert_eq!(errors.len(), 1, "one crash report: {errors:?}");
+    let report = &errors[0].fields;
+    assert_eq!(report.get("last_message"), Some("explode"));
+    assert_eq!(report.get("message"), Some("server terminated abnormally"));
+    assert_eq!(report.get("last_message_debug"), Some("Explode { code: 7 }"));
+    assert_eq!(report.get("state"), Some("Bomb { armed: true }"));
+}
+
+#[tokio::test]
+async fn each_message_is_handled_in_a_span_of_its_own_inside_the_server_span() {
+    let (capture, _guard) = Capture::install();
+    let bomb = Bomb::start(Bomb { armed: false }).await.unwrap();
+    bomb.explode(3);
+    bomb.exited().await;
+    let inside = capture
+        .events()
+        .into_iter()
+        .find(|event| event.fields.get("message") == Some("exploding"))
+        .expect("the handler's event");
+    let spans: Vec<&str> = inside.spans.iter().map(|(name, _)| *name).collect();
+    assert_eq!(spans, vec!["genserver", "message"]);
+    let message = &inside.spans[1].1;
+    assert_eq!(message.get("handler"), Some("explode"));
+    assert_eq!(message.get("id"), Some(bomb.id().to_string().as_str()));
+    assert_eq!(message.get("message_debug"), Some("Explode { code: 3 }"));
+}
+
+#[tokio::test]
+async fn a_server_that_does_not_show_them_keeps_message_and_state_out_of_its_crash_report() {
+    pub struct Quiet;
+    #[genserver]
+    impl Quiet {
+        #[cast]
+        fn fail(&mut self) {
+            panic!("quiet failure");
+        }
+    }
+    let (capture, _guard) = Capture::install();
+    let quiet = Quiet::start(Quiet).await.unwrap();
+    quiet.fail();
+    quiet.exited().await;
+    let errors = capture.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].fields.get("last_message"), Some("fail"));
+    assert_eq!((errors[0].fields.get("last_message_debug"), errors[0].fields.get("state")), (None, None));
+}

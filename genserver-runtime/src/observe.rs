@@ -51,7 +51,7 @@ pub(crate) fn message_span<S: GenServer>(
         id = %me.id(),
         name = me.name(),
         handler,
-        message = rendered,
+        message_debug = rendered,
         outcome = Empty,
         duration_us = Empty,
     );

@@ -575,7 +575,7 @@ fn crash_report(reason: &ExitReason, last_message: &str, rendered: Option<String
     tracing::error!(
         reason = %reason,
         last_message,
-        message = rendered.as_deref(),
+        last_message_debug = rendered.as_deref(),
         state = state.as_deref(),
         "server terminated abnormally"
     );
