@@ -35,8 +35,7 @@ impl Default for Options {
 }
 
 /// The hint every malformed argument list gets.
-const OPTIONS_HELP: &str =
-    "the options are `vis = pub(crate)`, `crate = path`, `debug_state` and `debug_messages`, separated by commas";
+const OPTIONS_HELP: &str = "the options are `vis = pub(crate)`, `crate = path`, `debug_state` and `debug_messages`, separated by commas";
 
 /// One `key = value` argument.
 enum Arg {
