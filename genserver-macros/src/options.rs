@@ -4,7 +4,11 @@
 //! - `crate = some::path`: where the runtime crate is, when it is re-exported
 //!   (default `::genserver_runtime`);
 //! - `remote`: the server can be called from other nodes of a cluster (the runtime's
-//!   `cluster` feature): its requests and replies travel serialized.
+//!   `cluster` feature): its requests and replies travel serialized;
+//! - `debug_state`: the state is shown, with its `Debug`, by `sys::get_status` and in
+//!   crash reports (off by default: a state may hold secrets);
+//! - `debug_messages`: the message enum derives `Debug`, and each message is rendered
+//!   into its span and, for the last one, the crash report (off by default).
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;
@@ -19,23 +23,32 @@ pub(crate) struct Options {
     pub(crate) runtime: Path,
     /// `Some(span of the word)` for `remote`.
     pub(crate) remote: Option<Span>,
+    pub(crate) debug_state: bool,
+    pub(crate) debug_messages: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { vis: syn::parse_quote!(pub), runtime: syn::parse_quote!(::genserver_runtime), remote: None }
+        Options {
+            vis: syn::parse_quote!(pub),
+            runtime: syn::parse_quote!(::genserver_runtime),
+            remote: None,
+            debug_state: false,
+            debug_messages: false,
+        }
     }
 }
 
 /// The hint every malformed argument list gets.
-const OPTIONS_HELP: &str =
-    "the options are `vis = pub(crate)`, `crate = path` and `remote`, separated by commas";
+const OPTIONS_HELP: &str = "the options are `vis = pub(crate)`, `crate = path`, `remote`, `debug_state` and `debug_messages`, separated by commas";
 
 /// One `key = value` argument.
 enum Arg {
     Vis(syn::Ident, Visibility),
     Crate(Token![crate], Path),
     Remote(syn::Ident),
+    /// `debug_state` or `debug_messages`.
+    Flag(syn::Ident),
 }
 
 impl Parse for Arg {
@@ -60,6 +73,9 @@ impl Parse for Arg {
                 return Err(error(key.span(), "`remote` takes no value", "write `remote` alone"));
             }
             return Ok(Arg::Remote(key));
+        }
+        if key == "debug_state" || key == "debug_messages" {
+            return Ok(Arg::Flag(key));
         }
         if key != "vis" {
             return Err(error(key.span(), format!("unknown #[genserver] option `{key}`"), OPTIONS_HELP));
@@ -101,6 +117,7 @@ impl Options {
             }
         };
         let (mut seen_vis, mut seen_crate, mut seen_remote) = (false, false, false);
+        let mut seen_flags: Vec<String> = Vec::new();
         for arg in parsed {
             match arg {
                 Arg::Vis(key, vis) => {
@@ -120,6 +137,18 @@ impl Options {
                         errors.at(&key, "`remote` is given twice", "keep one `remote`");
                     }
                     options.remote = Some(key.span());
+                }
+                Arg::Flag(key) => {
+                    let name = key.to_string();
+                    if seen_flags.contains(&name) {
+                        errors.at(&key, format!("`{name}` is given twice"), format!("keep one `{name}`"));
+                    }
+                    if name == "debug_state" {
+                        options.debug_state = true;
+                    } else {
+                        options.debug_messages = true;
+                    }
+                    seen_flags.push(name);
                 }
             }
         }

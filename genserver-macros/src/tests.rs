@@ -233,6 +233,13 @@ fn options_set_visibility_and_runtime_path() {
     insta::assert_snapshot!(expand(quote!(vis = pub(crate), crate = my_app::rt), minimal()));
 }
 
+/// `debug_state` and `debug_messages`: the state and the message enum are rendered with
+/// `Debug`, which the message enum derives.
+#[test]
+fn debug_options_render_the_state_and_the_messages() {
+    insta::assert_snapshot!(expand(quote!(debug_state, debug_messages), minimal()));
+}
+
 /// Collects every path of the generated items that is neither rooted (`::core::…`,
 /// `::genserver_runtime::…`) nor one of the names the expansion may use bare.
 struct UnrootedPaths<'a> {

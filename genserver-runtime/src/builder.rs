@@ -151,7 +151,9 @@ impl<S: GenServer> Builder<S> {
     async fn spawn(self, args: S::Args) -> Result<ServerRef<S>, StartError<S>> {
         let Builder { name, init_timeout, mailbox, overflow, via, .. } = self;
         let id = ServerId::next();
-        let me = ServerRef::from_shared(Shared::new(id, name.clone(), Queue::new(mailbox, overflow, id)));
+        let parent = crate::process::current_server();
+        let me =
+            ServerRef::from_shared(Shared::new(id, name.clone(), parent, Queue::new(mailbox, overflow, id)));
         let handle = me.clone();
         if let Some(name) = &name {
             names::register::<S>(name, &me).map_err(|taken| match taken {
@@ -171,6 +173,7 @@ impl<S: GenServer> Builder<S> {
                 });
             }
         }
+        crate::process_list::enter(id, Arc::downgrade(me.shared()) as _);
         // Field values are computed only if a subscriber wants the span.
         let span = tracing::error_span!("genserver", server = %short_type_name::<S>(), id = %id, name = name.as_deref());
         let control: std::sync::Weak<dyn crate::process::Control> = Arc::downgrade(me.shared()) as _;

@@ -131,7 +131,7 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
             if !process.is_alive() {
                 return Poll::Ready(Err(CallError::NoServer));
             }
-            match this.server.mailbox().push(Envelope::Msg(msg)) {
+            match this.server.mailbox().push(crate::observe::call_envelope(msg)) {
                 Ok(true) => this.turns.woke_server(),
                 Ok(false) => {}
                 Err((SendError::Closed, _)) => return Poll::Ready(Err(exited_or_gone(process))),

@@ -42,6 +42,29 @@ pub enum ExitReason {
     Error(Arc<dyn StdError + Send + Sync>),
 }
 
+/// Serialized as OTP writes reasons: a word for the plain ones (`"normal"`, `"killed"`),
+/// and the word with its text for the others (`{"panic": "index out of bounds"}`; an
+/// error's text is its `Display`).
+#[cfg(feature = "serde")]
+impl serde::Serialize for ExitReason {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        const NAME: &str = "ExitReason";
+        match self {
+            ExitReason::Normal => serializer.serialize_unit_variant(NAME, 0, "normal"),
+            ExitReason::Shutdown => serializer.serialize_unit_variant(NAME, 1, "shutdown"),
+            ExitReason::ShutdownWith(detail) => {
+                serializer.serialize_newtype_variant(NAME, 2, "shutdown_with", &**detail)
+            }
+            ExitReason::Killed => serializer.serialize_unit_variant(NAME, 3, "killed"),
+            ExitReason::NoProc => serializer.serialize_unit_variant(NAME, 4, "noproc"),
+            ExitReason::Panic(message) => serializer.serialize_newtype_variant(NAME, 5, "panic", &**message),
+            ExitReason::Error(error) => {
+                serializer.serialize_newtype_variant(NAME, 6, "error", &error.to_string())
+            }
+        }
+    }
+}
+
 impl ExitReason {
     /// A shutdown carrying a detail, OTP's `{:shutdown, detail}`.
     pub fn shutdown_with(detail: impl Into<String>) -> Self {

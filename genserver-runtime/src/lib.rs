@@ -127,7 +127,11 @@
 //!   process lives on without references to its pid.
 //! - **Crash reports**: an abnormal exit logs one `tracing` error event with the reason
 //!   and the last message's handler, inside the server's span (`genserver` with its
-//!   type, id and name).
+//!   type, id and name); with `#[genserver(debug_messages)]` also the last message, and
+//!   with `#[genserver(debug_state)]` the state, both rendered with `Debug`.
+//! - **Introspection**: [`sys`] is OTP's `sys` (state, suspension, statistics, trace,
+//!   status) for any server; [`process_list`] lists every live server. Each handled
+//!   message gets a `debug` span of its own, following from the caller's span for a call.
 //! - **Monitors** ([`Process::monitor`], [`Context::monitor`]) are one-way and stackable,
 //!   each with its own [`MonitorRef`]. OTP's `{:DOWN, ref, :process, pid, reason}` is a
 //!   [`Down`]: for a task, the value of the [`Monitor`] future; for a server, an info
@@ -237,14 +241,17 @@ pub mod groups;
 mod handle;
 mod mailbox;
 mod names;
+mod observe;
 pub mod overload;
 mod panic;
 mod process;
+pub mod process_list;
 mod registry;
 pub mod returns;
 mod server;
 mod server_loop;
 mod supervisor;
+pub mod sys;
 #[cfg(feature = "test-kit")]
 pub mod testing;
 mod timer;

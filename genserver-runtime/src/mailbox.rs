@@ -56,6 +56,22 @@ pub(crate) enum Envelope<S: GenServer> {
     /// as its info message, named by a reference. Handled only while its record is in the
     /// server's ties, so that a demonitor, or a cancel, also drops one already queued.
     Down(MonitorRef, S::Info),
+    /// A system request ([`sys`](crate::sys)), or a call that carries its caller's
+    /// tracing span: boxed, so that the entry stays the size it was.
+    System(Box<crate::sys::System<S>>),
+}
+
+impl<S: GenServer> Envelope<S> {
+    /// Whether a suspended server handles this entry: system requests and stops (OTP
+    /// handles `sys:terminate` while suspended). A call carrying its caller's span is a
+    /// message like any other.
+    fn is_system(&self) -> bool {
+        match self {
+            Envelope::Stop(_) => true,
+            Envelope::System(system) => system.is_request(),
+            _ => false,
+        }
+    }
 }
 
 /// Why a send did not go through.
@@ -70,6 +86,9 @@ pub(crate) struct Queue<S: GenServer> {
     /// For a bounded mailbox: the limit, how many entries are queued or in the server's
     /// batch, the senders waiting for room, and the overflow policy with its count.
     bound: Option<Box<Bound>>,
+    /// How many entries of the batch the server holds are not handled yet: stored by the
+    /// server alone, read by [`counts`](Queue::counts).
+    in_batch: AtomicUsize,
 }
 
 struct QueueState<S: GenServer> {
@@ -82,6 +101,20 @@ struct QueueState<S: GenServer> {
     /// The server's waker while it is parked on an empty queue.
     parked: Option<Waker>,
     closed: bool,
+    /// The most entries the server found waiting when it looked (for [`Counts::peak`]):
+    /// a `u32`, which fits beside `closed` at no cost in room.
+    peak: u32,
+}
+
+/// A mailbox's counters, as [`Queue::counts`] reads them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    /// Entries waiting now, including those the server has taken out of the queue but not
+    /// yet handled.
+    pub(crate) len: usize,
+    /// The most entries the server found waiting at once, when it looked for its next
+    /// one: counted when it takes a batch, so that a send costs nothing more.
+    pub(crate) peak: usize,
 }
 
 struct Bound {
@@ -154,14 +187,28 @@ impl<S: GenServer> Queue<S> {
             })),
         };
         Queue {
-            state: Mutex::new(QueueState { first: None, entries: Vec::new(), parked: None, closed: false }),
+            state: Mutex::new(QueueState {
+                first: None,
+                entries: Vec::new(),
+                parked: None,
+                closed: false,
+                peak: 0,
+            }),
             bound,
+            in_batch: AtomicUsize::new(0),
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, QueueState<S>> {
         // No code panics while holding the lock; a poisoned lock is still consistent.
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The mailbox's length and its peak.
+    pub(crate) fn counts(&self) -> Counts {
+        let state = self.lock();
+        let queued = usize::from(state.first.is_some()) + state.entries.len();
+        Counts { len: queued + self.in_batch.load(Ordering::Relaxed), peak: state.peak as usize }
     }
 
     /// Queues without waiting.
@@ -327,6 +374,11 @@ fn taken<S: GenServer>(queue: &Queue<S>, entry: Envelope<S>) -> Envelope<S> {
     entry
 }
 
+/// Counts a take after which the server holds `waiting` entries.
+fn note_taken<S: GenServer>(state: &mut QueueState<S>, waiting: usize) {
+    state.peak = state.peak.max(u32::try_from(waiting).unwrap_or(u32::MAX));
+}
+
 impl<S: GenServer> Receiver<S> {
     pub(crate) fn new() -> Self {
         Receiver { batch: Vec::new() }
@@ -359,7 +411,9 @@ impl<S: GenServer> Receiver<S> {
             };
             // Take the whole queue: the rest of it is handled without the lock.
             std::mem::swap(&mut state.entries, &mut self.batch);
+            note_taken(&mut state, 1 + self.batch.len());
             drop(state);
+            queue.in_batch.store(self.batch.len(), Ordering::Relaxed);
             self.batch.reverse();
             Poll::Ready(Some(taken(queue, first)))
         }
@@ -373,7 +427,46 @@ impl<S: GenServer> Receiver<S> {
         // Counted out before it is popped, so that the entry goes straight to the caller
         // instead of waiting in memory across the notify (a copy the CPU then stalls on).
         count_out(queue);
-        self.batch.pop()
+        let next = self.batch.pop();
+        queue.in_batch.store(self.batch.len(), Ordering::Relaxed);
+        next
+    }
+
+    /// The oldest system request or stop, leaving every other entry where it is: what a
+    /// suspended server reads (OTP's selective receive of system messages). Registers to
+    /// be woken by the next send when there is none; `Ready(None)` once the mailbox is
+    /// closed.
+    pub(crate) fn poll_system(
+        &mut self,
+        queue: &Queue<S>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Envelope<S>>> {
+        loop {
+            // The batch is newest first: the oldest match is the last one.
+            if let Some(position) = self.batch.iter().rposition(Envelope::is_system) {
+                count_out(queue);
+                let entry = self.batch.remove(position);
+                queue.in_batch.store(self.batch.len(), Ordering::Relaxed);
+                return Poll::Ready(Some(entry));
+            }
+            let mut state = queue.lock();
+            let Some(first) = state.first.take() else {
+                if state.closed {
+                    return Poll::Ready(None);
+                }
+                state.parked = Some(cx.waker().clone());
+                return Poll::Pending;
+            };
+            // The newer entries go before the batch, newest first.
+            let mut newer = std::mem::take(&mut state.entries);
+            note_taken(&mut state, 1 + newer.len() + self.batch.len());
+            drop(state);
+            newer.reverse();
+            newer.push(first);
+            newer.append(&mut self.batch);
+            self.batch = newer;
+            queue.in_batch.store(self.batch.len(), Ordering::Relaxed);
+        }
     }
 
     /// Refuses further sends and drops everything still queued. Dropping a queued call
@@ -388,6 +481,7 @@ impl<S: GenServer> Receiver<S> {
         // Dropped outside the lock: a dropped entry may run arbitrary `Drop` code.
         drop(queued);
         self.batch.clear();
+        queue.in_batch.store(0, Ordering::Relaxed);
         if let Some(bound) = &queue.bound {
             bound.room.notify_waiters();
         }

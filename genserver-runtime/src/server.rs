@@ -64,6 +64,24 @@ pub trait GenServer: Sized + Send + 'static {
         async {}
     }
 
+    /// The state rendered for [`sys::get_status`](crate::sys::get_status), the process list
+    /// and crash reports; `None` (the default) keeps it hidden, since a state may hold
+    /// secrets. `#[genserver(debug_state)]` renders it with `Debug`.
+    fn format_state(&self) -> Option<String> {
+        None
+    }
+
+    /// A message rendered for crash reports and per-message spans; `None` (the default)
+    /// keeps messages hidden. `#[genserver(debug_messages)]` renders them with `Debug`.
+    fn format_message(msg: &Self::Msg) -> Option<String> {
+        let _ = msg;
+        None
+    }
+
+    /// Whether [`format_message`](Self::format_message) renders messages: then the last
+    /// message is rendered before each is handled, for the crash report.
+    const FORMATS_MESSAGES: bool = false;
+
     /// The name of a message's handler, for logs and crash reports.
     fn message_name(msg: &Self::Msg) -> &'static str;
 

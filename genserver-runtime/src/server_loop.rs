@@ -20,11 +20,13 @@ use std::task::Poll;
 
 use tokio::sync::oneshot;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::mailbox::{Envelope, Receiver};
 use crate::panic::catch_panic;
 use crate::process::Shared;
 use crate::returns::{Action, InitAction, Stop};
+use crate::sys::{System, Watch};
 use crate::{Context, ExitReason, Flow, GenServer, InitOutcome, ServerRef, StartError};
 
 /// The server's own handle and the receiving end of its mailbox; publishes the server's
@@ -49,8 +51,14 @@ impl<S: GenServer> ExitGuard<S> {
         self.mailbox.poll_recv(self.cx.server_ref().mailbox(), cx)
     }
 
+    /// The next system request or stop, for a suspended server.
+    fn poll_system(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<Envelope<S>>> {
+        self.mailbox.poll_system(self.cx.server_ref().mailbox(), cx)
+    }
+
     fn finish(&mut self, reason: ExitReason) {
         self.shared().process.finish(reason);
+        crate::process_list::remove(self.shared().process.id());
         self.mailbox.close_and_drain(self.cx.server_ref().mailbox());
     }
 }
@@ -121,7 +129,7 @@ pub(crate) async fn init_server<S: GenServer>(
     };
     let reason = failure.exit_reason();
     if reason.is_abnormal() {
-        crash_report(&reason, "init");
+        crash_report(&reason, "init", None, None);
     }
     guard.finish(reason);
     Err(failure)
@@ -179,6 +187,8 @@ pub(crate) struct Running<S: GenServer> {
     action: Action<S::Continue>,
     /// The name of the message being handled, for the crash report.
     last_message: &'static str,
+    /// What `sys` and tracing keep: `None` until one of them needs it.
+    watch: Option<Box<Watch>>,
 }
 
 /// Runs `init` and acknowledges the start; the server's state if it is to run.
@@ -227,7 +237,8 @@ pub(crate) fn serve_phase<S: GenServer>(mut running: Running<S>) -> impl Future<
             send_reply();
         }
         if reason.is_abnormal() {
-            crash_report(&reason, running.last_message);
+            let last_rendered = running.watch.as_mut().and_then(|watch| watch.last_message.take());
+            crash_report(&reason, running.last_message, last_rendered, running.state.format_state());
         }
         let Running { state, mut guard, .. } = running;
         // Resources the state holds are released before anyone can observe the exit.
@@ -242,6 +253,9 @@ enum Handle<S: GenServer> {
     Info(S::Info),
     Continue(S::Continue),
     Timeout,
+    /// Not a handler: a `sys::suspend` was just handled, so the server now handles only
+    /// system requests until a resume.
+    Suspended,
 }
 
 /// The loop: handles messages until a handler stops the server or a stop request
@@ -257,8 +271,8 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
         loop {
             let handle = match running.next().await {
                 Ok(Some(handle)) => handle,
-                // A DOWN dropped by a demonitor: as if it never came (an idle timeout
-                // starts over).
+                // A DOWN dropped by a demonitor, or a system request: as if it never came
+                // (an idle timeout starts over).
                 Ok(None) => continue,
                 Err(stop) => return stop,
             };
@@ -271,7 +285,90 @@ fn serve<S: GenServer>(running: &mut Running<S>) -> impl Future<Output = Box<Sto
 impl<S: GenServer> Running<S> {
     /// The server `init` made, about to take its first action.
     pub(crate) fn after_init(state: S, guard: ExitGuard<S>, action: Action<S::Continue>) -> Self {
-        Running { state, guard, action, last_message: "init" }
+        Running { state, guard, action, last_message: "init", watch: None }
+    }
+
+    fn is_suspended(&self) -> bool {
+        self.watch.as_ref().is_some_and(|watch| watch.suspended)
+    }
+
+    /// Whether a message is handled through [`handle_observed`](Self::handle_observed):
+    /// when `sys` watches the server, it renders its messages, or a subscriber may want
+    /// the span of each message.
+    fn is_observed(&self) -> bool {
+        self.watch.is_some() | S::FORMATS_MESSAGES | tracing::level_enabled!(tracing::Level::DEBUG)
+    }
+
+    /// Handles only system requests and stops, until a `resume`; then the server goes on
+    /// with the action it had (an idle timeout starts over), or stops.
+    async fn while_suspended(&mut self) -> Flow<S> {
+        while self.is_suspended() {
+            let entry = std::future::poll_fn(|cx| self.guard.poll_system(cx)).await;
+            // Only system requests and stops come: each is handled, or stops the server.
+            if let Err(stop) = self.take(Received::Entry(entry)) {
+                return Flow { action: Action::Stop(stop) };
+            }
+        }
+        Flow { action: std::mem::replace(&mut self.action, Action::Proceed) }
+    }
+
+    /// Handles a system request in place; for a call that carries its caller's span, the
+    /// call to handle.
+    #[inline(never)]
+    #[allow(clippy::boxed_local)] // taken as the mailbox holds it, unboxed only here
+    fn system(&mut self, system: Box<System<S>>) -> Option<Handle<S>> {
+        match *system {
+            System::Traced { msg, caller } => {
+                self.watch.get_or_insert_with(Box::default).caller = Some(caller);
+                return Some(Handle::Msg(msg));
+            }
+            System::State(run) => run(&mut self.state),
+            System::Op(op) => {
+                crate::sys::handle_op(op, &self.state, self.guard.cx.server_ref(), &mut self.watch)
+            }
+        }
+        self.is_suspended().then_some(Handle::Suspended)
+    }
+
+    /// [`handle`](Self::handle) in a span of its own, timed for the statistics, traced if
+    /// `sys::trace` is on, with the message rendered first if the server shows its
+    /// messages.
+    #[allow(clippy::manual_async_fn)] // an `async fn` would keep `self` twice
+    fn handle_observed(&mut self, handle: Handle<S>) -> impl Future<Output = Flow<S>> + Send + '_ {
+        async move {
+            let handler = handler_name::<S>(&handle);
+            let rendered = match &handle {
+                Handle::Msg(msg) if S::FORMATS_MESSAGES => S::format_message(msg),
+                _ => None,
+            };
+            self.last_message = handler;
+            let Running { state, guard, watch, .. } = self;
+            let watch = watch.get_or_insert_with(Box::default);
+            let caller = watch.caller.take();
+            let me = guard.cx.server_ref();
+            let span = crate::observe::message_span::<S>(me, handler, rendered.as_deref(), caller.as_ref());
+            if S::FORMATS_MESSAGES {
+                watch.last_message = rendered;
+            }
+            let timed = !span.is_disabled() || watch.trace || watch.statistics.is_some();
+            let started = timed.then(Instant::now);
+            let panic_outcome = crate::observe::OutcomeOnPanic::new(&span);
+            let flow = dispatch(state, &mut guard.cx, handle).instrument(span.clone()).await;
+            panic_outcome.disarm();
+            let elapsed = started.map(|started| started.elapsed()).unwrap_or_default();
+            let outcome = crate::observe::outcome_of(&flow.action);
+            crate::observe::record_outcome(&span, outcome, elapsed);
+            if let Some(watch) = &mut self.watch {
+                if watch.trace {
+                    crate::observe::trace_event(guard.cx.server_ref(), handler, outcome, elapsed);
+                }
+                if let Some(statistics) = &mut watch.statistics {
+                    statistics.messages_in += 1;
+                    statistics.handler_time += elapsed;
+                }
+            }
+            flow
+        }
     }
 
     /// What to handle next, as the last action says: its continuation, or the next
@@ -312,22 +409,37 @@ impl<S: GenServer> Running<S> {
                 Handle::Info(info)
             }
             Some(Envelope::Stop(reason)) => return Err(Stop::new(reason)),
+            Some(Envelope::System(system)) => match self.system(system) {
+                Some(handle) => handle,
+                None => return Ok(None),
+            },
             // The mailbox is closed only once the server has exited.
             None => return Err(Stop::new(ExitReason::Normal)),
         };
         Ok(Some(handle))
     }
 
-    /// Starts the handler for `handle`, noting its name for the crash report.
+    /// Starts the handler for `handle`, noting its name for the crash report. A server
+    /// that is observed (see [`is_observed`](Self::is_observed)) or suspended runs a
+    /// boxed future instead, so that the server's task does not grow by its state.
+    #[allow(clippy::type_complexity)] // the four handlers' futures, as the trait names them
     fn handle(
         &mut self,
         handle: Handle<S>,
     ) -> Handler<
+        '_,
         impl Future<Output = Flow<S>> + Send + '_,
         impl Future<Output = Flow<S>> + Send + '_,
         impl Future<Output = Flow<S>> + Send + '_,
         impl Future<Output = Flow<S>> + Send + '_,
+        Flow<S>,
     > {
+        if let Handle::Suspended = handle {
+            return Handler::Boxed { future: Box::pin(self.while_suspended()) };
+        }
+        if self.is_observed() {
+            return Handler::Boxed { future: Box::pin(self.handle_observed(handle)) };
+        }
         let Running { state, guard, last_message, .. } = self;
         let cx = &mut guard.cx;
         match handle {
@@ -347,22 +459,25 @@ impl<S: GenServer> Running<S> {
                 *last_message = "timeout";
                 Handler::Timeout { future: state.handle_timeout(cx) }
             }
+            Handle::Suspended => unreachable!("a suspended server runs `while_suspended`"),
         }
     }
 }
 
 pin_project_lite::pin_project! {
-    /// The future of whichever handler runs: one await point in the loop for all four.
+    /// The future of whichever handler runs: one await point in the loop for all four,
+    /// and for the boxed paths of an observed or suspended server.
     #[project = HandlerProjection]
-    enum Handler<M, I, C, T> {
+    enum Handler<'a, M, I, C, T, O> {
         Msg { #[pin] future: M },
         Info { #[pin] future: I },
         Continue { #[pin] future: C },
         Timeout { #[pin] future: T },
+        Boxed { future: Pin<Box<dyn Future<Output = O> + Send + 'a>> },
     }
 }
 
-impl<M, I, C, T, O> Future for Handler<M, I, C, T>
+impl<M, I, C, T, O> Future for Handler<'_, M, I, C, T, O>
 where
     M: Future<Output = O>,
     I: Future<Output = O>,
@@ -377,6 +492,7 @@ where
             HandlerProjection::Info { future } => future.poll(cx),
             HandlerProjection::Continue { future } => future.poll(cx),
             HandlerProjection::Timeout { future } => future.poll(cx),
+            HandlerProjection::Boxed { future } => future.as_mut().poll(cx),
         }
     }
 }
@@ -430,7 +546,37 @@ impl<S: GenServer> Future for Next<'_, S> {
     }
 }
 
-/// OTP's crash report: one error event for an abnormal exit.
-fn crash_report(reason: &ExitReason, last_message: &str) {
-    tracing::error!(reason = %reason, last_message, "server terminated abnormally");
+/// Runs the handler for `handle`: the observed path's dispatch.
+async fn dispatch<S: GenServer>(state: &mut S, cx: &mut Context<S>, handle: Handle<S>) -> Flow<S> {
+    match handle {
+        Handle::Msg(msg) => state.handle(msg, cx).await,
+        Handle::Info(info) => state.handle_info(info, cx).await,
+        Handle::Continue(value) => state.handle_continue(value, cx).await,
+        Handle::Timeout => state.handle_timeout(cx).await,
+        Handle::Suspended => unreachable!("a suspended server runs `while_suspended`"),
+    }
+}
+
+/// The name of the handler that `handle` runs.
+fn handler_name<S: GenServer>(handle: &Handle<S>) -> &'static str {
+    match handle {
+        Handle::Msg(msg) => S::message_name(msg),
+        Handle::Info(info) => S::info_name(info),
+        Handle::Continue(_) => "continue",
+        Handle::Timeout => "timeout",
+        Handle::Suspended => "suspended",
+    }
+}
+
+/// OTP's crash report: one error event for an abnormal exit, with the last message and
+/// the state when the server shows them (`#[genserver(debug_messages)]`,
+/// `#[genserver(debug_state)]`).
+fn crash_report(reason: &ExitReason, last_message: &str, rendered: Option<String>, state: Option<String>) {
+    tracing::error!(
+        reason = %reason,
+        last_message,
+        last_message_debug = rendered.as_deref(),
+        state = state.as_deref(),
+        "server terminated abnormally"
+    );
 }

@@ -34,6 +34,21 @@ pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
     let message_name = names_of(expansion, msg, &[Kind::Call, Kind::Cast]);
     let info_name = names_of(expansion, &expansion.info, &[Kind::Info]);
     let (msg_param, info_param) = (local("msg"), local("info"));
+    let format_state = expansion.debug_state.then(|| {
+        quote! {
+            fn format_state(&self) -> ::core::option::Option<::std::string::String> {
+                ::core::option::Option::Some(::std::format!("{:?}", self))
+            }
+        }
+    });
+    let format_message = expansion.debug_messages.then(|| {
+        quote! {
+            const FORMATS_MESSAGES: bool = true;
+            fn format_message(#msg_param: &Self::Msg) -> ::core::option::Option<::std::string::String> {
+                ::core::option::Option::Some(::std::format!("{:?}", #msg_param))
+            }
+        }
+    });
     // The dispatch calls the handlers, some of which may be deprecated for their users.
     let allow_deprecated = expansion
         .server
@@ -66,6 +81,9 @@ pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
             fn info_name(#info_param: &Self::Info) -> &'static ::core::primitive::str {
                 #info_name
             }
+
+            #format_state
+            #format_message
         }
     }
 }

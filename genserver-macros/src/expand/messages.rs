@@ -20,6 +20,8 @@ pub(super) fn expand(expansion: &Expansion<'_>) -> TokenStream {
         &[Kind::Call, Kind::Cast],
         &format!(" The calls and casts of `{server}`: one variant per `#[call]` and `#[cast]` handler."),
     );
+    // `#[genserver(debug_messages)]`: the runtime renders each message with this.
+    let msg = if expansion.debug_messages { quote!(#[derive(::core::fmt::Debug)] #msg) } else { msg };
     let info = expansion.has(Kind::Info).then(|| {
         let doc = format!(" The info messages of `{server}`: one variant per `#[info]` handler.");
         let definition = message_enum(expansion, &expansion.info, &[Kind::Info], &doc);

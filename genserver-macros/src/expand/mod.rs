@@ -41,6 +41,10 @@ pub(crate) struct Expansion<'a> {
     pub(crate) request: Ident,
     pub(crate) cluster_client: Ident,
     remote: bool,
+    /// `#[genserver(debug_state)]`: the state is rendered with `Debug`.
+    pub(crate) debug_state: bool,
+    /// `#[genserver(debug_messages)]`: the messages are rendered with `Debug`.
+    pub(crate) debug_messages: bool,
 }
 
 impl<'a> Expansion<'a> {
@@ -56,6 +60,8 @@ impl<'a> Expansion<'a> {
             request: server.request_enum(),
             cluster_client: server.cluster_client(),
             remote: options.remote.is_some(),
+            debug_state: options.debug_state,
+            debug_messages: options.debug_messages,
         }
     }
 

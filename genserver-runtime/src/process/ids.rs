@@ -9,19 +9,22 @@ use std::fmt;
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, display = $display:literal, number = $number:literal) => {
         $(#[$doc])*
+        // Never zero, so that an `Option` of an id takes no more room than the id.
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub struct $name(u64);
+        #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
+        pub struct $name(std::num::NonZeroU64);
 
         impl $name {
             /// A fresh id, never handed out before.
             pub(crate) fn next() -> Self {
                 static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-                $name(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                let next = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                $name(std::num::NonZeroU64::new(next).expect("an id counter that starts at 1 never wraps"))
             }
 
             #[doc = concat!("The number behind the ", $number, ".")]
             pub fn as_u64(self) -> u64 {
-                self.0
+                self.0.get()
             }
         }
 

@@ -39,6 +39,11 @@ pub(crate) struct Link {
 }
 
 impl Link {
+    /// The server at the other side.
+    pub(crate) fn server(&self) -> ServerId {
+        self.server
+    }
+
     /// Sends the exit signal of `from`, which just exited with `reason`, to the other side.
     pub(crate) fn signal(self, from: ServerId, reason: &ExitReason) {
         if let Some(partner) = self.control.upgrade() {

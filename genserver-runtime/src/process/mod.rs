@@ -46,10 +46,15 @@ pub(crate) struct Shared<S: GenServer> {
 }
 
 impl<S: GenServer> Shared<S> {
-    pub(crate) fn new(id: ServerId, name: Option<Arc<str>>, mailbox: Queue<S>) -> Arc<Self> {
+    pub(crate) fn new(
+        id: ServerId,
+        name: Option<Arc<str>>,
+        parent: Option<ServerId>,
+        mailbox: Queue<S>,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|this: &Weak<Shared<S>>| {
             let control: Weak<dyn Control> = this.clone();
-            Shared { process: Process::new(id, name, control), mailbox }
+            Shared { process: Process::new(id, name, parent, control), mailbox }
         })
     }
 }
@@ -70,6 +75,16 @@ pub(crate) trait Control: Send + Sync + 'static {
         &self,
         reason: ExitReason,
     ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '_>>;
+
+    /// Queues a system request ([`sys`](crate::sys)) past any bound; dropped once the
+    /// mailbox is closed.
+    fn push_system(&self, op: crate::sys::Op);
+
+    /// The server's type, without module paths.
+    fn server_type(&self) -> String;
+
+    /// The mailbox's length and peak.
+    fn mailbox_counts(&self) -> crate::mailbox::Counts;
 }
 
 impl<S: GenServer> Control for Shared<S> {
@@ -91,6 +106,18 @@ impl<S: GenServer> Control for Shared<S> {
     ) -> Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + '_>> {
         Box::pin(self.mailbox.send(Envelope::Stop(reason)))
     }
+
+    fn push_system(&self, op: crate::sys::Op) {
+        self.mailbox.push_signal(Envelope::System(Box::new(crate::sys::System::Op(op))));
+    }
+
+    fn server_type(&self) -> String {
+        crate::type_name::short_type_name::<S>()
+    }
+
+    fn mailbox_counts(&self) -> crate::mailbox::Counts {
+        self.mailbox.counts()
+    }
 }
 
 /// A running server without its type (OTP: a process): its identity, whether and why it
@@ -100,6 +127,8 @@ impl<S: GenServer> Control for Shared<S> {
 pub struct Process {
     id: ServerId,
     name: Option<Arc<str>>,
+    /// The server that started it, if a server did (OTP: the parent).
+    parent: Option<ServerId>,
     /// Why the server exited: set once its cleanups have run, so that a server seen
     /// exited has left its names, registry entries and groups.
     exit: OnceLock<ExitReason>,
@@ -113,10 +142,16 @@ pub struct Process {
 }
 
 impl Process {
-    fn new(id: ServerId, name: Option<Arc<str>>, control: Weak<dyn Control>) -> Self {
+    fn new(
+        id: ServerId,
+        name: Option<Arc<str>>,
+        parent: Option<ServerId>,
+        control: Weak<dyn Control>,
+    ) -> Self {
         Process {
             id,
             name,
+            parent,
             exit: OnceLock::new(),
             phase: ties::Phase::new(),
             task: OnceLock::new(),
@@ -133,6 +168,12 @@ impl Process {
     /// The name the server was started under, if any.
     pub fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// The server that started this one (its supervisor, or the server that called
+    /// `start_link` or `start`), if a server did (OTP: the parent).
+    pub fn parent(&self) -> Option<ServerId> {
+        self.parent
     }
 
     /// `true` until the server has exited. Once it is `false`, the server's name, registry
@@ -293,6 +334,14 @@ impl Eq for ProcessRef {}
 impl fmt::Debug for ProcessRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self.0.process(), f)
+    }
+}
+
+/// Serialized as the server's id: a handle means nothing outside this program.
+#[cfg(feature = "serde")]
+impl serde::Serialize for ProcessRef {
+    fn serialize<Ser: serde::Serializer>(&self, serializer: Ser) -> Result<Ser::Ok, Ser::Error> {
+        self.id().serialize(serializer)
     }
 }
 

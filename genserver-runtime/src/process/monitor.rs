@@ -147,6 +147,11 @@ impl Watching {
         self.id
     }
 
+    /// The monitored server, if it is still allocated.
+    pub(crate) fn target(&self) -> Option<ServerId> {
+        self.target.upgrade().map(|target| target.process().id())
+    }
+
     /// Removes the monitor from the monitored server.
     pub(crate) fn cancel(self) {
         drop(remove_watcher(&self.target, self.id));

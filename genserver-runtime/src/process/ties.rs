@@ -51,6 +51,15 @@ pub(crate) enum Tie {
     ExitWaiter(u64, Waker),
 }
 
+/// Whom a server is tied to: [`Process::tie_summary`].
+#[derive(Default)]
+pub(crate) struct TieSummary {
+    pub(crate) links: Vec<crate::ServerId>,
+    pub(crate) monitors: Vec<crate::ServerId>,
+    pub(crate) monitored_by: usize,
+    pub(crate) trap_exits: bool,
+}
+
 /// A fresh token naming a [`Tie::Cleanup`] or a [`Tie::ExitWaiter`], so that its owner
 /// can remove it again.
 pub(crate) fn next_cleanup_token() -> u64 {
@@ -161,6 +170,21 @@ impl Process {
                 waiter.wake();
             }
         }
+    }
+
+    /// Whom this server is tied to, for `sys::get_status` and the process list.
+    pub(crate) fn tie_summary(&self) -> TieSummary {
+        let mut summary = TieSummary::default();
+        for tie in self.ties().iter() {
+            match tie {
+                Tie::Link(link) => summary.links.push(link.server()),
+                Tie::Watching(watching) => summary.monitors.extend(watching.target()),
+                Tie::Watcher(_) => summary.monitored_by += 1,
+                Tie::Trap(_) => summary.trap_exits = true,
+                Tie::Cleanup(..) | Tie::Tick(..) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
+            }
+        }
+        summary
     }
 
     pub(crate) fn ties(&self) -> std::sync::MutexGuard<'_, Vec<Tie>> {

@@ -232,6 +232,7 @@ impl fmt::Debug for SupervisorRef {
 
 /// One child, as [`SupervisorRef::which_children`] lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ChildInfo {
     /// The child's id.
     pub id: Arc<str>,

@@ -22,6 +22,7 @@ use crate::{GenServer, Process, ProcessRef, StartError};
 /// A temporary child is forgotten once it exits, or once it is stopped because a sibling
 /// failed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
 pub enum Restart {
     /// Always restarted (the default).
     #[default]
@@ -56,6 +57,7 @@ impl Default for Shutdown {
 /// It only shows in [`which_children`](crate::SupervisorRef::which_children) and
 /// [`count_children`](crate::SupervisorRef::count_children).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(rename_all = "snake_case"))]
 pub enum ChildType {
     /// An ordinary server (the default).
     #[default]

@@ -95,7 +95,9 @@ impl<S: GenServer> Stepper<S> {
     /// Runs the server's `init` with `args` (what `start` takes) and returns the stepper,
     /// or the start's error as `start` would give it.
     pub async fn init(args: S::Args) -> Result<Self, StartError<S>> {
-        let me = ServerRef::from_shared(Shared::new(ServerId::next(), None, Queue::new(Mailbox::Unbounded)));
+        let id = ServerId::next();
+        let queue = Queue::new(Mailbox::Unbounded, crate::Overflow::default(), id);
+        let me = ServerRef::from_shared(Shared::new(id, None, None, queue));
         let mut stepper = Stepper {
             state: None,
             cx: Context::new(me),
@@ -156,11 +158,24 @@ impl<S: GenServer> Stepper<S> {
         loop {
             let Some(envelope) = self.try_recv() else { return Step::Idle };
             let state = self.state.as_mut().expect("checked above");
-            let (step, flow) = match envelope {
-                Envelope::Msg(msg) => {
+            let msg = match envelope {
+                Envelope::System(system) => match *system {
+                    crate::sys::System::Traced { msg, .. } => Envelope::Msg(msg),
+                    crate::sys::System::State(run) => {
+                        run(state);
+                        continue;
+                    }
+                    // Suspension and statistics belong to the server loop, not to a stepper.
+                    crate::sys::System::Op(_) => continue,
+                },
+                other => other,
+            };
+            let (step, flow) = match msg {
+                Envelope::Msg(msg) | Envelope::Cast(msg) => {
                     let step = Step::Message(S::message_name(&msg));
                     (step, catch_panic(async { state.handle(msg, &mut self.cx).await }).await)
                 }
+                Envelope::System(_) => unreachable!("taken apart above"),
                 Envelope::Info(info) => {
                     let step = Step::Info(S::info_name(&info));
                     (step, catch_panic(async { state.handle_info(info, &mut self.cx).await }).await)
