@@ -99,7 +99,7 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
         quote!(#(#docs)*)
     };
     let reply = (handler.kind == Kind::Call).then(|| reply_type(expansion, handler));
-    let output = reply.as_ref().map(|reply| quote!(-> #rt::Call<'_, #self_ty, #reply>));
+    let output = reply.as_ref().map(|reply| quote!(-> #rt::Call<#self_ty, #reply>));
     let body = if handler.rejected {
         // A stub: the handler is wrong, and its error stops the build.
         quote!(::core::unreachable!())
