@@ -250,8 +250,9 @@ pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoRep
 pub use server::{Context, GenServer};
 pub use supervisor::{
     AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
-    DynamicSupervisorBuilder, DynamicSupervisorRef, Restart, Shutdown, Strategy, Supervisor,
-    SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
+    DynamicSupervisorBuilder, DynamicSupervisorRef, IntoChildSpec, Restart, Shutdown, Strategy,
+    Supervisor, SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
+    TypedChildSpec,
 };
 pub use timer::TimerRef;
 
@@ -282,13 +283,13 @@ pub mod __private {
 
     /// The default child spec of a server, `S::child_spec(args)`: generic, so that a
     /// server whose types are not `Send` gets its error from the `GenServer` impl alone.
-    pub fn child_spec<S, A>(id: &'static str, args: A) -> crate::ChildSpec
+    pub fn child_spec<S, A>(id: &'static str, args: A) -> crate::TypedChildSpec<S>
     where
         S: GenServer,
         S::Ref: std::ops::Deref<Target = crate::Process>,
         A: Clone + Send + Sync + 'static + Into<S::Args>,
     {
-        crate::ChildSpec::new(id, move || crate::Builder::<S>::new().start_link(args.clone().into()))
+        crate::TypedChildSpec::new(id, move || crate::Builder::<S>::new().start_link(args.clone().into()))
     }
 
     /// What the dispatch passes a handler for an argument `#[genserver]` recognises by

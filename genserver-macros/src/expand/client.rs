@@ -136,7 +136,8 @@ fn constructors(expansion: &Expansion<'_>) -> TokenStream {
     let child_spec_doc = format!(
         " A child spec that starts a `{server}` with `args` (the `start` arguments, as a tuple \
          when there are several): id `\"{server}\"`, permanent, stopped with a 5 s timeout. \
-         Change any of these with the spec's methods (Elixir: `child_spec/1` of `use GenServer`)."
+         Change any of these with the spec's methods (Elixir: `child_spec/1` of `use GenServer`). \
+         A supervisor's `start_child` with it returns the server's handle."
     );
     let (child_args, child_args_type) = (documented("args"), quote!(__GenServerChildArgs));
     let name = documented("name");
@@ -182,7 +183,7 @@ fn constructors(expansion: &Expansion<'_>) -> TokenStream {
             "child_spec",
             quote! {
                 #[doc = #child_spec_doc]
-                #vis fn child_spec<#child_args_type>(#child_args: #child_args_type) -> #rt::ChildSpec
+                #vis fn child_spec<#child_args_type>(#child_args: #child_args_type) -> #rt::TypedChildSpec<Self>
                 where
                     #child_args_type: ::core::clone::Clone
                         + ::core::marker::Send
