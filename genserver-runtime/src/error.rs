@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{ExitReason, GenServer, ServerId};
+use crate::{ExitReason, GenServer, ProcessRef};
 
 /// Why a call got no reply (OTP: the reason a `GenServer.call` exits with).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,22 +103,26 @@ pub enum StartError<S: GenServer> {
     Panicked(Arc<str>),
     /// `init` did not finish within the builder's init timeout; the server was killed.
     InitTimeout(Duration),
-    /// A server of this type is already registered under the name; here is its handle.
-    /// `init` did not run.
+    /// A server of this type already holds the name ([`Builder::name`](crate::Builder::name))
+    /// or the unique Registry key ([`Builder::via`](crate::Builder::via)); here is its
+    /// client handle (OTP: `{:error, {:already_started, pid}}`). `init` did not run.
     AlreadyStarted(S::Ref),
-    /// A server holds the unique registry key given to
-    /// [`Builder::via`](crate::Builder::via); here is its process. `init` did not run.
-    KeyTaken(crate::ProcessRef),
-    /// A server of another type holds the name. `init` did not run.
-    NameTaken {
-        /// The name asked for.
-        name: Arc<str>,
-        /// The server that holds it.
-        holder: ServerId,
-    },
+    /// A server of another type holds the name or the unique Registry key; here is its
+    /// untyped handle ([`ProcessRef::downcast`](crate::ProcessRef::downcast) types it).
+    /// `init` did not run.
+    TakenByOtherType(ProcessRef),
 }
 
 impl<S: GenServer> StartError<S> {
+    /// OTP's `{:already_started, pid}` for the server that holds a name or a unique key:
+    /// typed if it is an `S`.
+    pub(crate) fn already_started(holder: ProcessRef) -> Self {
+        match holder.downcast::<S>() {
+            Some(holder) => StartError::AlreadyStarted(holder),
+            None => StartError::TakenByOtherType(holder),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             StartError::Stopped(_) => "Stopped",
@@ -126,8 +130,7 @@ impl<S: GenServer> StartError<S> {
             StartError::Panicked(_) => "Panicked",
             StartError::InitTimeout(_) => "InitTimeout",
             StartError::AlreadyStarted(_) => "AlreadyStarted",
-            StartError::NameTaken { .. } => "NameTaken",
-            StartError::KeyTaken(_) => "KeyTaken",
+            StartError::TakenByOtherType(_) => "TakenByOtherType",
         }
     }
 }
@@ -149,13 +152,10 @@ impl<S: GenServer> fmt::Display for StartError<S> {
                 write!(f, "{server} init did not finish within {after:?}")
             }
             StartError::AlreadyStarted(_) => {
-                write!(f, "{server} is already started under this name")
+                write!(f, "{server} is already started under this name or registry key")
             }
-            StartError::KeyTaken(holder) => {
-                write!(f, "the registry key is held by server {}", holder.id())
-            }
-            StartError::NameTaken { name, holder } => {
-                write!(f, "the name {name:?} is taken by server {holder} of another type")
+            StartError::TakenByOtherType(holder) => {
+                write!(f, "the name or registry key is held by server {} of another type", holder.id())
             }
         }
     }

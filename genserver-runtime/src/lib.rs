@@ -195,7 +195,7 @@
 //! duplicate keys), and [`Registry::whereis`] gives the typed handle under a key, which is
 //! how a server is called by its key; [`Builder::via`] registers a server before its
 //! `init` runs (Elixir's `{:via, Registry, ...}` name), and refuses the start with
-//! [`StartError::KeyTaken`] if a unique key is held. [`Registry::builder`] sets Elixir's
+//! [`StartError::AlreadyStarted`] if a unique key is held, as for a name. [`Registry::builder`] sets Elixir's
 //! `partitions` (the entries split by a hash of the key, each part behind its own lock)
 //! and `listeners` (closures given a [`RegistryEvent`] for each entry added or removed).
 //! Where it differs: any holder of a handle can register a server (Elixir registers the
