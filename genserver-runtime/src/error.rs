@@ -1,5 +1,10 @@
 //! The errors of the client API: what went wrong with a start, a call, a cast or a stop,
 //! said in words and as enums a caller can match on.
+//!
+//! An error caused by a server's exit gives the [`ExitReason`] as its
+//! [`source`](std::error::Error::source), and says only its own part in its message, so
+//! that an error chain (`anyhow`'s `{:#}`, `eyre`'s report) shows each cause once, and a
+//! user's error inside [`ExitReason::Error`] can be found with `downcast_ref`.
 
 use std::fmt;
 use std::sync::Arc;
@@ -27,13 +32,21 @@ impl fmt::Display for CallError {
         match self {
             CallError::Timeout(after) => write!(f, "call timed out after {after:?}"),
             CallError::NoServer => f.write_str("no such server: it is not running"),
-            CallError::Exited(reason) => write!(f, "server exited during the call ({reason})"),
+            CallError::Exited(_) => f.write_str("server exited during the call"),
             CallError::CallingSelf => f.write_str("a server cannot call itself"),
         }
     }
 }
 
-impl std::error::Error for CallError {}
+impl std::error::Error for CallError {
+    /// The exit reason, for [`CallError::Exited`].
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Exited(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
 
 /// Why a message could not be put in a server's mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,9 +90,7 @@ impl fmt::Display for StopError {
         match self {
             StopError::NoServer => f.write_str("no such server: it is not running"),
             StopError::Timeout(after) => write!(f, "server did not stop within {after:?}"),
-            StopError::ExitedWith(reason) => {
-                write!(f, "server stopped with another reason ({reason})")
-            }
+            StopError::ExitedWith(_) => f.write_str("server stopped with another reason"),
             StopError::CallingSelf => {
                 f.write_str("a server cannot stop itself through its handle; return a stop value")
             }
@@ -87,7 +98,15 @@ impl fmt::Display for StopError {
     }
 }
 
-impl std::error::Error for StopError {}
+impl std::error::Error for StopError {
+    /// The exit reason, for [`StopError::ExitedWith`].
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StopError::ExitedWith(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
 
 /// Why a server did not start (OTP: the `{:error, _}` and `:ignore` results of `start`).
 ///
@@ -145,7 +164,7 @@ impl<S: GenServer> fmt::Display for StartError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let server = crate::type_name::short_type_name::<S>();
         match self {
-            StartError::Stopped(reason) => write!(f, "{server} stopped in init ({reason})"),
+            StartError::Stopped(_) => write!(f, "{server} stopped in init"),
             StartError::Ignored => write!(f, "{server} ignored its start (init returned ignore)"),
             StartError::Panicked(message) => write!(f, "{server} panicked in init: {message}"),
             StartError::InitTimeout(after) => {
@@ -161,4 +180,12 @@ impl<S: GenServer> fmt::Display for StartError<S> {
     }
 }
 
-impl<S: GenServer> std::error::Error for StartError<S> {}
+impl<S: GenServer> std::error::Error for StartError<S> {
+    /// The exit reason `init` returned, for [`StartError::Stopped`].
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Stopped(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}

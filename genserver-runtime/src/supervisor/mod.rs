@@ -410,9 +410,7 @@ impl PartialEq for SupervisorError {
 impl fmt::Display for SupervisorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SupervisorError::FailedToStartChild { id, reason } => {
-                write!(f, "failed to start child {id:?}: {reason}")
-            }
+            SupervisorError::FailedToStartChild { id, .. } => write!(f, "failed to start child {id:?}"),
             SupervisorError::DuplicateChild(id) => write!(f, "two children have the id {id:?}"),
             SupervisorError::NotFound(id) => write!(f, "no child has the id {id:?}"),
             SupervisorError::Running(id) => write!(f, "child {id:?} is running"),
@@ -426,8 +424,8 @@ impl fmt::Display for SupervisorError {
             SupervisorError::AlreadyPresent(id) => {
                 write!(f, "a child with the id {id:?} is already present")
             }
-            SupervisorError::Start(error) => write!(f, "the supervisor did not start: {error}"),
-            SupervisorError::Call(error) => write!(f, "supervisor call failed: {error}"),
+            SupervisorError::Start(_) => f.write_str("the supervisor did not start"),
+            SupervisorError::Call(_) => f.write_str("supervisor call failed"),
             SupervisorError::MaxChildren => f.write_str("the dynamic supervisor has its maximum of children"),
             SupervisorError::NoChild(server) => {
                 write!(f, "server {server} is not a child of this supervisor")
@@ -439,4 +437,14 @@ impl fmt::Display for SupervisorError {
     }
 }
 
-impl std::error::Error for SupervisorError {}
+impl std::error::Error for SupervisorError {
+    /// Why a child or the supervisor did not start, or why a call to it failed.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SupervisorError::FailedToStartChild { reason, .. } => Some(reason),
+            SupervisorError::Start(error) => Some(&**error),
+            SupervisorError::Call(error) => Some(error),
+            _ => None,
+        }
+    }
+}
