@@ -243,7 +243,7 @@ pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::ServerRef;
 pub use mailbox::Mailbox;
-pub use names::{whereis, whereis_id};
+pub use names::{registered, whereis, whereis_id};
 pub use process::{Down, Exit, Monitor, MonitorRef, Process, ProcessRef, ServerId};
 pub use registry::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
 pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoReply, Reply};

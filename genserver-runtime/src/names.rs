@@ -39,6 +39,30 @@ pub fn whereis_id(name: &str) -> Option<ServerId> {
     names().get(name).map(|entry| entry.process.id())
 }
 
+/// Every name registered now, in no particular order (Elixir: `Process.registered/0`).
+/// A snapshot: a server may take or free a name right after.
+///
+/// ```
+/// use genserver_runtime::prelude::*;
+///
+/// pub struct Cache;
+///
+/// #[genserver]
+/// impl Cache {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = Cache::builder().name("cache").start(Cache).await?;
+/// assert!(genserver_runtime::registered().iter().any(|name| &**name == "cache"));
+/// cache.stop(ExitReason::Normal, Duration::from_secs(1)).await?;
+/// assert!(!genserver_runtime::registered().iter().any(|name| &**name == "cache"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn registered() -> Vec<Arc<str>> {
+    names().keys().cloned().collect()
+}
+
 /// Registers `server` under `name`, or returns who already holds it.
 pub(crate) fn register<S: GenServer>(name: &Arc<str>, server: &ServerRef<S>) -> Result<(), ProcessRef> {
     match names().entry(name.clone()) {
