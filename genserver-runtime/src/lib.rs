@@ -120,6 +120,11 @@
 //! - **Hibernate** is accepted as a hint: a tokio task has no stack to drop while idle.
 //! - **A server runs until it stops**: dropping every handle does not stop it, as a
 //!   process lives on without references to its pid.
+//! - **Dropping the tokio runtime** (as `main` returns) drops every server's task at its
+//!   next await point: each ends as killed, its `terminate` does not run and nothing is
+//!   logged. An [`Application`] stops its supervision tree in order first, each
+//!   `terminate` within its shutdown timeout, on a signal, a future such as a
+//!   `CancellationToken`'s, or an explicit stop (OTP's `Application`).
 //! - **Crash reports**: an abnormal exit logs one `tracing` error event with the reason
 //!   and the last message's handler, inside the server's span (`genserver` with its
 //!   type, id and name).
@@ -215,6 +220,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod application;
 mod builder;
 mod call;
 #[cfg(feature = "cluster")]
@@ -236,6 +242,7 @@ mod timer;
 mod type_name;
 mod wait;
 
+pub use application::{Application, shutdown_signal};
 pub use builder::Builder;
 pub use call::{Call, CallFuture, DEFAULT_CALL_TIMEOUT, ReplyTo};
 pub use error::{CallError, CastError, StartError, StopError};
