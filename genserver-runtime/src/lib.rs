@@ -238,6 +238,7 @@ pub mod returns;
 mod server;
 mod server_loop;
 mod supervisor;
+mod task;
 mod timer;
 mod type_name;
 mod wait;
@@ -261,6 +262,7 @@ pub use supervisor::{
     Supervisor, SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
     TypedChildSpec,
 };
+pub use task::{TaskPanicked, TaskRef};
 pub use timer::TimerRef;
 
 /// This crate's README, its example compiled and run as a doctest so that it stays true.
