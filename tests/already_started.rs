@@ -77,7 +77,8 @@ async fn a_start_refused_for_its_key_frees_the_name_it_took() {
     let inits = Arc::new(AtomicUsize::new(0));
     let registry: Registry<&'static str, ()> = Registry::new(Keys::Unique);
     let holder = Job::builder().via(&registry, "key", ()).start(inits.clone()).await.expect("starts");
-    let refused = Job::builder().name("already-started-free").via(&registry, "key", ()).start(inits.clone()).await;
+    let refused =
+        Job::builder().name("already-started-free").via(&registry, "key", ()).start(inits.clone()).await;
     assert_eq!(holder_of(refused).id(), holder.id());
     assert!(Job::whereis("already-started-free").is_none(), "the name taken for the refused start is freed");
 }

@@ -38,8 +38,9 @@ async fn a_cancelled_token_stops_the_tree_in_reverse_order_and_run_returns_shutd
 async fn a_terminate_that_outlives_its_shutdown_timeout_is_killed_at_the_timeout() {
     let log = Log::default();
     let (stubborn_log, timeout) = (log.clone(), Duration::from_millis(300));
-    let stubborn = ChildSpec::new("stubborn", move || Worker::start_link("stubborn".into(), stubborn_log.clone(), true))
-        .shutdown(Shutdown::Timeout(timeout));
+    let stubborn =
+        ChildSpec::new("stubborn", move || Worker::start_link("stubborn".into(), stubborn_log.clone(), true))
+            .shutdown(Shutdown::Timeout(timeout));
     let app = Application::start(Supervisor::builder().child(worker("a", &log)).child(stubborn))
         .await
         .expect("starts");
@@ -58,15 +59,20 @@ async fn run_returns_the_roots_reason_when_the_root_is_stopped_elsewhere() {
     let running = tokio::spawn(app.run(std::future::pending::<()>()));
     root.stop(ExitReason::shutdown_with("maintenance"), Duration::from_secs(5)).await.expect("stops");
     assert_eq!(running.await.expect("run returned"), ExitReason::shutdown_with("maintenance"));
-    assert_eq!(log.take()[3..], ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]);
+    assert_eq!(
+        log.take()[3..],
+        ["terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn run_returns_when_the_root_gives_up_after_too_many_restarts() {
     let log = Log::default();
-    let app = Application::start(Supervisor::builder().intensity(0, Duration::from_secs(5)).child(worker("a", &log)))
-        .await
-        .expect("starts");
+    let app = Application::start(
+        Supervisor::builder().intensity(0, Duration::from_secs(5)).child(worker("a", &log)),
+    )
+    .await
+    .expect("starts");
     let root = app.supervisor().clone();
     let running = tokio::spawn(app.run(std::future::pending::<()>()));
     let child = root.which_children().await.expect("listed")[0].process.clone().expect("running");
@@ -112,6 +118,13 @@ fn sigterm_stops_the_tree_in_order_and_run_until_signal_returns() {
     assert_eq!(reason.expect("the signals were listened for"), ExitReason::Shutdown);
     assert_eq!(
         log.take(),
-        ["start a", "start b", "start c", "terminate c (shutdown)", "terminate b (shutdown)", "terminate a (shutdown)"]
+        [
+            "start a",
+            "start b",
+            "start c",
+            "terminate c (shutdown)",
+            "terminate b (shutdown)",
+            "terminate a (shutdown)"
+        ]
     );
 }

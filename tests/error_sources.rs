@@ -6,8 +6,8 @@
 use std::error::Error;
 use std::fmt;
 
-use genserver_runtime::prelude::*;
 use genserver_runtime::ChildStartError;
+use genserver_runtime::prelude::*;
 
 #[derive(Debug)]
 struct DiskFull;
@@ -96,10 +96,8 @@ async fn a_stop_that_ended_another_way_chains_to_the_reason_it_ended_with() {
 
 #[tokio::test(start_paused = true)]
 async fn a_child_that_failed_to_start_chains_through_the_supervisor_error() {
-    let started = Supervisor::builder()
-        .child(ChildSpec::new("writer", || Writer::start_link(true)))
-        .start()
-        .await;
+    let started =
+        Supervisor::builder().child(ChildSpec::new("writer", || Writer::start_link(true))).start().await;
     let error = started.expect_err("the child fails");
     assert_eq!(
         chain(&error),

@@ -50,7 +50,9 @@ async fn every_member_of_a_group_gives_its_own_answer() {
     for member in &members {
         groups::join("multi-call-all", member.as_ref());
     }
-    let answers = multi_call(groups::members_of::<Member>("multi-call-all"), Duration::from_secs(1), |m| m.answer()).await;
+    let answers =
+        multi_call(groups::members_of::<Member>("multi-call-all"), Duration::from_secs(1), |m| m.answer())
+            .await;
     let mut answers = by_id(answers);
     answers.sort_by_key(|(id, _)| *id);
     let expected: Vec<_> = members.iter().zip([1, 2, 3]).map(|(m, n)| (m.id(), Ok(n))).collect();
@@ -67,7 +69,11 @@ async fn silent_members_time_out_together_within_one_timeout() {
     assert_eq!(started.elapsed(), timeout, "one timeout for all, not one after another");
     assert_eq!(
         answers,
-        [(ids[0], Err(CallError::Timeout(timeout))), (ids[1], Ok(5)), (ids[2], Err(CallError::Timeout(timeout)))]
+        [
+            (ids[0], Err(CallError::Timeout(timeout))),
+            (ids[1], Ok(5)),
+            (ids[2], Err(CallError::Timeout(timeout)))
+        ]
     );
 }
 
@@ -98,11 +104,19 @@ async fn a_gone_member_and_an_exiting_member_each_give_their_own_error() {
 async fn the_members_of_a_registry_key_are_called_through_their_typed_handles() {
     let registry: Registry<&'static str, ()> = Registry::new(Keys::Duplicate);
     for answer in [10, 20] {
-        Member::builder().via(&registry, "pool", ()).start(Member { answer, held: Vec::new() }).await.expect("starts");
+        Member::builder()
+            .via(&registry, "pool", ())
+            .start(Member { answer, held: Vec::new() })
+            .await
+            .expect("starts");
     }
-    let members = registry.lookup(&"pool").into_iter().filter_map(|(process, ())| process.downcast::<Member>());
-    let mut answers: Vec<_> =
-        multi_call(members, Duration::from_secs(1), |m| m.answer()).await.into_iter().map(|(_, a)| a).collect();
+    let members =
+        registry.lookup(&"pool").into_iter().filter_map(|(process, ())| process.downcast::<Member>());
+    let mut answers: Vec<_> = multi_call(members, Duration::from_secs(1), |m| m.answer())
+        .await
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect();
     answers.sort_by_key(|answer| answer.clone().unwrap_or(0));
     assert_eq!(answers, [Ok(10), Ok(20)]);
 }

@@ -32,7 +32,12 @@ pub struct Boss {
 impl Boss {
     /// Starts a task that waits for `gate`, then returns its value (or panics on `None`).
     #[cast]
-    fn delegate(&mut self, gate: oneshot::Receiver<Option<u32>>, dropped: oneshot::Sender<()>, cx: &mut Context<Self>) {
+    fn delegate(
+        &mut self,
+        gate: oneshot::Receiver<Option<u32>>,
+        dropped: oneshot::Sender<()>,
+        cx: &mut Context<Self>,
+    ) {
         // Built outside the future, so that it signals even if the task never ran.
         let signal = DropSignal(Some(dropped));
         let task = cx.spawn_task(
@@ -64,7 +69,12 @@ impl Boss {
 
     /// Answers from a task once `gate` opens.
     #[call]
-    fn slow_answer(&mut self, gate: oneshot::Receiver<Option<u32>>, from: ReplyTo<u32>, cx: &mut Context<Self>) -> NoReply {
+    fn slow_answer(
+        &mut self,
+        gate: oneshot::Receiver<Option<u32>>,
+        from: ReplyTo<u32>,
+        cx: &mut Context<Self>,
+    ) -> NoReply {
         cx.spawn_reply(from, async move {
             match gate.await {
                 Ok(Some(value)) => value,
@@ -181,7 +191,10 @@ async fn a_deferred_call_whose_server_exits_first_gets_the_exit_reason() {
     let answer = tokio::spawn(boss.slow_answer(gate).into_future());
     assert_eq!(boss.ping().await, Ok("pong"), "the call is being answered by its task");
     boss.stop(ExitReason::shutdown_with("closing"), Duration::from_secs(5)).await.expect("stops");
-    assert_eq!(answer.await.expect("the caller ran"), Err(CallError::Exited(ExitReason::shutdown_with("closing"))));
+    assert_eq!(
+        answer.await.expect("the caller ran"),
+        Err(CallError::Exited(ExitReason::shutdown_with("closing")))
+    );
     assert!(open.send(Some(1)).is_err(), "the reply task was aborted");
 }
 
@@ -192,5 +205,8 @@ async fn a_panicking_reply_task_crashes_its_server_and_the_caller_sees_the_panic
     let answer = tokio::spawn(boss.slow_answer(gate).into_future());
     assert_eq!(boss.ping().await, Ok("pong"));
     open.send(None).expect("the task waits");
-    assert_eq!(answer.await.expect("the caller ran"), Err(CallError::Exited(ExitReason::Panic(Arc::from("no answer")))));
+    assert_eq!(
+        answer.await.expect("the caller ran"),
+        Err(CallError::Exited(ExitReason::Panic(Arc::from("no answer"))))
+    );
 }

@@ -260,9 +260,8 @@ pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoRep
 pub use server::{Context, GenServer};
 pub use supervisor::{
     AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
-    DynamicSupervisorBuilder, DynamicSupervisorRef, IntoChildSpec, Restart, Shutdown, Strategy,
-    Supervisor, SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
-    TypedChildSpec,
+    DynamicSupervisorBuilder, DynamicSupervisorRef, IntoChildSpec, Restart, Shutdown, Strategy, Supervisor,
+    SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef, TypedChildSpec,
 };
 pub use task::{TaskPanicked, TaskRef};
 pub use timer::TimerRef;

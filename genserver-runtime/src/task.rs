@@ -42,7 +42,10 @@ impl TaskRef {
 
 impl fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskRef").field("id", &self.abort.id()).field("finished", &self.is_finished()).finish()
+        f.debug_struct("TaskRef")
+            .field("id", &self.abort.id())
+            .field("finished", &self.is_finished())
+            .finish()
     }
 }
 

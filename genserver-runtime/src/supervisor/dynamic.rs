@@ -116,7 +116,7 @@ impl fmt::Debug for DynamicSupervisorRef {
 impl DynamicSupervisorRef {
     /// Starts a child (OTP: `DynamicSupervisor.start_child/2`). `Ok(None)` if it ignored
     /// its start; nothing is kept then. Several children may share a spec's id. The
-    /// child comes back as a [`ProcessRef`] for a [`ChildSpec`](super::ChildSpec), and as
+    /// child comes back as a [`ProcessRef`](crate::ProcessRef) for a [`ChildSpec`](super::ChildSpec), and as
     /// its server's client handle for a [`TypedChildSpec`](super::TypedChildSpec) (every
     /// generated `S::child_spec(args)`), ready to be called.
     ///
