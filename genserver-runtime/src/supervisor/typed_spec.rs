@@ -28,6 +28,7 @@ use crate::{GenServer, Process, ProcessRef};
 /// use genserver_runtime::prelude::*;
 /// use genserver_runtime::{DynamicSupervisor, TypedChildSpec};
 ///
+/// #[derive(Clone)]
 /// pub struct Session {
 ///     user: String,
 /// }
