@@ -9,15 +9,17 @@
 //!
 //! How it works:
 //! - Every tick of a timer (`cx.send_after`, set again by each tick as the guide's
-//!   `schedule_next()` does), and every `refresh`, starts a run: a tokio
-//!   task that reads the database on a blocking thread, then sends the server
-//!   `ReportDone { run, outcome }` with [`SalesReporterRef::send_info`]. The server only
-//!   starts the task and stores the result, so it stays free for calls meanwhile.
+//!   `schedule_next()` does), and every `refresh`, starts a run: a task started with
+//!   `cx.spawn_task` reads the database on a blocking thread, and its result comes back
+//!   to the server as `ReportDone { run, outcome }`. The server only starts the task and
+//!   stores the result, so it stays free for calls meanwhile. The task is tied to the
+//!   server: if the server exits, the task is aborted rather than left running.
 //! - One run at a time: a refresh asked for while a run is going is folded into one more
 //!   run after it, so requests never pile up.
-//! - The run always reports back, even if the work fails or panics (unlike a bare
-//!   `Task.start`, whose crash the server would never hear of); a failed run keeps the
-//!   previous report and records the error.
+//! - The run always reports back, even if the work fails or panics (`cx.spawn_task` sends
+//!   a panic back as `Err(TaskPanicked)`, unlike a bare `Task.start`, whose crash the
+//!   server would never hear of); a failed run keeps the previous report and records the
+//!   error.
 //! - [`SalesReporterRef::fresh_report`] answers, through a deferred reply, with the first
 //!   report that *starts* after the call, so that it reflects every write made before.
 
@@ -174,20 +176,23 @@ impl SalesReporter {
         }
     }
 
-    /// Starts a run in a task of its own (Elixir's `Task.start`); its outcome comes back
-    /// as a `ReportDone` info message, whatever happens to the work.
+    /// Starts a run in a task tied to the server (Elixir's `Task.start`, ended with the
+    /// server); its outcome comes back as a `ReportDone` info message, whatever happens to
+    /// the work.
     fn start_run(&mut self, cx: &Context<Self>) {
         self.started += 1;
         self.running = true;
-        let (run, db, me) = (self.started, self.db.clone(), cx.me());
-        tokio::spawn(async move {
-            let outcome = match tokio::task::spawn_blocking(move || summarise(&db, run)).await {
+        let (run, db) = (self.started, self.db.clone());
+        let work = async move {
+            match tokio::task::spawn_blocking(move || summarise(&db, run)).await {
                 Ok(Ok(report)) => Ok(report),
                 Ok(Err(error)) => Err(error.to_string()),
                 Err(_) => Err("the report run panicked".to_string()),
-            };
-            // If the server has stopped meanwhile, nobody needs the report.
-            let _ = me.send_info(SalesReporterInfo::ReportDone { run, outcome });
+            }
+        };
+        cx.spawn_task(work, move |done| SalesReporterInfo::ReportDone {
+            run,
+            outcome: done.unwrap_or_else(|panicked| Err(panicked.to_string())),
         });
     }
 }

@@ -7,10 +7,12 @@
 //! service, and that three callers missing the same key at once share one fetch.
 //!
 //! The guide fetches inside `handle_call`, which stops the server for as long as the
-//! source takes. Here a miss starts the fetch in its own task and keeps the caller's
-//! `ReplyTo`; the result comes back as an info message, which caches the value and
-//! answers every caller waiting for that key. Meanwhile the server answers hits. A failed
-//! fetch is not cached: the next `get` tries again.
+//! source takes. Here a miss starts the fetch in a task tied to the server
+//! (`cx.spawn_linked_task`, Elixir's `Task.async`) and keeps the caller's `ReplyTo`; the
+//! result comes back as an info message, which caches the value and answers every caller
+//! waiting for that key. Meanwhile the server answers hits. A failed fetch is not cached:
+//! the next `get` tries again. The fetches under way end with the server, however it
+//! exits, and their callers get the server's exit reason.
 
 mod support;
 
@@ -20,24 +22,17 @@ use std::error::Error;
 use genserver_runtime::prelude::*;
 use support::http::{HttpClient, HttpFailure};
 use support::services::LocalServices;
-use tokio::task::AbortHandle;
 
 /// What `get` answers: the value, or why it could not be fetched.
 pub type Fetched = Result<String, HttpFailure>;
-
-/// A fetch under way, in its own task.
-struct Fetch {
-    task: AbortHandle,
-    /// The callers waiting for its value.
-    waiters: Vec<ReplyTo<Fetched>>,
-}
 
 /// Caches the values of a source that serves the value of `key` at `{source}/{key}`.
 pub struct CachingServer {
     source: reqwest::Url,
     client: HttpClient,
     cache: HashMap<String, String>,
-    fetching: HashMap<String, Fetch>,
+    /// The keys being fetched, each with the callers waiting for its value.
+    fetching: HashMap<String, Vec<ReplyTo<Fetched>>>,
 }
 
 #[genserver]
@@ -59,18 +54,16 @@ impl CachingServer {
     pub fn get(&mut self, key: String, reply_to: ReplyTo<Fetched>, cx: &mut Context<Self>) -> NoReply {
         if let Some(value) = self.cache.get(&key) {
             reply_to.reply(Ok(value.clone()));
-        } else if let Some(fetch) = self.fetching.get_mut(&key) {
-            fetch.waiters.push(reply_to);
+        } else if let Some(waiters) = self.fetching.get_mut(&key) {
+            waiters.push(reply_to);
         } else {
             tracing::info!("cache miss: fetching {key:?}");
-            let (client, url, server) = (self.client.clone(), self.url_of(&key), cx.me());
-            let fetched_key = key.clone();
-            let task = tokio::spawn(async move {
-                let value = client.fetch_text(url.as_str()).await;
-                // Fails only if the server has stopped, and then nobody waits for the value.
-                let _ = server.send_info(CachingServerInfo::Fetched { key: fetched_key, value });
+            let (client, url, fetched_key) = (self.client.clone(), self.url_of(&key), key.clone());
+            // Aborted if the server exits first: nobody would wait for the value.
+            cx.spawn_linked_task(async move { client.fetch_text(url.as_str()).await }, |value| {
+                CachingServerInfo::Fetched { key: fetched_key, value }
             });
-            self.fetching.insert(key, Fetch { task: task.abort_handle(), waiters: vec![reply_to] });
+            self.fetching.insert(key, vec![reply_to]);
         }
         NoReply::ok()
     }
@@ -85,7 +78,7 @@ impl CachingServer {
     /// every caller that waited for it.
     #[info]
     fn fetched(&mut self, key: String, value: Fetched) {
-        let waiters = self.fetching.remove(&key).map(|fetch| fetch.waiters).unwrap_or_default();
+        let waiters = self.fetching.remove(&key).unwrap_or_default();
         match &value {
             Ok(found) => {
                 self.cache.insert(key, found.clone());
@@ -97,12 +90,10 @@ impl CachingServer {
         }
     }
 
-    /// Cancels the fetches under way; their callers get an error.
+    /// The fetches under way end with the server: their tasks are aborted, and their
+    /// callers get the exit reason.
     #[terminate]
     fn terminate(&mut self, reason: &ExitReason) {
-        for fetch in self.fetching.values() {
-            fetch.task.abort();
-        }
         tracing::info!("caching server stopping ({reason}) with {} cached value(s)", self.cache.len());
     }
 }

@@ -5,8 +5,9 @@
 //! Run it with `cargo run --example service_monitor` (`RUST_LOG=debug` shows every
 //! check). It starts four local HTTP services (one healthy, one flapping between healthy
 //! and failing, one that never answers, one that refuses connections), monitors them
-//! under a supervisor, prints the status table whenever a status changes, and after about
-//! five seconds stops the supervisor (the monitor's `terminate` runs) and the services.
+//! under a supervisor, the root of an `Application`, prints the status table whenever a
+//! status changes, and after about five seconds, or at ctrl-c or SIGTERM, stops the
+//! application (the monitor's `terminate` runs before `main` returns) and the services.
 //!
 //! The monitor keeps its callbacks fast, as the guide advises: a check can take up to the
 //! request timeout (5 s by default), so each runs in its own task, which reports back to
@@ -21,6 +22,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use genserver_runtime::prelude::*;
+use genserver_runtime::{Application, shutdown_signal};
 use support::http::{HttpClient, HttpFailure};
 use support::services::{LocalServices, refused_url};
 use tokio::sync::mpsc;
@@ -452,12 +454,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
          own task and reports back as a message; a table prints whenever a status changes.\n",
         config.check_interval, config.request_timeout, config.max_failures
     );
-    let supervisor = Supervisor::builder()
-        .child(ChildSpec::new("service_monitor", move || {
-            ServiceMonitor::builder().name("service_monitor").start_link(config.clone())
-        }))
-        .start()
-        .await?;
+    // The root of the program's supervision tree: it stops in order before `main` returns.
+    let app = Application::start(Supervisor::builder().child(ChildSpec::new("service_monitor", move || {
+        ServiceMonitor::builder().name("service_monitor").start_link(config.clone())
+    })))
+    .await?;
     let monitor = ServiceMonitor::whereis("service_monitor").ok_or("the supervisor starts the monitor")?;
     let mut changes = monitor.subscribe().await?;
     // The services live in the monitor's state: were it to crash, the supervisor would
@@ -470,10 +471,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     services.flap(Duration::from_millis(2250), Duration::from_secs(2));
 
     let end = tokio::time::sleep(DEMO_LENGTH);
-    tokio::pin!(end);
+    let signal = shutdown_signal();
+    tokio::pin!(end, signal);
     loop {
         tokio::select! {
             _ = &mut end => break,
+            listened = &mut signal => {
+                listened?;
+                println!("\nSignal received.");
+                break;
+            }
             Some(change) = changes.recv() => {
                 let mut batch = vec![change];
                 // The changes of one round arrive a few milliseconds apart: show them together.
@@ -485,10 +492,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    println!("\nStopping the supervisor, which stops the monitor:");
-    supervisor.stop(ExitReason::Shutdown, Duration::from_secs(5)).await?;
+    println!("\nStopping the application: its supervisor stops the monitor, whose terminate runs:");
+    let reason = app.stop().await;
     println!(
-        "  monitor running: {}, registered: {}",
+        "  application stopped ({reason}); monitor running: {}, registered: {}",
         monitor.is_alive(),
         ServiceMonitor::whereis("service_monitor").is_some()
     );

@@ -86,3 +86,26 @@ fn an_idle_server_holds_at_most_512_bytes_of_heap() {
         assert!(per_server <= 512, "an idle counter holds {per_server} bytes of heap");
     });
 }
+
+#[test]
+fn a_call_answered_at_once_allocates_only_its_reply_channel() {
+    const CALLS: u64 = 1_000;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let counter = Counter::start(Counter { total: 0 }).await.expect("starts");
+        // Warm-up: the mailbox and the server's batch grow once.
+        for _ in 0..CALLS {
+            assert_eq!(counter.total().await, Ok(0));
+        }
+
+        let before = allocations();
+        for _ in 0..CALLS {
+            assert_eq!(counter.total().await, Ok(0));
+        }
+        let per_call = (allocations() - before) as f64 / CALLS as f64;
+
+        // The call owns a clone of the handle (a reference count, no allocation); its
+        // reply channel is the one allocation a call makes.
+        assert_eq!(per_call, 1.0, "a call made {per_call} allocations");
+    });
+}

@@ -104,7 +104,7 @@ async fn start_desk() -> DeskRef {
 
 /// Starts `desk.block(..)` and returns once the server is inside the handler, with the
 /// call in flight and the sender that lets the handler finish.
-async fn enter_block(desk: &DeskRef) -> (CallFuture<'_, Desk, u32>, oneshot::Sender<()>) {
+async fn enter_block(desk: &DeskRef) -> (CallFuture<Desk, u32>, oneshot::Sender<()>) {
     let (entered_tx, entered) = oneshot::channel();
     let (open, gate) = oneshot::channel();
     let mut call = desk.block(entered_tx, gate).into_future();

@@ -99,8 +99,8 @@ async fn each_instantiation_of_a_generic_server_is_its_own_type_for_names() {
     assert!(Cache::<u32>::whereis(name).is_none());
     let numbers = Cache::<u32>::builder().name(name).start(empty_cache()).await;
     match numbers {
-        Err(StartError::NameTaken { holder, .. }) => assert_eq!(holder, strings.id()),
-        other => panic!("expected NameTaken, got {other:?}"),
+        Err(StartError::TakenByOtherType(holder)) => assert_eq!(holder.id(), strings.id()),
+        other => panic!("expected TakenByOtherType, got {other:?}"),
     }
     assert_eq!(whereis_id(name), Some(strings.id()));
 }

@@ -92,17 +92,17 @@ async fn start_under_a_taken_name_returns_already_started_with_the_holder_and_sk
 }
 
 #[tokio::test]
-async fn name_held_by_another_server_type_gives_name_taken_and_skips_init() {
+async fn name_held_by_another_server_type_gives_taken_by_other_type_and_skips_init() {
     let name = "names-other-type";
     let other = Other::builder().name(name).start(Other).await.expect("starts");
     let inits = Arc::new(AtomicUsize::new(0));
     let started = start_named(name, &inits).await;
     match started {
-        Err(StartError::NameTaken { name: taken, holder }) => {
-            assert_eq!(&*taken, name);
-            assert_eq!(holder, other.id());
+        Err(StartError::TakenByOtherType(holder)) => {
+            assert_eq!(holder.id(), other.id());
+            assert_eq!(holder.downcast::<Other>().map(|holder| holder.id()), Some(other.id()));
         }
-        other => panic!("expected NameTaken, got {other:?}"),
+        other => panic!("expected TakenByOtherType, got {other:?}"),
     }
     assert_eq!(inits.load(Ordering::SeqCst), 0, "init did not run");
     assert!(Named::whereis(name).is_none(), "whereis is typed: the name holds an Other");

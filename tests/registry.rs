@@ -137,7 +137,11 @@ async fn a_server_started_via_a_registry_is_called_by_key_and_the_key_is_taken_o
 
     let taken = Counted::builder().via(&registry, "counted", 8).start(()).await;
     match taken {
-        Err(genserver_runtime::StartError::KeyTaken(holder)) => assert_eq!(holder.id(), first.id()),
+        // The holder is a `Counted`: the same typed `{:already_started, pid}` as a name's.
+        Err(genserver_runtime::StartError::AlreadyStarted(holder)) => {
+            assert_eq!(holder.id(), first.id());
+            assert_eq!(holder.here().await, Ok("here"), "the holder's typed handle works");
+        }
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(INITS.load(std::sync::atomic::Ordering::SeqCst), 1, "init did not run for the second start");

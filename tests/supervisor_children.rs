@@ -34,7 +34,9 @@ async fn a_start_failure_stops_the_started_children_in_reverse_and_names_the_chi
         }
         other => panic!("unexpected {other:?}"),
     }
-    assert_eq!(error.to_string(), "failed to start child \"db\": no database");
+    assert_eq!(error.to_string(), "failed to start child \"db\"");
+    let cause = std::error::Error::source(&error).map(ToString::to_string);
+    assert_eq!(cause.as_deref(), Some("no database"), "the reason is the error's source");
     assert_eq!(log.take(), ["start a", "start b", "terminate b (shutdown)", "terminate a (shutdown)"]);
 }
 

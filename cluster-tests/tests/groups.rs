@@ -7,7 +7,10 @@
 mod cluster;
 
 use cluster::{TestCluster, next_matching, within};
-use genserver_runtime::cluster::{Events, GlobalName, GroupEvent, Node, multi_call};
+use std::time::Duration;
+
+use genserver_runtime::cluster::{Events, GlobalName, GroupEvent, Node};
+use genserver_runtime::multi_call;
 use genserver_runtime::prelude::*;
 
 /// A group member that says where it runs and counts the bumps it got.
@@ -77,7 +80,8 @@ async fn members_on_two_nodes_are_seen_and_called_from_a_third() {
     assert_eq!(cluster.node(2).group_members("workers"), expected);
     assert_eq!(cluster.node(2).group_members_of::<Worker>("workers"), expected);
     let members = Worker::group(cluster.node(2), "workers");
-    let answers = within("the multi call", multi_call(&members, |worker| worker.report())).await;
+    let answers = within("the multi call", multi_call(members, Duration::from_secs(5), |w| w.report())).await;
+    let answers: Vec<_> = answers.into_iter().map(|(_, answer)| answer).collect();
     assert_eq!(answers, vec![Ok(("n0".to_owned(), 0)), Ok(("n1".to_owned(), 0))]);
     cluster.stop().await;
 }
@@ -99,8 +103,8 @@ async fn a_group_cast_reaches_every_member_once() {
     }
     // The calls travel after the casts from the same node, so they see every bump.
     let members = Worker::group(cluster.node(2), "workers");
-    let answers = within("the multi call", multi_call(&members, |worker| worker.report())).await;
-    let bumps: Vec<u64> = answers.into_iter().map(|answer| answer.expect("a report").1).collect();
+    let answers = within("the multi call", multi_call(members, Duration::from_secs(5), |w| w.report())).await;
+    let bumps: Vec<u64> = answers.into_iter().map(|(_, answer)| answer.expect("a report").1).collect();
     assert_eq!(bumps, vec![3, 3, 3]);
     cluster.stop().await;
 }

@@ -16,7 +16,7 @@ use tokio::sync::oneshot;
 use tracing::Instrument;
 
 use crate::mailbox::Queue;
-use crate::names::{self, Taken};
+use crate::names;
 use crate::process::{Shared, as_server};
 use crate::server_loop::{ExitGuard, Running, init_server, run, serve_phase};
 use crate::type_name::short_type_name;
@@ -116,7 +116,8 @@ impl<S: GenServer> Builder<S> {
     /// Registers the server under `key` with `value` in `registry` before its `init` runs
     /// (Elixir: `name: {:via, Registry, {registry, key, value}}`); the entry goes when it
     /// exits. If a unique key is held, `init` does not run and the start returns
-    /// [`StartError::KeyTaken`]. Call the server by key with
+    /// [`StartError::AlreadyStarted`] with the holder's handle, as for a name
+    /// ([`StartError::TakenByOtherType`] if the holder is of another type). Call the server by key with
     /// [`Registry::whereis`](crate::Registry::whereis).
     pub fn via<K, V>(mut self, registry: &crate::Registry<K, V>, key: K, value: V) -> Self
     where
@@ -156,10 +157,7 @@ impl<S: GenServer> Builder<S> {
             ServerRef::from_shared(Shared::new(id, name.clone(), parent, Queue::new(mailbox, overflow, id)));
         let handle = me.clone();
         if let Some(name) = &name {
-            names::register::<S>(name, &me).map_err(|taken| match taken {
-                Taken::BySameType(holder) => StartError::AlreadyStarted(holder),
-                Taken::ByOtherType(holder) => StartError::NameTaken { name: name.clone(), holder },
-            })?;
+            names::register::<S>(name, &me).map_err(StartError::already_started)?;
         }
         if let Some(via) = via {
             if let Err(error) = via(&me) {
@@ -167,7 +165,7 @@ impl<S: GenServer> Builder<S> {
                     names::unregister(name, id);
                 }
                 return Err(match error {
-                    crate::RegisterError::AlreadyRegistered(holder) => StartError::KeyTaken(holder),
+                    crate::RegisterError::AlreadyRegistered(holder) => StartError::already_started(holder),
                     // Not before the task runs; said as the registry would.
                     crate::RegisterError::NoServer => StartError::Stopped(ExitReason::NoProc),
                 });

@@ -67,17 +67,49 @@ impl<R> fmt::Debug for ReplyTo<R> {
 
 /// A call in the making: set a [`timeout`](Call::timeout), then `.await` it for the reply.
 ///
-/// Nothing is sent until it is awaited.
+/// Nothing is sent until it is awaited. A call owns what it needs (a clone of the
+/// server's handle, the message and its reply channel), so it borrows nothing: it can be
+/// handed to `tokio::spawn`, a `JoinSet` or a `select!` that outlives the handle it came
+/// from.
+///
+/// ```
+/// use genserver_runtime::prelude::*;
+///
+/// pub struct Doubler;
+///
+/// #[genserver]
+/// impl Doubler {
+///     #[call]
+///     fn double(&self, n: u64) -> u64 {
+///         2 * n
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let doubler = Doubler::start(Doubler).await?;
+/// let mut calls = tokio::task::JoinSet::new();
+/// for n in 1..=3 {
+///     // The call's future is 'static: no `async move` around a clone of the handle.
+///     calls.spawn(doubler.double(n).timeout(Duration::from_secs(1)).into_future());
+/// }
+/// drop(doubler);
+/// let mut answers = calls.join_all().await.into_iter().collect::<Result<Vec<_>, _>>()?;
+/// answers.sort();
+/// assert_eq!(answers, [2, 4, 6]);
+/// # Ok(())
+/// # }
+/// ```
 #[must_use = "a call does nothing until it is awaited"]
-pub struct Call<'a, S: GenServer, R> {
-    server: &'a ServerRef<S>,
+pub struct Call<S: GenServer, R> {
+    server: ServerRef<S>,
     msg: S::Msg,
     pending: oneshot::Receiver<R>,
     timeout: Option<Duration>,
 }
 
-impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
-    pub(crate) fn new(server: &'a ServerRef<S>, msg: S::Msg, pending: oneshot::Receiver<R>) -> Self {
+impl<S: GenServer, R: Send + 'static> Call<S, R> {
+    pub(crate) fn new(server: ServerRef<S>, msg: S::Msg, pending: oneshot::Receiver<R>) -> Self {
         Call { server, msg, pending, timeout: Some(DEFAULT_CALL_TIMEOUT) }
     }
 
@@ -101,28 +133,31 @@ impl<'a, S: GenServer, R: Send + 'static> Call<'a, S, R> {
 /// reply, re-queueing its task a few times before it arms the deadline's timer, because
 /// a tokio timer costs more than a fast call. A late reply, a full bounded mailbox and a
 /// dropped `ReplyTo` take a slower, boxed path that also watches the server's exit.
+///
+/// It owns the server's handle, so it is `'static`: spawn it, or keep it in a `JoinSet`.
 #[must_use = "futures do nothing unless polled"]
-pub struct CallFuture<'a, S: GenServer, R> {
-    server: &'a ServerRef<S>,
+pub struct CallFuture<S: GenServer, R> {
+    server: ServerRef<S>,
     msg: Option<S::Msg>,
     pending: Option<oneshot::Receiver<R>>,
     timeout: Option<Duration>,
     turns: crate::wait::Turns,
-    slow: Option<SlowPath<'a, R>>,
+    slow: Option<SlowPath<R>>,
 }
 
-/// The boxed rest of a call that has to wait on more than its reply channel.
-type SlowPath<'a, R> = Pin<Box<dyn Future<Output = Result<R, CallError>> + Send + 'a>>;
+/// The boxed rest of a call that has to wait on more than its reply channel; it owns a
+/// clone of the server's handle.
+type SlowPath<R> = Pin<Box<dyn Future<Output = Result<R, CallError>> + Send>>;
 
 // No field is pinned in place: the slow path is pinned in its own box.
-impl<S: GenServer, R> Unpin for CallFuture<'_, S, R> {}
+impl<S: GenServer, R> Unpin for CallFuture<S, R> {}
 
-impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
+impl<S: GenServer, R: Send + 'static> Future for CallFuture<S, R> {
     type Output = Result<R, CallError>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let process: &'a crate::Process = this.server;
+        let process: &crate::Process = &this.server;
         let timeout = this.timeout;
         if let Some(msg) = this.msg.take() {
             if crate::process::is_current(process) {
@@ -137,7 +172,8 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
                 Err((SendError::Closed, _)) => return Poll::Ready(Err(exited_or_gone(process))),
                 Err((SendError::Full, envelope)) => {
                     let pending = this.pending.take().expect("a call's reply channel");
-                    this.slow = Some(Box::pin(send_and_wait(this.server, envelope, pending, timeout)));
+                    this.slow =
+                        Some(Box::pin(send_and_wait(this.server.clone(), envelope, pending, timeout)));
                 }
             }
         }
@@ -166,7 +202,8 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
             // as OTP's monitor would.
             Poll::Ready(Err(_)) => {
                 this.pending = None;
-                this.slow = Some(Box::pin(exit_within(process, deadline_from_now(timeout), timeout)));
+                let server = this.server.clone();
+                this.slow = Some(Box::pin(exit_within(server, deadline_from_now(timeout), timeout)));
             }
             Poll::Pending => {
                 if timeout.is_some() && this.turns.requeue(cx) {
@@ -174,8 +211,9 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
                 }
                 // The deadline leaves out the turns above, a few microseconds.
                 let pending = this.pending.take().expect("a call's reply channel");
-                this.slow =
-                    Some(Box::pin(wait_for_reply(process, pending, deadline_from_now(timeout), timeout)));
+                let deadline = deadline_from_now(timeout);
+                let server = this.server.clone();
+                this.slow = Some(Box::pin(wait_for_reply(server, pending, deadline, timeout)));
             }
         }
         this.slow.as_mut().expect("the slow path was just set").as_mut().poll(cx)
@@ -184,27 +222,26 @@ impl<'a, S: GenServer, R: Send + 'static> Future for CallFuture<'a, S, R> {
 
 /// A call to a full bounded mailbox: wait for room within the deadline, then for the reply.
 async fn send_and_wait<S: GenServer, R>(
-    server: &ServerRef<S>,
+    server: ServerRef<S>,
     envelope: Envelope<S>,
     pending: oneshot::Receiver<R>,
     timeout: Option<Duration>,
 ) -> Result<R, CallError> {
-    let process: &crate::Process = server;
     let deadline = deadline_from_now(timeout);
     match within(deadline, server.mailbox().send(envelope)).await {
         None | Some(Err(SendError::Full)) => Err(CallError::Full),
-        Some(Err(SendError::Closed)) => Err(exited_or_gone(process)),
-        Some(Ok(())) => wait_for_reply(process, pending, deadline, timeout).await,
+        Some(Err(SendError::Closed)) => Err(exited_or_gone(&server)),
+        Some(Ok(())) => wait_for_reply(server, pending, deadline, timeout).await,
     }
 }
 
 /// Waits for the server to exit, until the deadline.
-async fn exit_within<R>(
-    process: &crate::Process,
+async fn exit_within<S: GenServer, R>(
+    server: ServerRef<S>,
     deadline: Option<Instant>,
     timeout: Option<Duration>,
 ) -> Result<R, CallError> {
-    match within(deadline, process.exited()).await {
+    match within(deadline, server.exited()).await {
         Some(reason) => Err(CallError::Exited(reason)),
         None => Err(timed_out(timeout)),
     }
@@ -228,12 +265,13 @@ fn exited_or_gone(process: &crate::Process) -> CallError {
 /// Waits for the reply or the server's exit, whichever comes first, as OTP's monitor
 /// does: a `ReplyTo` handed to another task must not keep the caller waiting on a dead
 /// server.
-async fn wait_for_reply<R>(
-    process: &crate::Process,
+async fn wait_for_reply<S: GenServer, R>(
+    server: ServerRef<S>,
     mut pending: oneshot::Receiver<R>,
     deadline: Option<Instant>,
     timeout: Option<Duration>,
 ) -> Result<R, CallError> {
+    let process: &crate::Process = &server;
     let answer = within(deadline, async {
         tokio::select! {
             biased;
@@ -272,9 +310,9 @@ async fn within<F: Future>(deadline: Option<Instant>, future: F) -> Option<F::Ou
     }
 }
 
-impl<'a, S: GenServer, R: Send + 'static> IntoFuture for Call<'a, S, R> {
+impl<S: GenServer, R: Send + 'static> IntoFuture for Call<S, R> {
     type Output = Result<R, CallError>;
-    type IntoFuture = CallFuture<'a, S, R>;
+    type IntoFuture = CallFuture<S, R>;
 
     fn into_future(self) -> Self::IntoFuture {
         let Call { server, msg, pending, timeout } = self;

@@ -1,11 +1,16 @@
 //! The errors of the client API: what went wrong with a start, a call, a cast or a stop,
 //! said in words and as enums a caller can match on.
+//!
+//! An error caused by a server's exit gives the [`ExitReason`] as its
+//! [`source`](std::error::Error::source), and says only its own part in its message, so
+//! that an error chain (`anyhow`'s `{:#}`, `eyre`'s report) shows each cause once, and a
+//! user's error inside [`ExitReason::Error`] can be found with `downcast_ref`.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{ExitReason, GenServer, ServerId};
+use crate::{ExitReason, GenServer, ProcessRef};
 
 /// Why a call got no reply (OTP: the reason a `GenServer.call` exits with).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +43,7 @@ impl fmt::Display for CallError {
         match self {
             CallError::Timeout(after) => write!(f, "call timed out after {after:?}"),
             CallError::NoServer => f.write_str("no such server: it is not running"),
-            CallError::Exited(reason) => write!(f, "server exited during the call ({reason})"),
+            CallError::Exited(_) => f.write_str("server exited during the call"),
             CallError::CallingSelf => f.write_str("a server cannot call itself"),
             CallError::NodeDown(node) => write!(f, "the server's node {node} is down"),
             CallError::BadMessage(message) => write!(f, "bad message between nodes: {message}"),
@@ -47,7 +52,15 @@ impl fmt::Display for CallError {
     }
 }
 
-impl std::error::Error for CallError {}
+impl std::error::Error for CallError {
+    /// The exit reason, for [`CallError::Exited`].
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Exited(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
 
 /// Why a message could not be put in a server's mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,9 +104,7 @@ impl fmt::Display for StopError {
         match self {
             StopError::NoServer => f.write_str("no such server: it is not running"),
             StopError::Timeout(after) => write!(f, "server did not stop within {after:?}"),
-            StopError::ExitedWith(reason) => {
-                write!(f, "server stopped with another reason ({reason})")
-            }
+            StopError::ExitedWith(_) => f.write_str("server stopped with another reason"),
             StopError::CallingSelf => {
                 f.write_str("a server cannot stop itself through its handle; return a stop value")
             }
@@ -101,7 +112,15 @@ impl fmt::Display for StopError {
     }
 }
 
-impl std::error::Error for StopError {}
+impl std::error::Error for StopError {
+    /// The exit reason, for [`StopError::ExitedWith`].
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StopError::ExitedWith(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
 
 /// Why a server did not start (OTP: the `{:error, _}` and `:ignore` results of `start`).
 ///
@@ -117,22 +136,26 @@ pub enum StartError<S: GenServer> {
     Panicked(Arc<str>),
     /// `init` did not finish within the builder's init timeout; the server was killed.
     InitTimeout(Duration),
-    /// A server of this type is already registered under the name; here is its handle.
-    /// `init` did not run.
+    /// A server of this type already holds the name ([`Builder::name`](crate::Builder::name))
+    /// or the unique Registry key ([`Builder::via`](crate::Builder::via)); here is its
+    /// client handle (OTP: `{:error, {:already_started, pid}}`). `init` did not run.
     AlreadyStarted(S::Ref),
-    /// A server holds the unique registry key given to
-    /// [`Builder::via`](crate::Builder::via); here is its process. `init` did not run.
-    KeyTaken(crate::ProcessRef),
-    /// A server of another type holds the name. `init` did not run.
-    NameTaken {
-        /// The name asked for.
-        name: Arc<str>,
-        /// The server that holds it.
-        holder: ServerId,
-    },
+    /// A server of another type holds the name or the unique Registry key; here is its
+    /// untyped handle ([`ProcessRef::downcast`](crate::ProcessRef::downcast) types it).
+    /// `init` did not run.
+    TakenByOtherType(ProcessRef),
 }
 
 impl<S: GenServer> StartError<S> {
+    /// OTP's `{:already_started, pid}` for the server that holds a name or a unique key:
+    /// typed if it is an `S`.
+    pub(crate) fn already_started(holder: ProcessRef) -> Self {
+        match holder.downcast::<S>() {
+            Some(holder) => StartError::AlreadyStarted(holder),
+            None => StartError::TakenByOtherType(holder),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             StartError::Stopped(_) => "Stopped",
@@ -140,8 +163,7 @@ impl<S: GenServer> StartError<S> {
             StartError::Panicked(_) => "Panicked",
             StartError::InitTimeout(_) => "InitTimeout",
             StartError::AlreadyStarted(_) => "AlreadyStarted",
-            StartError::NameTaken { .. } => "NameTaken",
-            StartError::KeyTaken(_) => "KeyTaken",
+            StartError::TakenByOtherType(_) => "TakenByOtherType",
         }
     }
 }
@@ -156,23 +178,28 @@ impl<S: GenServer> fmt::Display for StartError<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let server = crate::type_name::short_type_name::<S>();
         match self {
-            StartError::Stopped(reason) => write!(f, "{server} stopped in init ({reason})"),
+            StartError::Stopped(_) => write!(f, "{server} stopped in init"),
             StartError::Ignored => write!(f, "{server} ignored its start (init returned ignore)"),
             StartError::Panicked(message) => write!(f, "{server} panicked in init: {message}"),
             StartError::InitTimeout(after) => {
                 write!(f, "{server} init did not finish within {after:?}")
             }
             StartError::AlreadyStarted(_) => {
-                write!(f, "{server} is already started under this name")
+                write!(f, "{server} is already started under this name or registry key")
             }
-            StartError::KeyTaken(holder) => {
-                write!(f, "the registry key is held by server {}", holder.id())
-            }
-            StartError::NameTaken { name, holder } => {
-                write!(f, "the name {name:?} is taken by server {holder} of another type")
+            StartError::TakenByOtherType(holder) => {
+                write!(f, "the name or registry key is held by server {} of another type", holder.id())
             }
         }
     }
 }
 
-impl<S: GenServer> std::error::Error for StartError<S> {}
+impl<S: GenServer> std::error::Error for StartError<S> {
+    /// The exit reason `init` returned, for [`StartError::Stopped`].
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Stopped(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}

@@ -22,6 +22,32 @@ use std::sync::Arc;
 ///
 /// Two reasons are equal when they are the same variant with the same text; an
 /// [`ExitReason::Error`] compares by its message.
+///
+/// It is an [`Error`](std::error::Error) itself, so it can be returned with `?` or boxed.
+/// Its message includes the error of [`ExitReason::Error`] (crash reports print it), and
+/// its [`source`](std::error::Error::source) is that error, so that `downcast_ref` finds
+/// it in a chain:
+///
+/// ```
+/// use std::error::Error;
+/// use genserver_runtime::ExitReason;
+///
+/// #[derive(Debug)]
+/// struct DiskFull;
+///
+/// impl std::fmt::Display for DiskFull {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("disk full")
+///     }
+/// }
+///
+/// impl Error for DiskFull {}
+///
+/// let reason = ExitReason::error(DiskFull);
+/// assert_eq!(reason.to_string(), "error: disk full");
+/// assert!(reason.source().is_some_and(|cause| cause.is::<DiskFull>()));
+/// assert!(ExitReason::Shutdown.source().is_none());
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum ExitReason {
@@ -123,6 +149,16 @@ impl fmt::Display for ExitReason {
             ExitReason::NoProc => f.write_str("noproc (no such server)"),
             ExitReason::Panic(message) => write!(f, "panicked: {message}"),
             ExitReason::Error(error) => write!(f, "error: {error}"),
+        }
+    }
+}
+
+impl StdError for ExitReason {
+    /// The error of [`ExitReason::Error`]; `None` for every other reason.
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            ExitReason::Error(error) => Some(&**error),
+            _ => None,
         }
     }
 }

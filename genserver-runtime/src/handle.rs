@@ -100,10 +100,11 @@ impl<S: GenServer> ServerRef<S> {
     }
 
     /// Starts a call: `make` builds the message around the reply channel. Generated
-    /// client methods use this; await the returned [`Call`] to get the reply.
-    pub fn call<R: Send + 'static>(&self, make: impl FnOnce(ReplyTo<R>) -> S::Msg) -> Call<'_, S, R> {
+    /// client methods use this; await the returned [`Call`] to get the reply. The call
+    /// holds a clone of this handle, so it outlives the borrow.
+    pub fn call<R: Send + 'static>(&self, make: impl FnOnce(ReplyTo<R>) -> S::Msg) -> Call<S, R> {
         let (reply_to, pending) = ReplyTo::channel();
-        Call::new(self, make(reply_to), pending)
+        Call::new(self.clone(), make(reply_to), pending)
     }
 }
 

@@ -125,6 +125,11 @@
 //! - **Hibernate** is accepted as a hint: a tokio task has no stack to drop while idle.
 //! - **A server runs until it stops**: dropping every handle does not stop it, as a
 //!   process lives on without references to its pid.
+//! - **Dropping the tokio runtime** (as `main` returns) drops every server's task at its
+//!   next await point: each ends as killed, its `terminate` does not run and nothing is
+//!   logged. An [`Application`] stops its supervision tree in order first, each
+//!   `terminate` within its shutdown timeout, on a signal, a future such as a
+//!   `CancellationToken`'s, or an explicit stop (OTP's `Application`).
 //! - **Crash reports**: an abnormal exit logs one `tracing` error event with the reason
 //!   and the last message's handler, inside the server's span (`genserver` with its
 //!   type, id and name); with `#[genserver(debug_messages)]` also the last message, and
@@ -204,7 +209,7 @@
 //! duplicate keys), and [`Registry::whereis`] gives the typed handle under a key, which is
 //! how a server is called by its key; [`Builder::via`] registers a server before its
 //! `init` runs (Elixir's `{:via, Registry, ...}` name), and refuses the start with
-//! [`StartError::KeyTaken`] if a unique key is held. [`Registry::builder`] sets Elixir's
+//! [`StartError::AlreadyStarted`] if a unique key is held, as for a name. [`Registry::builder`] sets Elixir's
 //! `partitions` (the entries split by a hash of the key, each part behind its own lock)
 //! and `listeners` (closures given a [`RegistryEvent`] for each entry added or removed).
 //! Where it differs: any holder of a handle can register a server (Elixir registers the
@@ -231,6 +236,7 @@
 #![forbid(unsafe_code)]
 #![warn(unreachable_pub)]
 
+mod application;
 mod builder;
 mod call;
 #[cfg(feature = "cluster")]
@@ -240,6 +246,7 @@ mod exit;
 pub mod groups;
 mod handle;
 mod mailbox;
+mod multi_call;
 mod names;
 mod observe;
 pub mod overload;
@@ -252,12 +259,14 @@ mod server;
 mod server_loop;
 mod supervisor;
 pub mod sys;
+mod task;
 #[cfg(feature = "test-kit")]
 pub mod testing;
 mod timer;
 mod type_name;
 mod wait;
 
+pub use application::{Application, shutdown_signal};
 pub use builder::Builder;
 pub use call::{Call, CallFuture, DEFAULT_CALL_TIMEOUT, ReplyTo};
 pub use error::{CallError, CastError, StartError, StopError};
@@ -265,7 +274,8 @@ pub use exit::ExitReason;
 pub use genserver_macros::{call, cast, genserver, handle_continue, info, init, terminate, timeout};
 pub use handle::ServerRef;
 pub use mailbox::Mailbox;
-pub use names::{whereis, whereis_id};
+pub use multi_call::{TimedCall, multi_call};
+pub use names::{registered, whereis, whereis_id};
 pub use overload::{Overflow, OverflowCounts};
 pub use process::{Down, Exit, Monitor, MonitorRef, Process, ProcessRef, ServerId};
 pub use registry::{Keys, RegisterError, Registry, RegistryBuilder, RegistryEvent};
@@ -273,9 +283,10 @@ pub use returns::{Flow, Init, InitOutcome, IntoFlow, IntoInit, NoContinue, NoRep
 pub use server::{Context, GenServer};
 pub use supervisor::{
     AutoShutdown, ChildCounts, ChildInfo, ChildSpec, ChildStartError, ChildType, DynamicSupervisor,
-    DynamicSupervisorBuilder, DynamicSupervisorRef, Restart, Shutdown, Strategy, Supervisor,
-    SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef,
+    DynamicSupervisorBuilder, DynamicSupervisorRef, IntoChildSpec, Restart, Shutdown, Strategy, Supervisor,
+    SupervisorBuilder, SupervisorError, SupervisorInfo, SupervisorMsg, SupervisorRef, TypedChildSpec,
 };
+pub use task::{TaskPanicked, TaskRef};
 pub use timer::TimerRef;
 
 /// This crate's README, its example compiled and run as a doctest so that it stays true.
@@ -308,13 +319,13 @@ pub mod __private {
 
     /// The default child spec of a server, `S::child_spec(args)`: generic, so that a
     /// server whose types are not `Send` gets its error from the `GenServer` impl alone.
-    pub fn child_spec<S, A>(id: &'static str, args: A) -> crate::ChildSpec
+    pub fn child_spec<S, A>(id: &'static str, args: A) -> crate::TypedChildSpec<S>
     where
         S: GenServer,
         S::Ref: std::ops::Deref<Target = crate::Process>,
         A: Clone + Send + Sync + 'static + Into<S::Args>,
     {
-        crate::ChildSpec::new(id, move || crate::Builder::<S>::new().start_link(args.clone().into()))
+        crate::TypedChildSpec::new(id, move || crate::Builder::<S>::new().start_link(args.clone().into()))
     }
 
     /// What the dispatch passes a handler for an argument `#[genserver]` recognises by

@@ -6,7 +6,8 @@
 //! call fails or [`Process::exited`](crate::Process::exited) returns, the name is
 //! free. A start under a name that is taken does not run `init`; it returns
 //! [`StartError::AlreadyStarted`](crate::StartError::AlreadyStarted) with the holder's
-//! handle.
+//! handle, or [`StartError::TakenByOtherType`](crate::StartError::TakenByOtherType) if the
+//! holder is a server of another type.
 //!
 //! Names are global to the program and typed at lookup: [`whereis`] returns a handle of
 //! the server type asked for, or `None` if the name is free or held by another type.
@@ -30,7 +31,7 @@ fn names() -> MutexGuard<'static, HashMap<Arc<str>, Registered>> {
 
 /// The handle of the server of type `S` registered under `name`, if there is one.
 pub fn whereis<S: GenServer>(name: &str) -> Option<S::Ref> {
-    names().get(name)?.process.typed::<S>().map(S::Ref::from)
+    names().get(name)?.process.downcast::<S>()
 }
 
 /// The id of whichever server is registered under `name`, whatever its type.
@@ -38,18 +39,34 @@ pub fn whereis_id(name: &str) -> Option<ServerId> {
     names().get(name).map(|entry| entry.process.id())
 }
 
-/// Who already holds a name.
-pub(crate) enum Taken<S: GenServer> {
-    BySameType(S::Ref),
-    ByOtherType(ServerId),
+/// Every name registered now, in no particular order (Elixir: `Process.registered/0`).
+/// A snapshot: a server may take or free a name right after.
+///
+/// ```
+/// use genserver_runtime::prelude::*;
+///
+/// pub struct Cache;
+///
+/// #[genserver]
+/// impl Cache {}
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let cache = Cache::builder().name("cache").start(Cache).await?;
+/// assert!(genserver_runtime::registered().iter().any(|name| &**name == "cache"));
+/// cache.stop(ExitReason::Normal, Duration::from_secs(1)).await?;
+/// assert!(!genserver_runtime::registered().iter().any(|name| &**name == "cache"));
+/// # Ok(())
+/// # }
+/// ```
+pub fn registered() -> Vec<Arc<str>> {
+    names().keys().cloned().collect()
 }
 
-pub(crate) fn register<S: GenServer>(name: &Arc<str>, server: &ServerRef<S>) -> Result<(), Taken<S>> {
+/// Registers `server` under `name`, or returns who already holds it.
+pub(crate) fn register<S: GenServer>(name: &Arc<str>, server: &ServerRef<S>) -> Result<(), ProcessRef> {
     match names().entry(name.clone()) {
-        Entry::Occupied(held) => Err(match held.get().process.typed::<S>() {
-            Some(holder) => Taken::BySameType(S::Ref::from(holder)),
-            None => Taken::ByOtherType(held.get().process.id()),
-        }),
+        Entry::Occupied(held) => Err(held.get().process.clone()),
         Entry::Vacant(free) => {
             free.insert(Registered { process: server.to_ref() });
             Ok(())

@@ -191,6 +191,132 @@ impl<S: GenServer> Context<S> {
     {
         crate::timer::send_interval(&self.me, period, make)
     }
+
+    /// Runs `task` in its own tokio task and sends its result back to this server as the
+    /// info message `into_info` builds (OTP: `Task.Supervisor.async_nolink` and the
+    /// `handle_info` of its reply). A panic in the task comes back as
+    /// `Err(TaskPanicked)`; the server goes on. The task is aborted when the server exits
+    /// (its result is then never sent), or by [`TaskRef::abort`](crate::TaskRef::abort).
+    ///
+    /// ```
+    /// use genserver_runtime::prelude::*;
+    /// use genserver_runtime::TaskPanicked;
+    ///
+    /// pub struct Indexer {
+    ///     indexed: Option<Result<usize, TaskPanicked>>,
+    /// }
+    ///
+    /// #[genserver]
+    /// impl Indexer {
+    ///     /// Starts indexing `docs` in the background; returns at once.
+    ///     #[cast]
+    ///     fn index(&mut self, docs: Vec<String>, cx: &mut Context<Self>) {
+    ///         cx.spawn_task(async move { docs.len() }, |count| IndexerInfo::Indexed { count });
+    ///     }
+    ///
+    ///     #[info]
+    ///     fn indexed(&mut self, count: Result<usize, TaskPanicked>) {
+    ///         self.indexed = Some(count);
+    ///     }
+    ///
+    ///     #[call]
+    ///     fn indexed_count(&self) -> Option<usize> {
+    ///         self.indexed.clone()?.ok()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let indexer = Indexer::start(Indexer { indexed: None }).await?;
+    /// indexer.index(vec!["a".into(), "b".into()]);
+    /// while indexer.indexed_count().await?.is_none() {
+    ///     tokio::task::yield_now().await;
+    /// }
+    /// assert_eq!(indexer.indexed_count().await?, Some(2));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn_task<F>(
+        &self,
+        task: F,
+        into_info: impl FnOnce(Result<F::Output, crate::TaskPanicked>) -> S::Info + Send + 'static,
+    ) -> crate::TaskRef
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        crate::task::spawn_tied(&self.me, task, move |outcome| {
+            Some(into_info(outcome.map_err(crate::TaskPanicked)))
+        })
+    }
+
+    /// Like [`spawn_task`](Self::spawn_task), but linked (OTP: `Task.async`): a panic in
+    /// the task stops this server with [`ExitReason::Panic`] and the panic's message, as
+    /// a linked process's crash does (without `terminate`, and a supervisor restarts it).
+    /// Its result comes back as the info message `into_info` builds.
+    pub fn spawn_linked_task<F>(
+        &self,
+        task: F,
+        into_info: impl FnOnce(F::Output) -> S::Info + Send + 'static,
+    ) -> crate::TaskRef
+    where
+        F: Future + Send + 'static,
+        F::Output: Send,
+    {
+        let me = self.me.clone();
+        crate::task::spawn_tied(&self.me, task, move |outcome| match outcome {
+            Ok(output) => Some(into_info(output)),
+            Err(message) => {
+                crate::task::crash_server(&me, message);
+                None
+            }
+        })
+    }
+
+    /// Answers the deferred call `from` with the output of `task`, run in its own tokio
+    /// task, so that the server goes on serving meanwhile (OTP: `{:noreply, s}` and a
+    /// `Task` that calls `GenServer.reply/2`). The handler takes `from: ReplyTo<R>` and
+    /// returns [`NoReply`](crate::NoReply). Linked like
+    /// [`spawn_linked_task`](Self::spawn_linked_task): a panic in the task stops the
+    /// server. If the server exits first, the task is aborted and the caller gets
+    /// [`CallError::Exited`](crate::CallError::Exited).
+    ///
+    /// ```
+    /// use genserver_runtime::prelude::*;
+    ///
+    /// pub struct Reports;
+    ///
+    /// #[genserver]
+    /// impl Reports {
+    ///     /// Builds a slow report without blocking the server's other calls.
+    ///     #[call]
+    ///     fn report(&mut self, rows: u32, from: ReplyTo<String>, cx: &mut Context<Self>) -> NoReply {
+    ///         cx.spawn_reply(from, async move { format!("{rows} rows") });
+    ///         NoReply::ok()
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let reports = Reports::start(Reports).await?;
+    /// assert_eq!(reports.report(3).await?, "3 rows");
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn spawn_reply<R, F>(&self, from: crate::ReplyTo<R>, task: F) -> crate::TaskRef
+    where
+        R: Send + 'static,
+        F: Future<Output = R> + Send + 'static,
+    {
+        let me = self.me.clone();
+        crate::task::spawn_tied(&self.me, task, move |outcome| {
+            match outcome {
+                Ok(reply) => from.reply(reply),
+                Err(message) => crate::task::crash_server(&me, message),
+            }
+            None
+        })
+    }
 }
 
 impl<S: GenServer> std::fmt::Debug for Context<S> {

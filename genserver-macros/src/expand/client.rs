@@ -83,7 +83,7 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let variant = handler.variant();
     let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
     let reply = (handler.kind == Kind::Call).then(|| reply_type(expansion, handler));
-    let output = reply.as_ref().map(|reply| quote!(#rt::Call<'_, #self_ty, #reply>));
+    let output = reply.as_ref().map(|reply| quote!(#rt::Call<#self_ty, #reply>));
     let body = if handler.kind == Kind::Call {
         let (field, reply_to) = (Ident::new(REPLY_TO_FIELD, Span::call_site()), local(REPLY_TO_FIELD));
         quote!(self.0.call(|#reply_to| #msg::#variant { #(#fields,)* #field: #reply_to }))
@@ -158,7 +158,8 @@ fn constructors(expansion: &Expansion<'_>) -> TokenStream {
     let child_spec_doc = format!(
         " A child spec that starts a `{server}` with `args` (the `start` arguments, as a tuple \
          when there are several): id `\"{server}\"`, permanent, stopped with a 5 s timeout. \
-         Change any of these with the spec's methods (Elixir: `child_spec/1` of `use GenServer`)."
+         Change any of these with the spec's methods (Elixir: `child_spec/1` of `use GenServer`). \
+         A supervisor's `start_child` with it returns the server's handle."
     );
     let (child_args, child_args_type) = (documented("args"), quote!(__GenServerChildArgs));
     let name = documented("name");
@@ -204,7 +205,7 @@ fn constructors(expansion: &Expansion<'_>) -> TokenStream {
             "child_spec",
             quote! {
                 #[doc = #child_spec_doc]
-                #vis fn child_spec<#child_args_type>(#child_args: #child_args_type) -> #rt::ChildSpec
+                #vis fn child_spec<#child_args_type>(#child_args: #child_args_type) -> #rt::TypedChildSpec<Self>
                 where
                     #child_args_type: ::core::clone::Clone
                         + ::core::marker::Send

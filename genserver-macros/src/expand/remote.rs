@@ -178,7 +178,7 @@ fn client_method(expansion: &Expansion<'_>, handler: &Handler) -> TokenStream {
     let fields: Vec<_> = handler.fields().map(|(field, _)| field).collect();
     let (local_server, remote) = (local("server"), local("remote"));
     let reply = (handler.kind == Kind::Call).then(|| reply_type(expansion, handler));
-    let output = reply.as_ref().map(|reply| quote!(#rt::cluster::ClientCall<'_, #self_ty, #reply>));
+    let output = reply.as_ref().map(|reply| quote!(#rt::cluster::ClientCall<#self_ty, #reply>));
     let body = if let Some(reply) = &reply {
         let remote_call = quote_spanned!(reply.span()=> #remote.call::<#reply>);
         quote! {

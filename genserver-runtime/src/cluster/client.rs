@@ -177,11 +177,10 @@ impl<S: RemoteServer> RemoteRef<S> {
 
     /// Starts a call with `request`: generated client methods use this; await the
     /// returned [`ClientCall`] for the reply.
-    pub fn call<R: Travels>(&self, request: S::Request) -> ClientCall<'_, S, R> {
+    pub fn call<R: Travels>(&self, request: S::Request) -> ClientCall<S, R> {
         let envelope = Envelope::new(Kind::Call, S::TYPE_TAG, &request);
-        ClientCall {
-            inner: Pending::Remote { shared: &self.shared, envelope, timeout: Some(DEFAULT_CALL_TIMEOUT) },
-        }
+        let shared = self.shared.clone();
+        ClientCall { inner: Pending::Remote { shared, envelope, timeout: Some(DEFAULT_CALL_TIMEOUT) } }
     }
 
     /// Sends `request` as a cast, without waiting. As OTP's cast, it is dropped if the
@@ -207,24 +206,31 @@ impl<S: RemoteServer> RemoteRef<S> {
 }
 
 /// A call to a [`Client`]'s server in the making: set a timeout, then `.await` it for the
-/// reply. Nothing is sent until it is awaited.
+/// reply. Nothing is sent until it is awaited. It owns what it needs, so it can be
+/// spawned or kept after its client is dropped, as a local [`Call`].
 #[must_use = "a call does nothing until it is awaited"]
-pub struct ClientCall<'a, S: GenServer, R> {
-    inner: Pending<'a, S, R>,
+pub struct ClientCall<S: GenServer, R> {
+    inner: Pending<S, R>,
 }
 
-enum Pending<'a, S: GenServer, R> {
-    Local(Call<'a, S, R>),
-    Remote { shared: &'a RemoteShared, envelope: Result<Envelope, EncodeError>, timeout: Option<Duration> },
+enum Pending<S: GenServer, R> {
+    Local(Call<S, R>),
+    Remote { shared: Arc<RemoteShared>, envelope: Result<Envelope, EncodeError>, timeout: Option<Duration> },
 }
 
-impl<'a, S: GenServer, R: Send + 'static> From<Call<'a, S, R>> for ClientCall<'a, S, R> {
-    fn from(call: Call<'a, S, R>) -> Self {
+impl<S: GenServer, R: Send + 'static> From<Call<S, R>> for ClientCall<S, R> {
+    fn from(call: Call<S, R>) -> Self {
         ClientCall { inner: Pending::Local(call) }
     }
 }
 
-impl<S: GenServer, R: Send + 'static> ClientCall<'_, S, R> {
+impl<S: GenServer, R: Travels> crate::TimedCall for ClientCall<S, R> {
+    fn with_timeout(self, timeout: Duration) -> Self {
+        self.timeout(timeout)
+    }
+}
+
+impl<S: GenServer, R: Send + 'static> ClientCall<S, R> {
     /// Waits at most `timeout` for the reply instead of the default 5 s.
     pub fn timeout(self, timeout: Duration) -> Self {
         self.with_timeout(Some(timeout))
@@ -248,9 +254,9 @@ impl<S: GenServer, R: Send + 'static> ClientCall<'_, S, R> {
     }
 }
 
-impl<'a, S: GenServer, R: Travels> IntoFuture for ClientCall<'a, S, R> {
+impl<S: GenServer, R: Travels> IntoFuture for ClientCall<S, R> {
     type Output = Result<R, CallError>;
-    type IntoFuture = ClientCallFuture<'a, S, R>;
+    type IntoFuture = ClientCallFuture<S, R>;
 
     fn into_future(self) -> Self::IntoFuture {
         match self.inner {
@@ -264,14 +270,14 @@ impl<'a, S: GenServer, R: Travels> IntoFuture for ClientCall<'a, S, R> {
 
 /// The future of an awaited [`ClientCall`].
 #[must_use = "futures do nothing unless polled"]
-pub enum ClientCallFuture<'a, S: GenServer, R> {
+pub enum ClientCallFuture<S: GenServer, R> {
     #[doc(hidden)]
-    Local(CallFuture<'a, S, R>),
+    Local(CallFuture<S, R>),
     #[doc(hidden)]
-    Remote(Pin<Box<dyn Future<Output = Result<R, CallError>> + Send + 'a>>),
+    Remote(Pin<Box<dyn Future<Output = Result<R, CallError>> + Send>>),
 }
 
-impl<S: GenServer, R: Send + 'static> Future for ClientCallFuture<'_, S, R> {
+impl<S: GenServer, R: Send + 'static> Future for ClientCallFuture<S, R> {
     type Output = Result<R, CallError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -282,55 +288,13 @@ impl<S: GenServer, R: Send + 'static> Future for ClientCallFuture<'_, S, R> {
     }
 }
 
-/// Calls every one of `clients` at once and waits for every answer, each within its
-/// call's own timeout (OTP: `:rpc.multicall`, `gen_server:multi_call`): the replies and
-/// errors in the order of `clients`. A slow or dead member costs its own timeout, not the
-/// others'.
-///
-/// ```no_run
-/// # use genserver_runtime::cluster::{multi_call, Client, Node, RemoteServer};
-/// # async fn example<S: RemoteServer>(node: &Node, get: impl Fn(&Client<S>) -> genserver_runtime::cluster::ClientCall<'_, S, u64>) {
-/// let members = Client::<S>::group(node, "workers");
-/// for answer in multi_call(&members, |member| get(member)).await {
-///     println!("{answer:?}");
-/// }
-/// # }
-/// ```
-pub async fn multi_call<'a, C, F, Fut>(clients: &'a [C], mut call: F) -> Vec<Fut::Output>
-where
-    F: FnMut(&'a C) -> Fut,
-    Fut: IntoFuture,
-    Fut::IntoFuture: Unpin,
-{
-    let mut pending: Vec<Option<Fut::IntoFuture>> =
-        clients.iter().map(|client| Some(call(client).into_future())).collect();
-    let mut answers: Vec<Option<Fut::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (slot, answer) in pending.iter_mut().zip(answers.iter_mut()) {
-            if let Some(future) = slot {
-                match Pin::new(future).poll(cx) {
-                    Poll::Ready(output) => {
-                        *answer = Some(output);
-                        *slot = None;
-                    }
-                    Poll::Pending => waiting = true,
-                }
-            }
-        }
-        if waiting { Poll::Pending } else { Poll::Ready(()) }
-    })
-    .await;
-    answers.into_iter().map(|answer| answer.expect("every call answered")).collect()
-}
-
 /// How long a call without a timeout asks Zenoh to wait: a year, far beyond any reply,
 /// and far from any overflow in Zenoh's deadline arithmetic.
 const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// One remote call: the query, and what its replies (or their absence) mean.
 async fn remote_call<R: Travels>(
-    shared: &RemoteShared,
+    shared: Arc<RemoteShared>,
     envelope: Result<Envelope, EncodeError>,
     timeout: Option<Duration>,
 ) -> Result<R, CallError> {
@@ -338,6 +302,7 @@ async fn remote_call<R: Travels>(
         .map(|envelope| envelope.with_timeout(timeout))
         .and_then(|envelope| envelope.to_bytes())
         .map_err(|error| CallError::BadMessage(error.to_string().into()))?;
+    let shared = &*shared;
     let node = &shared.node;
     let target = &shared.holder.node;
     let node_down = || CallError::NodeDown(target.as_str().into());

@@ -47,7 +47,7 @@
 //! | `GenServer.call({:global, n}, m)`, `cast` | `S::global(&node, n)`, then the client's methods ([`Client`]) |
 //! | `:pg.join/2`, `:pg.leave/2`, `:pg.get_members/1` | [`Node::join_group`], [`Node::leave_group`], [`Node::group_members`] |
 //! | a send to every `:pg` member | [`Node::cast_group`]: one message per hosting node |
-//! | `:rpc.multicall`, `GenServer.multi_call` | [`multi_call`] |
+//! | `:rpc.multicall`, `GenServer.multi_call` | [`multi_call`](crate::multi_call) over the group's clients |
 //!
 //! Where it differs:
 //! - The cluster name only keeps clusters apart (every key is under `gs/<cluster>/`);
@@ -98,7 +98,7 @@ mod node;
 mod remote;
 pub mod wire;
 
-pub use client::{Client, ClientCall, ClientCallFuture, RemoteRef, Target, multi_call};
+pub use client::{Client, ClientCall, ClientCallFuture, RemoteRef, Target};
 pub use config::{Mode, NameConflict, NodeConfig};
 pub use events::Events;
 pub use global::{GlobalEvent, GlobalName, GlobalNameError};

@@ -351,6 +351,41 @@ impl ProcessRef {
         let shared = self.0.clone().into_any().downcast::<Shared<S>>().ok()?;
         Some(crate::ServerRef::from_shared(shared))
     }
+
+    /// The server's typed client handle, if it is a server of type `S`; `None` if it is
+    /// of another type. The way back from an untyped handle (a supervisor's child, a
+    /// Registry entry) to one that can be called. Checked: it never guesses.
+    ///
+    /// ```
+    /// use genserver_runtime::prelude::*;
+    ///
+    /// pub struct Counter(u64);
+    ///
+    /// #[genserver]
+    /// impl Counter {
+    ///     #[call]
+    ///     fn get(&self) -> u64 {
+    ///         self.0
+    ///     }
+    /// }
+    ///
+    /// pub struct Other;
+    ///
+    /// #[genserver]
+    /// impl Other {}
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let untyped: ProcessRef = Counter::start(Counter(7)).await?.to_ref();
+    /// assert!(untyped.downcast::<Other>().is_none());
+    /// let counter: CounterRef = untyped.downcast::<Counter>().expect("a Counter");
+    /// assert_eq!(counter.get().await?, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn downcast<S: GenServer>(&self) -> Option<S::Ref> {
+        self.typed::<S>().map(S::Ref::from)
+    }
 }
 
 impl Process {

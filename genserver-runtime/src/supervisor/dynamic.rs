@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::server::Request;
-use super::{ChildCounts, ChildInfo, ChildSpec, Supervisor, SupervisorError, SupervisorRef};
-use crate::{Process, ProcessRef, ServerId};
+use super::{ChildCounts, ChildInfo, IntoChildSpec, Supervisor, SupervisorError, SupervisorRef};
+use crate::{Process, ServerId};
 
 /// A supervisor whose children are started at run time (OTP: `DynamicSupervisor`). Start
 /// one with [`DynamicSupervisor::builder`].
@@ -115,11 +115,16 @@ impl fmt::Debug for DynamicSupervisorRef {
 
 impl DynamicSupervisorRef {
     /// Starts a child (OTP: `DynamicSupervisor.start_child/2`). `Ok(None)` if it ignored
-    /// its start; nothing is kept then. Several children may share a spec's id.
+    /// its start; nothing is kept then. Several children may share a spec's id. The
+    /// child comes back as a [`ProcessRef`](crate::ProcessRef) for a [`ChildSpec`](super::ChildSpec), and as
+    /// its server's client handle for a [`TypedChildSpec`](super::TypedChildSpec) (every
+    /// generated `S::child_spec(args)`), ready to be called.
     ///
     /// Errors: [`SupervisorError::MaxChildren`], [`SupervisorError::FailedToStartChild`].
-    pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<ProcessRef>, SupervisorError> {
-        self.0.request(|reply_to| Request::StartChild(spec, reply_to)).await?
+    pub async fn start_child<C: IntoChildSpec>(&self, spec: C) -> Result<Option<C::Handle>, SupervisorError> {
+        let spec = spec.into_child_spec();
+        let started = self.0.request(|reply_to| Request::StartChild(spec, reply_to)).await??;
+        Ok(started.map(C::handle))
     }
 
     /// Stops the child `server` by its shutdown spec and forgets it (OTP:

@@ -11,6 +11,7 @@
 mod dynamic;
 mod server;
 mod spec;
+mod typed_spec;
 
 use std::fmt;
 use std::sync::{Arc, Mutex};
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub use dynamic::{DynamicSupervisor, DynamicSupervisorBuilder, DynamicSupervisorRef};
 pub use server::{Supervisor, SupervisorInfo, SupervisorMsg};
 pub use spec::{ChildSpec, ChildStartError, ChildType, Restart, Shutdown};
+pub use typed_spec::{IntoChildSpec, TypedChildSpec};
 
 use server::Request;
 
@@ -169,8 +171,8 @@ impl SupervisorBuilder {
     }
 
     /// Adds a child; children start in the order they are added.
-    pub fn child(mut self, spec: ChildSpec) -> Self {
-        self.children.push(spec);
+    pub fn child(mut self, spec: impl IntoChildSpec) -> Self {
+        self.children.push(spec.into_child_spec());
         self
     }
 
@@ -284,14 +286,18 @@ impl SupervisorRef {
     }
 
     /// Adds a child at the end and starts it (OTP: `start_child/2`). `Ok(None)` if it
-    /// ignored its start (its spec is kept, unless temporary).
+    /// ignored its start (its spec is kept, unless temporary). The child comes back as a
+    /// [`ProcessRef`] for a [`ChildSpec`], and as its server's client handle for a
+    /// [`TypedChildSpec`] (every generated `S::child_spec(args)`).
     ///
     /// Errors: [`SupervisorError::AlreadyStarted`] if a running child has the id,
     /// [`SupervisorError::AlreadyPresent`] if a stopped one does,
     /// [`SupervisorError::InvalidChildSpec`] if the spec breaks a rule,
     /// [`SupervisorError::FailedToStartChild`] if the start fails (the spec is not kept).
-    pub async fn start_child(&self, spec: ChildSpec) -> Result<Option<ProcessRef>, SupervisorError> {
-        self.request(|reply_to| Request::StartChild(spec, reply_to)).await?
+    pub async fn start_child<C: IntoChildSpec>(&self, spec: C) -> Result<Option<C::Handle>, SupervisorError> {
+        let spec = spec.into_child_spec();
+        let started = self.request(|reply_to| Request::StartChild(spec, reply_to)).await??;
+        Ok(started.map(C::handle))
     }
 
     /// Stops the child `id` by its [`Shutdown`] and keeps its spec, so that
@@ -405,9 +411,7 @@ impl PartialEq for SupervisorError {
 impl fmt::Display for SupervisorError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SupervisorError::FailedToStartChild { id, reason } => {
-                write!(f, "failed to start child {id:?}: {reason}")
-            }
+            SupervisorError::FailedToStartChild { id, .. } => write!(f, "failed to start child {id:?}"),
             SupervisorError::DuplicateChild(id) => write!(f, "two children have the id {id:?}"),
             SupervisorError::NotFound(id) => write!(f, "no child has the id {id:?}"),
             SupervisorError::Running(id) => write!(f, "child {id:?} is running"),
@@ -421,8 +425,8 @@ impl fmt::Display for SupervisorError {
             SupervisorError::AlreadyPresent(id) => {
                 write!(f, "a child with the id {id:?} is already present")
             }
-            SupervisorError::Start(error) => write!(f, "the supervisor did not start: {error}"),
-            SupervisorError::Call(error) => write!(f, "supervisor call failed: {error}"),
+            SupervisorError::Start(_) => f.write_str("the supervisor did not start"),
+            SupervisorError::Call(_) => f.write_str("supervisor call failed"),
             SupervisorError::MaxChildren => f.write_str("the dynamic supervisor has its maximum of children"),
             SupervisorError::NoChild(server) => {
                 write!(f, "server {server} is not a child of this supervisor")
@@ -434,4 +438,14 @@ impl fmt::Display for SupervisorError {
     }
 }
 
-impl std::error::Error for SupervisorError {}
+impl std::error::Error for SupervisorError {
+    /// Why a child or the supervisor did not start, or why a call to it failed.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SupervisorError::FailedToStartChild { reason, .. } => Some(reason),
+            SupervisorError::Start(error) => Some(&**error),
+            SupervisorError::Call(error) => Some(error),
+            _ => None,
+        }
+    }
+}

@@ -93,7 +93,16 @@ impl fmt::Display for ChildStartError {
     }
 }
 
-impl StdError for ChildStartError {}
+impl StdError for ChildStartError {
+    /// The cause of the failure: a failed start shows its error's own message, so its
+    /// source is that error's source.
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            ChildStartError::Ignored => None,
+            ChildStartError::Failed(error) => error.source(),
+        }
+    }
+}
 
 impl<S: GenServer> From<StartError<S>> for ChildStartError {
     fn from(error: StartError<S>) -> Self {
