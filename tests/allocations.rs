@@ -1,6 +1,6 @@
 //! The cast path allocates nothing once the mailbox has warmed up: the queue and the
 //! server's batch trade their buffers, so steady traffic reuses them. An idle server
-//! costs at most 512 bytes of heap. A counting allocator proves both; no test here
+//! costs at most 576 bytes of heap. A counting allocator proves both; no test here
 //! measures time.
 
 #[path = "common/counting_alloc.rs"]
@@ -62,7 +62,7 @@ fn casts_allocate_nothing_after_warm_up() {
 }
 
 #[test]
-fn an_idle_server_holds_at_most_512_bytes_of_heap() {
+fn an_idle_server_holds_at_most_576_bytes_of_heap() {
     const SERVERS: usize = 1_000;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
@@ -81,9 +81,11 @@ fn an_idle_server_holds_at_most_512_bytes_of_heap() {
         }
         let per_server = (bytes_held() - before) / SERVERS as i64;
 
-        // The task (tokio's header and trailer around the server's future, in one
-        // 256-byte cell) and the shared part (the process record and the mailbox).
-        assert!(per_server <= 512, "an idle counter holds {per_server} bytes of heap");
+        // The task (tokio's header and trailer around the server's future) and the shared
+        // part (the process record and the mailbox). 495 bytes before `sys`, the overload
+        // policy and the tasks of a server; 563 with them, in this package's build, which
+        // has the test kit's poll counter in every server task (bench/NOTES.md).
+        assert!(per_server <= 576, "an idle counter holds {per_server} bytes of heap");
     });
 }
 
