@@ -163,23 +163,45 @@ impl Exports {
         self.servers().clear();
     }
 
-    /// A call or cast arrived (Zenoh's callback): read it and deliver it, or refuse it.
-    pub(crate) fn on_request(&self, key: &str, payload: &[u8], query: Option<Query>) {
-        let Some(id) = self.keys.parse_target(key) else {
-            return self.reject(query, Refusal::BadRequest(format!("no server id in {key}")));
+    /// A call arrived (Zenoh's callback): read in place from the query, then delivered
+    /// with the query to answer, or refused.
+    pub(crate) fn on_call(&self, query: Query) {
+        let read = {
+            let payload = query.payload().map(|payload| payload.to_bytes()).unwrap_or_default();
+            self.read(query.key_expr().as_str(), &payload, Kind::Call)
         };
-        let envelope = match Envelope::from_bytes(payload) {
-            Ok(envelope) => envelope,
-            Err(error) => return self.reject(query, Refusal::BadRequest(error.to_string())),
-        };
-        let expected = if query.is_some() { Kind::Call } else { Kind::Cast };
+        self.deliver(read, Some(query));
+    }
+
+    /// A cast arrived (Zenoh's callback): delivered, or dropped and, if unreadable,
+    /// counted.
+    pub(crate) fn on_cast(&self, key: &str, payload: &[u8]) {
+        self.deliver(self.read(key, payload, Kind::Cast), None);
+    }
+
+    /// The server id and envelope of a request of kind `expected`, or why it cannot be
+    /// read.
+    fn read(&self, key: &str, payload: &[u8], expected: Kind) -> Result<(u64, Envelope), Refusal> {
+        let id = self
+            .keys
+            .parse_target(key)
+            .ok_or_else(|| Refusal::BadRequest(format!("no server id in {key}")))?;
+        let envelope =
+            Envelope::from_bytes(payload).map_err(|error| Refusal::BadRequest(error.to_string()))?;
         if envelope.kind() != expected {
             let message = format!("a {:?} frame where a {expected:?} was expected", envelope.kind());
-            return self.reject(query, Refusal::BadRequest(message));
+            return Err(Refusal::BadRequest(message));
         }
-        match self.get(id) {
-            Some(server) => server.deliver(envelope, query, self),
-            None => self.refuse(query, Refusal::NoServer),
+        Ok((id, envelope))
+    }
+
+    fn deliver(&self, read: Result<(u64, Envelope), Refusal>, query: Option<Query>) {
+        match read {
+            Ok((id, envelope)) => match self.get(id) {
+                Some(server) => server.deliver(envelope, query, self),
+                None => self.refuse(query, Refusal::NoServer),
+            },
+            Err(refusal) => self.reject(query, refusal),
         }
     }
 

@@ -139,11 +139,7 @@ impl Node {
             let exports = exports.clone();
             session
                 .declare_queryable(keys.calls_to(&name))
-                .callback(move |query| {
-                    let payload = query.payload().map(|payload| payload.to_bytes().into_owned());
-                    let key = query.key_expr().as_str().to_owned();
-                    exports.on_request(&key, &payload.unwrap_or_default(), Some(query));
-                })
+                .callback(move |query| exports.on_call(query))
                 .background()
                 .await
                 .map_err(NodeError::zenoh("answer calls to this node's servers"))?;
@@ -153,7 +149,7 @@ impl Node {
             session
                 .declare_subscriber(keys.casts_to(&name))
                 .callback(move |sample| {
-                    exports.on_request(sample.key_expr().as_str(), &sample.payload().to_bytes(), None)
+                    exports.on_cast(sample.key_expr().as_str(), &sample.payload().to_bytes())
                 })
                 .background()
                 .await
