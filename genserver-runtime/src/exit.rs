@@ -62,6 +62,10 @@ pub enum ExitReason {
     /// No such server (`:noproc`): the reason a monitor or a link reports for a server
     /// that had already exited when it was set up.
     NoProc,
+    /// The server's node could not be reached (`:noconnection`): the reason a remote
+    /// monitor or link reports when the node of the server it watches goes down, or is
+    /// down when the monitor is set up (feature `cluster`).
+    NoConnection,
     /// A handler panicked; the text is the panic message.
     Panic(Arc<str>),
     /// The server stopped because of an error.
@@ -87,6 +91,7 @@ impl serde::Serialize for ExitReason {
             ExitReason::Error(error) => {
                 serializer.serialize_newtype_variant(NAME, 6, "error", &error.to_string())
             }
+            ExitReason::NoConnection => serializer.serialize_unit_variant(NAME, 7, "noconnection"),
         }
     }
 }
@@ -130,6 +135,7 @@ impl PartialEq for ExitReason {
         use ExitReason::*;
         match (self, other) {
             (Normal, Normal) | (Shutdown, Shutdown) | (Killed, Killed) | (NoProc, NoProc) => true,
+            (NoConnection, NoConnection) => true,
             (ShutdownWith(a), ShutdownWith(b)) | (Panic(a), Panic(b)) => a == b,
             (Error(a), Error(b)) => Arc::ptr_eq(a, b) || a.to_string() == b.to_string(),
             _ => false,
@@ -147,6 +153,7 @@ impl fmt::Display for ExitReason {
             ExitReason::ShutdownWith(detail) => write!(f, "shutdown: {detail}"),
             ExitReason::Killed => f.write_str("killed"),
             ExitReason::NoProc => f.write_str("noproc (no such server)"),
+            ExitReason::NoConnection => f.write_str("noconnection (the server's node is unreachable)"),
             ExitReason::Panic(message) => write!(f, "panicked: {message}"),
             ExitReason::Error(error) => write!(f, "error: {error}"),
         }
@@ -171,6 +178,7 @@ impl fmt::Debug for ExitReason {
             ExitReason::ShutdownWith(detail) => f.debug_tuple("ShutdownWith").field(detail).finish(),
             ExitReason::Killed => f.write_str("Killed"),
             ExitReason::NoProc => f.write_str("NoProc"),
+            ExitReason::NoConnection => f.write_str("NoConnection"),
             ExitReason::Panic(message) => f.debug_tuple("Panic").field(message).finish(),
             ExitReason::Error(error) => f.debug_tuple("Error").field(&error.to_string()).finish(),
         }
@@ -188,6 +196,7 @@ mod tests {
         assert!(!ExitReason::shutdown_with("maintenance").is_abnormal());
         assert!(ExitReason::Killed.is_abnormal());
         assert!(ExitReason::NoProc.is_abnormal());
+        assert!(ExitReason::NoConnection.is_abnormal());
         assert!(ExitReason::Panic("boom".into()).is_abnormal());
         assert!(ExitReason::error("bad").is_abnormal());
     }

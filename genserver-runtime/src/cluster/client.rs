@@ -47,7 +47,9 @@ pub struct Client<S: RemoteServer> {
 }
 
 enum Location<S: RemoteServer> {
-    Local(S::Ref),
+    /// With the name of its node, when known (a client made from a local handle does not
+    /// know it).
+    Local(S::Ref, Option<Arc<str>>),
     Remote(RemoteRef<S>),
 }
 
@@ -80,7 +82,8 @@ impl<S: RemoteServer> Client<S> {
         let server = exported.as_any().downcast_ref::<ServerRef<S>>().ok_or_else(|| {
             CallError::BadMessage(format!("server {holder} is not a {}", S::TYPE_TAG).into())
         })?;
-        Ok(Client::local(server.clone().into()))
+        let local = Location::Local(server.clone().into(), Some(node.name().into()));
+        Ok(Client { target: local })
     }
 
     /// The clients of the members of the process group `group` that are servers of type
@@ -92,27 +95,39 @@ impl<S: RemoteServer> Client<S> {
 
     /// The client of a server of this node.
     pub fn local(server: S::Ref) -> Self {
-        Client { target: Location::Local(server) }
+        Client { target: Location::Local(server, None) }
     }
 
     /// Where the server runs.
     pub fn target(&self) -> Target<'_, S> {
         match &self.target {
-            Location::Local(server) => Target::Local(server),
+            Location::Local(server, _) => Target::Local(server),
             Location::Remote(remote) => Target::Remote(remote),
         }
     }
 
     /// `true` when the server runs on this node.
     pub fn is_local(&self) -> bool {
-        matches!(self.target, Location::Local(_))
+        matches!(self.target, Location::Local(..))
+    }
+
+    /// Where the server runs: its node and its id there. For a client made from a local
+    /// handle ([`Client::local`]), which knows no node, the node is empty.
+    pub fn holder(&self) -> GlobalName {
+        match &self.target {
+            Location::Local(server, node) => GlobalName {
+                node: node.as_deref().unwrap_or_default().to_owned(),
+                id: std::ops::Deref::deref(server.as_ref()).id().as_u64(),
+            },
+            Location::Remote(remote) => remote.holder().clone(),
+        }
     }
 }
 
 impl<S: RemoteServer> Clone for Client<S> {
     fn clone(&self) -> Self {
         let target = match &self.target {
-            Location::Local(server) => Location::Local(server.clone()),
+            Location::Local(server, node) => Location::Local(server.clone(), node.clone()),
             Location::Remote(remote) => Location::Remote(remote.clone()),
         };
         Client { target }
@@ -125,7 +140,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.target {
-            Location::Local(server) => server.fmt(f),
+            Location::Local(server, _) => server.fmt(f),
             Location::Remote(remote) => remote.fmt(f),
         }
     }
@@ -173,6 +188,11 @@ impl<S: RemoteServer> RemoteRef<S> {
     /// Where the server runs: its node and its id there.
     pub fn holder(&self) -> &GlobalName {
         &self.shared.holder
+    }
+
+    /// The node this handle calls from.
+    pub(crate) fn node(&self) -> &Node {
+        &self.shared.node
     }
 
     /// Starts a call with `request`: generated client methods use this; await the
@@ -306,9 +326,12 @@ async fn remote_call<R: Travels>(
     let node = &shared.node;
     let target = &shared.holder.node;
     let node_down = || CallError::NodeDown(target.as_str().into());
-    if !node.is_up(target) {
+    let Some(mut downs) = node.watch_down(target) else {
         return Err(node_down());
-    }
+    };
+    // Ends when the node goes down as this node sees it: a call to a node known dead
+    // fails at once, not at its timeout.
+    let went_down = async { while downs.changed().await.is_ok() && node.is_up(target) {} };
     let wait = timeout.unwrap_or(NO_TIMEOUT);
     let asked = async {
         // A query that ends with no reply while the node is up met Zenoh's races between
@@ -340,7 +363,13 @@ async fn remote_call<R: Travels>(
         }
         Err(CallError::NoServer)
     };
-    match tokio::time::timeout(wait, asked).await {
+    let outcome = async {
+        tokio::select! {
+            outcome = asked => outcome,
+            () = went_down => Err(node_down()),
+        }
+    };
+    match tokio::time::timeout(wait, outcome).await {
         Ok(outcome) => outcome,
         // Dropping the query drops a late reply with it.
         Err(_) => Err(CallError::Timeout(timeout.unwrap_or(Duration::MAX))),

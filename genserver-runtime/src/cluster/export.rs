@@ -35,6 +35,9 @@ pub(crate) trait Exported: Send + Sync + 'static {
 
     /// The typed handle, as `Any`, for a client on this node.
     fn as_any(&self) -> &dyn Any;
+
+    /// The server's process, for another node's monitor.
+    fn process(&self) -> ProcessRef;
 }
 
 impl<S: RemoteServer> Exported for ServerRef<S> {
@@ -66,6 +69,10 @@ impl<S: RemoteServer> Exported for ServerRef<S> {
 
     fn as_any(&self) -> &dyn Any {
         self
+    }
+
+    fn process(&self) -> ProcessRef {
+        self.to_ref()
     }
 }
 

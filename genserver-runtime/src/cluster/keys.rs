@@ -13,6 +13,8 @@
 //! | `gs/<cluster>/cast/<node>/<id>` | a cast to the server `id` of `node` (a Zenoh put) |
 //! | `gs/<cluster>/pg/<group>/<type>/<node>/<id>` | a liveliness token: a member of a process group |
 //! | `gs/<cluster>/pgcast/<node>/<group>` | a cast to every member of `group` on `node` (a put) |
+//! | `gs/<cluster>/watch/<node>/<id>/<watcher>/<ref>` | a liveliness token: `watcher` monitors the server `id` of `node` |
+//! | `gs/<cluster>/down/<watcher>/<ref>/<node>/<id>` | the DOWN of the monitor `ref` (a put) |
 //!
 //! The node's incarnation is its Zenoh session id, so that two sessions never declare the
 //! same key (a node restarted under the same name is a new incarnation, which later
@@ -250,6 +252,49 @@ impl KeySpace {
         (!group.contains('/')).then_some(group)
     }
 
+    /// The token of the monitor `monitor` of `watcher` on the server `id` of `node`.
+    pub(crate) fn watch(&self, node: &str, id: u64, watcher: &str, monitor: u64) -> String {
+        format!("{}/watch/{node}/{id}/{watcher}/{monitor}", self.prefix)
+    }
+
+    /// Every monitor of a server of `node`: what `node` follows.
+    pub(crate) fn watches_of(&self, node: &str) -> String {
+        format!("{}/watch/{node}/*/*/*", self.prefix)
+    }
+
+    /// `(server id, watcher, monitor)` from a monitor's token; `None` for any other key.
+    pub(crate) fn parse_watch<'k>(&self, key: &'k str) -> Option<(u64, &'k str, u64)> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/watch/")?;
+        let mut chunks = rest.split('/');
+        let (_node, id, watcher, monitor) = (chunks.next()?, chunks.next()?, chunks.next()?, chunks.next()?);
+        if chunks.next().is_some() {
+            return None;
+        }
+        Some((id.parse().ok()?, watcher, monitor.parse().ok()?))
+    }
+
+    /// Where the DOWN of the monitor `monitor` of `watcher`, on the server `id` of
+    /// `node`, goes.
+    pub(crate) fn down(&self, watcher: &str, monitor: u64, node: &str, id: u64) -> String {
+        format!("{}/down/{watcher}/{monitor}/{node}/{id}", self.prefix)
+    }
+
+    /// Every DOWN for a monitor of `watcher`: what `watcher` subscribes to.
+    pub(crate) fn downs_to(&self, watcher: &str) -> String {
+        format!("{}/down/{watcher}/*/*/*", self.prefix)
+    }
+
+    /// `(monitor, server)` from a DOWN's key; `None` for any other key.
+    pub(crate) fn parse_down(&self, key: &str) -> Option<(u64, super::GlobalName)> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/down/")?;
+        let mut chunks = rest.split('/');
+        let (_watcher, monitor, node, id) = (chunks.next()?, chunks.next()?, chunks.next()?, chunks.next()?);
+        if chunks.next().is_some() {
+            return None;
+        }
+        Some((monitor.parse().ok()?, super::GlobalName { node: node.to_owned(), id: id.parse().ok()? }))
+    }
+
     /// `(name, claim)` from a claim's key; `None` for any other key.
     pub(crate) fn parse_claim(&self, key: &str) -> Option<(String, Claim)> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix("/name/")?;
@@ -309,6 +354,20 @@ mod tests {
         assert_eq!(keys.parse_member("gs/shop/pg/workers/shop::Worker/b"), None);
         assert_eq!(keys.parse_group_cast(&keys.group_cast("b", "workers")), Some("workers"));
         assert_eq!(keys.parse_group_cast("gs/shop/pgcast/b/workers/x"), None);
+    }
+
+    #[test]
+    fn monitor_keys_parse_back_to_what_built_them() {
+        let keys = KeySpace::new("shop");
+        let watch = keys.watch("b", 7, "a", 42);
+        assert_eq!(watch, "gs/shop/watch/b/7/a/42");
+        assert_eq!(keys.parse_watch(&watch), Some((7, "a", 42)));
+        assert_eq!(keys.parse_watch("gs/shop/watch/b/7/a"), None);
+        let down = keys.down("a", 42, "b", 7);
+        assert_eq!(down, "gs/shop/down/a/42/b/7");
+        let server = super::super::GlobalName { node: "b".into(), id: 7 };
+        assert_eq!(keys.parse_down(&down), Some((42, server)));
+        assert_eq!(keys.parse_down("gs/shop/down/a/x/b/7"), None);
     }
 
     #[test]

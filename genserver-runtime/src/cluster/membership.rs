@@ -11,6 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use tokio::sync::watch;
+
 use super::events::{Events, Listeners};
 
 /// A change in the cluster's membership, as one node sees it (OTP: the `{nodeup, Node}`
@@ -34,6 +36,8 @@ pub(crate) struct Membership {
     /// The other nodes that are up, each with its live incarnations.
     members: BTreeMap<String, BTreeSet<String>>,
     listeners: Listeners<NodeEvent>,
+    /// How many nodes went down so far: what a pending call watches.
+    downs: watch::Sender<u64>,
     stopped: bool,
 }
 
@@ -44,6 +48,7 @@ impl Membership {
             own_incarnation,
             members: BTreeMap::new(),
             listeners: Listeners::new(),
+            downs: watch::Sender::new(0),
             stopped: false,
         }
     }
@@ -66,14 +71,23 @@ impl Membership {
         }
     }
 
-    /// A node token vanished.
-    pub(crate) fn token_down(&mut self, node: &str, incarnation: &str) {
-        let Some(incarnations) = self.members.get_mut(node) else { return };
+    /// A node token vanished; `true` if that made the node down.
+    pub(crate) fn token_down(&mut self, node: &str, incarnation: &str) -> bool {
+        let Some(incarnations) = self.members.get_mut(node) else { return false };
         incarnations.remove(incarnation);
-        if incarnations.is_empty() {
-            self.members.remove(node);
-            self.listeners.send(NodeEvent::Down(node.to_owned()));
+        if !incarnations.is_empty() {
+            return false;
         }
+        self.members.remove(node);
+        self.listeners.send(NodeEvent::Down(node.to_owned()));
+        self.downs.send_modify(|downs| *downs += 1);
+        true
+    }
+
+    /// A receiver that changes at every node that goes down (and when this node stops),
+    /// for a call to wait on; `None` if `node` is down already.
+    pub(crate) fn watch_down(&self, node: &str) -> Option<watch::Receiver<u64>> {
+        self.is_up(node).then(|| self.downs.subscribe())
     }
 
     /// Whether `node` is up as this node sees it (this node is, until it stops).
@@ -116,6 +130,7 @@ impl Membership {
         self.stopped = true;
         self.members.clear();
         self.listeners.close();
+        self.downs.send_modify(|downs| *downs += 1);
     }
 }
 

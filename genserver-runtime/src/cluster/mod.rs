@@ -47,6 +47,7 @@
 //! | `GenServer.call({:global, n}, m)`, `cast` | `S::global(&node, n)`, then the client's methods ([`Client`]) |
 //! | `:pg.join/2`, `:pg.leave/2`, `:pg.get_members/1` | [`Node::join_group`], [`Node::leave_group`], [`Node::group_members`] |
 //! | a send to every `:pg` member | [`Node::cast_group`]: one message per hosting node |
+//! | `Process.monitor(pid)` of a remote pid, `{:DOWN, ..., :noconnection}` | [`Client::monitor`], [`Context::monitor_remote`](crate::Context::monitor_remote); [`ExitReason::NoConnection`](crate::ExitReason::NoConnection) |
 //! | `:rpc.multicall`, `GenServer.multi_call` | [`multi_call`](crate::multi_call) over the group's clients |
 //!
 //! Where it differs:
@@ -78,6 +79,8 @@
 //! | `gs/<cluster>/cast/<node>/*` | subscriber | casts to the node's servers |
 //! | `gs/<cluster>/pg/<group>/<type>/<node>/<id>` | liveliness token | a member of a process group ([`groups`]) |
 //! | `gs/<cluster>/pgcast/<node>/<group>` | subscriber | a cast to the node's members of a group |
+//! | `gs/<cluster>/watch/<node>/<id>/<watcher>/<ref>` | liveliness token | a monitor of a server of `node` ([`RemoteMonitor`]) |
+//! | `gs/<cluster>/down/<watcher>/<ref>/<node>/<id>` | subscriber | the DOWN of one of `watcher`'s monitors |
 //!
 //! A Zenoh peer forwards nothing between other peers, so a node sees the tokens of the
 //! nodes it is connected to; gossip connects every pair. Until it has, the questions that
@@ -94,6 +97,7 @@ pub mod global;
 pub mod groups;
 mod keys;
 mod membership;
+pub(crate) mod monitor;
 mod node;
 mod remote;
 pub mod wire;
@@ -105,5 +109,6 @@ pub use global::{GlobalEvent, GlobalName, GlobalNameError};
 pub use groups::{GroupError, GroupEvent};
 pub use keys::{InvalidName, NameKind};
 pub use membership::NodeEvent;
+pub use monitor::{MonitorCounts, RemoteDown, RemoteMonitor};
 pub use node::{Node, NodeError};
 pub use remote::{Incoming, RemoteServer, Travels};

@@ -25,6 +25,7 @@ use super::global::GlobalNames;
 use super::groups::Groups;
 use super::keys::{InvalidName, KeySpace, NameKind, check_chunk};
 use super::membership::{Membership, NodeEvent};
+use super::monitor::Monitors;
 
 /// How long a question to the cluster (is this name taken? who holds that global name?)
 /// waits for the nodes' answers ([`ask`](super::ask)). Nodes answer within a network
@@ -44,7 +45,7 @@ pub struct Node {
 
 /// What a node's clones share.
 pub(crate) struct NodeInner {
-    name: String,
+    pub(crate) name: String,
     cluster: String,
     /// The Zenoh session id: this run of the node, as opposed to another node of the same
     /// name before or after it.
@@ -55,6 +56,8 @@ pub(crate) struct NodeInner {
     pub(crate) groups: Arc<Groups>,
     /// The servers of this node that other nodes can call.
     pub(crate) exports: Arc<Exports>,
+    /// Remote monitors: this node's of other nodes' servers, and theirs of its own.
+    pub(crate) monitors: Arc<Monitors>,
     /// `None` once stopped.
     token: Mutex<Option<LivelinessToken>>,
     stopped: AtomicBool,
@@ -109,9 +112,10 @@ impl Node {
         let keys = KeySpace::new(&config.cluster);
         let incarnation = session.zid().to_string();
         let membership = Arc::new(Mutex::new(Membership::new(name.clone(), incarnation.clone())));
+        let monitors = Monitors::new(keys.clone(), runtime.clone());
         // Followed before this node's own token exists, so that no member is missed.
         {
-            let (membership, keys) = (membership.clone(), keys.clone());
+            let (membership, monitors, keys) = (membership.clone(), monitors.clone(), keys.clone());
             session
                 .liveliness()
                 .declare_subscriber(keys.all_nodes())
@@ -120,10 +124,19 @@ impl Node {
                     let Some((node, incarnation)) = keys.parse_node(sample.key_expr().as_str()) else {
                         return;
                     };
-                    let mut membership = lock(&membership);
-                    match sample.kind() {
-                        SampleKind::Put => membership.token_up(node, incarnation),
-                        SampleKind::Delete => membership.token_down(node, incarnation),
+                    let went_down = {
+                        let mut membership = lock(&membership);
+                        match sample.kind() {
+                            SampleKind::Put => {
+                                membership.token_up(node, incarnation);
+                                false
+                            }
+                            SampleKind::Delete => membership.token_down(node, incarnation),
+                        }
+                    };
+                    // Out of the membership's lock: the monitors' DOWNs run user code.
+                    if went_down {
+                        monitors.node_down(node);
                     }
                 })
                 .background()
@@ -211,7 +224,19 @@ impl Node {
             .background()
             .await
             .map_err(NodeError::zenoh("answer the cluster's questions"))?;
-        let inner = NodeInner {
+        {
+            let monitors = monitors.clone();
+            session
+                .declare_subscriber(keys.downs_to(&name))
+                .callback(move |sample| {
+                    monitors.on_down(sample.key_expr().as_str(), &sample.payload().to_bytes())
+                })
+                .background()
+                .await
+                .map_err(NodeError::zenoh("take the DOWNs of this node's monitors"))?;
+        }
+        let watches = keys.watches_of(&name);
+        let inner = Arc::new(NodeInner {
             name,
             cluster: config.cluster.clone(),
             incarnation,
@@ -220,11 +245,23 @@ impl Node {
             names,
             groups,
             exports,
+            monitors: monitors.clone(),
             token: Mutex::new(Some(token)),
             stopped: AtomicBool::new(false),
             session: session.clone(),
-        };
-        Ok(Node { inner: Arc::new(inner) })
+        });
+        // Followed once the node exists, to watch its servers for other nodes: the
+        // callback holds the node weakly, so that the session can close with it.
+        let node = Arc::downgrade(&inner);
+        session
+            .liveliness()
+            .declare_subscriber(watches)
+            .history(true)
+            .callback(move |sample| monitors.on_watch(&node, sample.kind(), sample.key_expr().as_str()))
+            .background()
+            .await
+            .map_err(NodeError::zenoh("follow the monitors of this node's servers"))?;
+        Ok(Node { inner })
     }
 
     /// Whether another incarnation of `name` is live, as this node and its neighbours
@@ -292,6 +329,12 @@ impl Node {
         lock(&self.inner.membership).is_up(name)
     }
 
+    /// A receiver that changes whenever a node goes down, to wait on while `name` is up;
+    /// `None` if it is down already.
+    pub(crate) fn watch_down(&self, name: &str) -> Option<tokio::sync::watch::Receiver<u64>> {
+        lock(&self.inner.membership).watch_down(name)
+    }
+
     pub(crate) fn inner(&self) -> &NodeInner {
         &self.inner
     }
@@ -308,6 +351,7 @@ impl NodeInner {
         self.groups.stop();
         self.exports.stop();
         lock(&self.membership).stop();
+        self.monitors.stop();
         drop(lock(&self.token).take());
     }
 }

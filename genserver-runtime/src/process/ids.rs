@@ -22,6 +22,12 @@ macro_rules! id_type {
                 $name(std::num::NonZeroU64::new(next).expect("an id counter that starts at 1 never wraps"))
             }
 
+            /// The id numbered `n`, as [`as_u64`](Self::as_u64) gave it; `None` for 0.
+            #[allow(dead_code)]
+            pub(crate) fn from_u64(n: u64) -> Option<Self> {
+                std::num::NonZeroU64::new(n).map($name)
+            }
+
             #[doc = concat!("The number behind the ", $number, ".")]
             pub fn as_u64(self) -> u64 {
                 self.0.get()

@@ -277,16 +277,23 @@ impl<S: GenServer> Context<S> {
         id
     }
 
-    /// Removes a monitor set up by [`monitor`](Self::monitor) (OTP: `demonitor(ref,
+    /// Removes a monitor set up by [`monitor`](Self::monitor) (or, with the feature
+    /// `cluster`, `monitor_remote`) (OTP: `demonitor(ref,
     /// [:flush])`): its DOWN is not handled, even if it is already queued. `false` if the
     /// monitor was no longer in place (its DOWN was handled, or it was removed before).
     pub fn demonitor(&self, monitor: MonitorRef) -> bool {
-        let Some(Tie::Watching(watching)) =
-            self.process().remove_tie(|tie| matches!(tie, Tie::Watching(watching) if watching.id == monitor))
-        else {
-            return false;
+        let is_it = |tie: &Tie| match tie {
+            Tie::Watching(watching) => watching.id == monitor,
+            #[cfg(feature = "cluster")]
+            Tie::Remote(remote) => remote.id() == monitor,
+            _ => false,
         };
-        watching.cancel();
+        match self.process().remove_tie(is_it) {
+            Some(Tie::Watching(watching)) => watching.cancel(),
+            // Dropping the record removes the monitor.
+            Some(_) => {}
+            None => return false,
+        }
         true
     }
 }

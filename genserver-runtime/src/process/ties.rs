@@ -31,6 +31,10 @@ pub(crate) enum Tie {
     Watcher(monitor::Watcher),
     /// This server monitors another: the monitor is removed when this server exits.
     Watching(monitor::Watching),
+    /// This server monitors a server of another node: dropping the record removes the
+    /// monitor.
+    #[cfg(feature = "cluster")]
+    Remote(crate::cluster::monitor::RemoteWatch),
     /// A link with another server: each gets the other's exit signal.
     Link(link::Link),
     /// This server traps exits: how an exit signal becomes its info message.
@@ -158,6 +162,8 @@ impl Process {
                     contain_panic("a monitor's closure", || watcher.fire(self.id, reason.clone()));
                 }
                 Tie::Watching(watching) => watching.cancel(),
+                #[cfg(feature = "cluster")]
+                Tie::Remote(remote) => drop(remote),
                 Tie::Link(link) => contain_panic("a trap_exits closure", || link.signal(self.id, reason)),
                 Tie::Cleanup(..) | Tie::Trap(_) | Tie::Tick(..) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
             }
@@ -181,6 +187,8 @@ impl Process {
                 Tie::Watching(watching) => summary.monitors.extend(watching.target()),
                 Tie::Watcher(_) => summary.monitored_by += 1,
                 Tie::Trap(_) => summary.trap_exits = true,
+                #[cfg(feature = "cluster")]
+                Tie::Remote(_) => {}
                 Tie::Cleanup(..) | Tie::Tick(..) | Tie::Kill(_) | Tie::ExitWaiter(..) => {}
             }
         }
@@ -226,6 +234,8 @@ impl Process {
     pub(crate) fn take_queued(&self, id: MonitorRef) -> bool {
         let queued = |tie: &Tie| match tie {
             Tie::Watching(watching) => watching.id() == id,
+            #[cfg(feature = "cluster")]
+            Tie::Remote(remote) => remote.id() == id,
             Tie::Tick(tick, _) => *tick == id,
             _ => false,
         };
