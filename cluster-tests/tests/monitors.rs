@@ -9,42 +9,11 @@ mod cluster;
 
 use std::future::IntoFuture;
 
+use cluster::worker::{Worker, WorkerClient, WorkerRef};
 use cluster::{TestCluster, next_matching, within};
 use genserver_runtime::cluster::{Client, MonitorCounts, NodeEvent, RemoteDown};
 use genserver_runtime::prelude::*;
 use tokio::sync::mpsc;
-
-/// A server other nodes monitor: it can crash, stop, or hold a call unanswered.
-pub struct Worker {
-    held: Vec<ReplyTo<u64>>,
-}
-
-#[genserver(remote)]
-impl Worker {
-    #[init]
-    fn init() -> Init<Self> {
-        Init::ok(Worker { held: Vec::new() })
-    }
-
-    /// Answers with `n`.
-    #[call]
-    pub fn echo(&self, n: u64) -> u64 {
-        n
-    }
-
-    /// Never answers (until the server exits).
-    #[call]
-    pub fn hold(&mut self, from: ReplyTo<u64>) -> NoReply {
-        self.held.push(from);
-        NoReply::ok()
-    }
-
-    /// Panics.
-    #[cast]
-    pub fn crash(&mut self) {
-        panic!("worker crashed on purpose")
-    }
-}
 
 /// A server that monitors a worker on another node and passes on each DOWN it
 /// handles.

@@ -10,6 +10,8 @@
 //! worker_threads = 2)]`.
 #![allow(dead_code)]
 
+pub mod worker;
+
 use std::collections::{BTreeSet, HashSet};
 use std::future::IntoFuture;
 use std::net::TcpListener;

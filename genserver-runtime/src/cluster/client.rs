@@ -333,6 +333,7 @@ async fn remote_call<R: Travels>(
     // fails at once, not at its timeout.
     let went_down = async { while downs.changed().await.is_ok() && node.is_up(target) {} };
     let wait = timeout.unwrap_or(NO_TIMEOUT);
+    // `None` when every attempt ended without a reply.
     let asked = async {
         // A query that ends with no reply while the node is up met Zenoh's races between
         // a new link and the queryable's declaration (zenoh issues #2767, #2516): asked
@@ -349,24 +350,42 @@ async fn remote_call<R: Travels>(
                 .congestion_control(CongestionControl::Block)
                 // The deadline is ours (below); Zenoh's only frees the query after it.
                 .timeout(wait + QUERY_GRACE)
-                .await
-                .map_err(|error| CallError::BadMessage(format!("zenoh refused the query: {error}").into()))?;
+                .await;
+            let replies = match replies {
+                Ok(replies) => replies,
+                Err(error) => {
+                    return Some(Err(CallError::BadMessage(
+                        format!("zenoh refused the query: {error}").into(),
+                    )));
+                }
+            };
             if let Ok(reply) = replies.recv_async().await {
-                return match reply.result() {
+                return Some(match reply.result() {
                     Ok(sample) => decode_reply(&sample.payload().to_bytes()),
                     Err(refusal) => Err(decode_refusal(&refusal.payload().to_bytes())),
-                };
+                });
             }
             if !node.is_up(target) {
-                return Err(node_down());
+                return Some(Err(node_down()));
             }
         }
-        Err(CallError::NoServer)
+        None
     };
     let outcome = async {
-        tokio::select! {
-            outcome = asked => outcome,
-            () = went_down => Err(node_down()),
+        tokio::pin!(went_down);
+        let asked = tokio::select! {
+            biased;
+            () = &mut went_down => return Err(node_down()),
+            asked = asked => asked,
+        };
+        match asked {
+            Some(outcome) => outcome,
+            // No reply at all: a link that closes (its node died) ends its queries a
+            // moment before the node's tokens go, so wait that moment for the node down.
+            None => match tokio::time::timeout(NODE_DOWN_GRACE, went_down).await {
+                Ok(()) => Err(node_down()),
+                Err(_) => Err(CallError::NoServer),
+            },
         }
     };
     match tokio::time::timeout(wait, outcome).await {
@@ -375,6 +394,11 @@ async fn remote_call<R: Travels>(
         Err(_) => Err(CallError::Timeout(timeout.unwrap_or(Duration::MAX))),
     }
 }
+
+/// How long a call that got no reply at all waits for its node to be seen down before
+/// it says [`CallError::NoServer`]: Zenoh ends the queries of a closing link just before
+/// it withdraws the tokens of the node behind it.
+const NODE_DOWN_GRACE: Duration = Duration::from_millis(500);
 
 /// How much longer than the caller Zenoh keeps a query open, so that the caller's own
 /// deadline always decides a timeout.
